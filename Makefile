@@ -1,0 +1,41 @@
+# biogate — every target works from a fresh clone on a fresh machine.
+#   make demo   create .venv, install, run the main job
+#   make test   create .venv, install with the test extras, lint, run every test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+# torch is pinned and installed first so no dependency can pull a newer (CUDA) build.
+TORCH  := torch==2.13.0
+
+.PHONY: demo test lint native firmware clean venv
+
+$(VENV)/.base:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -U "pip>=23" "setuptools>=61" wheel
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.base setup.py pyproject.toml
+	$(PIP) install "$(TORCH)"
+	$(PIP) install -e ".[train,dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Rebuild the C extension in place after editing sdk/_csrc/*.c.
+native: $(VENV)/.installed
+	$(PY) setup.py -q build_ext --inplace
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/biogate demo
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check sdk firmware_bridge exporters benchmarks examples tests
+	$(VENV)/bin/vermin --no-tips --violations -t=3.8- sdk firmware_bridge
+
+test: $(VENV)/.installed lint
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf build dist *.egg-info sdk/*.so $(VENV)

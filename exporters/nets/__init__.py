@@ -1,0 +1,1 @@
+"""PyTorch network definitions, one module per seed/model family."""
