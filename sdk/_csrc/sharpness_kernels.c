@@ -80,6 +80,74 @@ static void lap_interior_contig(const bg_plane *p, int64_t *s1, uint64_t *s2)
     *s2 = sumsq;
 }
 
+#if BG_HAVE_CLONES
+#include <immintrin.h>
+
+/*
+ * Hand-vectorised AVX2 Laplacian for the interior columns: 32 pixels per step with
+ * in-lane byte->word unpacks (lane order is irrelevant to a sum), pmaddwd for the
+ * squares and for the plain sum.  Each int32 lane takes at most 4 squares per step
+ * (4 * 1040400), so the accumulators are flushed to 64 bits every 512 steps.
+ */
+__attribute__((target("avx2"))) static void lap_interior_avx2(const bg_plane *p, int64_t *s1, uint64_t *s2)
+{
+    const int w = p->width;
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    int64_t sum = 0;
+    uint64_t sumsq = 0;
+    for (int y = 0; y < p->height; y++) {
+        const uint8_t *up = row_ptr(p, y - 1), *md = row_ptr(p, y), *dn = row_ptr(p, y + 1);
+        int x = 1;
+        while (x + 32 <= w - 1) {
+            __m256i acc1 = zero, acc2 = zero;
+            for (int steps = 0; steps < 512 && x + 32 <= w - 1; steps++, x += 32) {
+                const __m256i u = _mm256_loadu_si256((const __m256i *)(up + x));
+                const __m256i d = _mm256_loadu_si256((const __m256i *)(dn + x));
+                const __m256i l = _mm256_loadu_si256((const __m256i *)(md + x - 1));
+                const __m256i r = _mm256_loadu_si256((const __m256i *)(md + x + 1));
+                const __m256i m = _mm256_loadu_si256((const __m256i *)(md + x));
+                const __m256i nlo = _mm256_add_epi16(
+                    _mm256_add_epi16(_mm256_unpacklo_epi8(u, zero), _mm256_unpacklo_epi8(d, zero)),
+                    _mm256_add_epi16(_mm256_unpacklo_epi8(l, zero), _mm256_unpacklo_epi8(r, zero)));
+                const __m256i nhi = _mm256_add_epi16(
+                    _mm256_add_epi16(_mm256_unpackhi_epi8(u, zero), _mm256_unpackhi_epi8(d, zero)),
+                    _mm256_add_epi16(_mm256_unpackhi_epi8(l, zero), _mm256_unpackhi_epi8(r, zero)));
+                const __m256i llo = _mm256_sub_epi16(nlo, _mm256_slli_epi16(_mm256_unpacklo_epi8(m, zero), 2));
+                const __m256i lhi = _mm256_sub_epi16(nhi, _mm256_slli_epi16(_mm256_unpackhi_epi8(m, zero), 2));
+                acc2 = _mm256_add_epi32(acc2, _mm256_add_epi32(_mm256_madd_epi16(llo, llo), _mm256_madd_epi16(lhi, lhi)));
+                acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_add_epi16(llo, lhi), ones));
+            }
+            int32_t a1[8];
+            uint32_t a2[8];
+            _mm256_storeu_si256((__m256i *)a1, acc1);
+            _mm256_storeu_si256((__m256i *)a2, acc2);
+            for (int k = 0; k < 8; k++) {
+                sum += a1[k];
+                sumsq += a2[k];
+            }
+        }
+        for (; x < w - 1; x++) {
+            const int l = up[x] + dn[x] + md[x - 1] + md[x + 1] - 4 * md[x];
+            sum += l;
+            sumsq += (uint64_t)(l * l);
+        }
+    }
+    *s1 = sum;
+    *s2 = sumsq;
+}
+
+static int have_avx2(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return cached;
+}
+#endif
+
 static void lap_interior_strided(const bg_plane *p, int64_t *s1, uint64_t *s2)
 {
     const ptrdiff_t ps = p->px_stride;
@@ -104,8 +172,14 @@ void bg_laplacian_moments(const bg_plane *p, bg_moments *out)
     int64_t sum = 0;
     uint64_t sumsq = 0;
     if (w >= 3) {
-        if (p->px_stride == 1)
-            lap_interior_contig(p, &sum, &sumsq);
+        if (p->px_stride == 1) {
+#if BG_HAVE_CLONES
+            if (have_avx2())
+                lap_interior_avx2(p, &sum, &sumsq);
+            else
+#endif
+                lap_interior_contig(p, &sum, &sumsq);
+        }
         else
             lap_interior_strided(p, &sum, &sumsq);
     }
