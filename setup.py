@@ -6,8 +6,10 @@ Three source folders map onto one import tree (see DESIGN.md §1):
 ``biogate._native`` (frame-sharpness kernels) is plain C99 against the CPython
 C API and needs no numpy headers.
 """
+
 import os
 import platform
+from pathlib import Path
 
 from setuptools import find_packages, setup
 from setuptools.extension import Extension
@@ -26,7 +28,11 @@ def _native_compile_args():
 
 
 def _packages():
-    mapping = {"biogate": "sdk", "biogate.exporters": "exporters", "biogate.firmware_bridge": "firmware_bridge"}
+    mapping = {
+        "biogate": "sdk",
+        "biogate.exporters": "exporters",
+        "biogate.firmware_bridge": "firmware_bridge",
+    }
     packages = []
     for top, folder in mapping.items():
         packages.append(top)
@@ -40,7 +46,7 @@ setup(
     name="biogate",
     version="0.1.0",
     description="Edge-deployment SDK for biometric access terminals (Jetson/ARM)",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.8",

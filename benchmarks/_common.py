@@ -8,6 +8,7 @@ Latencies are p50/p99 over repeats after warm-up; comparisons are ratios within 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -41,9 +42,9 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_info() -> Dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     """What the numbers were measured on: CPU, cores, OS, Python, key library versions."""
-    info: Dict[str, Any] = {
+    info: dict[str, Any] = {
         "hostname": platform.node(),
         "cpu": _cpu_model(),
         "arch": platform.machine(),
@@ -56,20 +57,16 @@ def machine_info() -> Dict[str, Any]:
         module = sys.modules.get(name)
         if module is not None:
             info[name] = getattr(module, "__version__", "?")
-    try:
+    with contextlib.suppress(OSError):
         info["jetson"] = Path("/etc/nv_tegra_release").read_text().split(",")[0]
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
         info["git"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
         ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
     return info
 
 
-def time_call(fn: Callable[[], Any], repeat: int, warmup: int) -> Dict[str, float]:
+def time_call(fn: Callable[[], Any], repeat: int, warmup: int) -> dict[str, float]:
     """Run ``fn`` ``warmup`` times untimed, then ``repeat`` times; return p50/p99/mean in ms."""
     for _ in range(warmup):
         fn()
@@ -81,7 +78,7 @@ def time_call(fn: Callable[[], Any], repeat: int, warmup: int) -> Dict[str, floa
     return latency_stats(samples)
 
 
-def latency_stats(samples_ms: Sequence[float]) -> Dict[str, float]:
+def latency_stats(samples_ms: Sequence[float]) -> dict[str, float]:
     """p50/p99/mean/min of a list of millisecond samples."""
     arr = np.asarray(samples_ms, dtype=np.float64)
     return {
@@ -93,7 +90,7 @@ def latency_stats(samples_ms: Sequence[float]) -> Dict[str, float]:
     }
 
 
-def print_table(rows: List[Dict[str, Any]], columns: Optional[List[str]] = None) -> None:
+def print_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
     """Print ``rows`` as an aligned text table."""
     if not rows:
         print("(no results)")
@@ -116,10 +113,10 @@ def print_table(rows: List[Dict[str, Any]], columns: Optional[List[str]] = None)
 def write_report(
     args: argparse.Namespace,
     name: str,
-    config: Dict[str, Any],
-    results: List[Dict[str, Any]],
-    summary: Dict[str, Any],
-) -> Dict[str, Any]:
+    config: dict[str, Any],
+    results: list[dict[str, Any]],
+    summary: dict[str, Any],
+) -> dict[str, Any]:
     """Print the summary and write the JSON report when ``--json`` was given."""
     report = {
         "benchmark": name,
@@ -139,7 +136,7 @@ def write_report(
     return report
 
 
-def bar_plot(path: str, labels: List[str], values: List[float], ylabel: str, title: str) -> None:
+def bar_plot(path: str, labels: list[str], values: list[float], ylabel: str, title: str) -> None:
     """A simple bar chart PNG; skipped with a note when matplotlib is absent."""
     try:
         import matplotlib

@@ -119,7 +119,9 @@ def get(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY)) or '(none)'}") from None
+        raise ConfigError(
+            f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY)) or '(none)'}"
+        ) from None
 
 
 def names() -> list[str]:

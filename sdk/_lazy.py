@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Optional
 
 from .errors import BackendUnavailable
 
 
-def lazy_import(name: str, extra: Optional[str] = None) -> ModuleType:
+def lazy_import(name: str, extra: str | None = None) -> ModuleType:
     """Import ``name`` now, or raise :class:`BackendUnavailable` naming ``extra``."""
     try:
         return importlib.import_module(name)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 
 from .errors import ConfigError
 
 #: Pixel formats a Frame may carry, with the dtype and channel count each implies.
-FORMATS: Dict[str, tuple] = {
+FORMATS: dict[str, tuple] = {
     "gray8": (np.uint8, 1),
     "bgr8": (np.uint8, 3),
     "rgb8": (np.uint8, 3),
@@ -46,7 +46,7 @@ class Frame:
     t_capture: int
     seq: int = 0
     source: str = ""
-    meta: Dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Deque, Dict, Hashable, Iterable, List, Optional
+from typing import Hashable, Iterable
 
 from .errors import ConfigError
 from .frame import Frame
@@ -27,7 +27,7 @@ class ScoredFrame:
     frame: Frame
     score: float
     metric: str
-    roi: Optional[Roi] = None
+    roi: Roi | None = None
     index: int = 0  # position among the frames offered to the selector (0-based)
 
 
@@ -48,9 +48,9 @@ class FrameSelector:
         self,
         metric: str = "laplacian",
         every: int = 3,
-        window_s: Optional[float] = 2.0,
+        window_s: float | None = 2.0,
         top_k: int = 1,
-        roi: Optional[Roi] = None,
+        roi: Roi | None = None,
         step: int = 1,
         min_score: float = 0.0,
     ) -> None:
@@ -70,16 +70,18 @@ class FrameSelector:
         self.step = step
         self.min_score = min_score
         self._offered = 0
-        self._window: Deque[ScoredFrame] = deque()
+        self._window: deque[ScoredFrame] = deque()
 
-    def push(self, frame: Frame, roi: Optional[Roi] = None) -> Optional[ScoredFrame]:
+    def push(self, frame: Frame, roi: Roi | None = None) -> ScoredFrame | None:
         """Offer a frame; returns its :class:`ScoredFrame` when sampled, else ``None``."""
         index = self._offered
         self._offered += 1
         if index % self.every:
             return None
         region = roi if roi is not None else self.roi
-        scored = ScoredFrame(frame, frame_sharpness(frame, self.metric, region, self.step), self.metric, region, index)
+        scored = ScoredFrame(
+            frame, frame_sharpness(frame, self.metric, region, self.step), self.metric, region, index
+        )
         self._window.append(scored)
         self._expire(frame.t_capture)
         return scored
@@ -90,13 +92,13 @@ class FrameSelector:
         while self._window and newest_ns - self._window[0].frame.t_capture > self.window_ns:
             self._window.popleft()
 
-    def best(self, k: Optional[int] = None) -> List[ScoredFrame]:
+    def best(self, k: int | None = None) -> list[ScoredFrame]:
         """The top-``k`` (default ``top_k``) frames of the window, sharpest first; ties go to the newer."""
         usable = [s for s in self._window if s.score >= self.min_score]
         usable.sort(key=lambda s: (s.score, s.frame.t_capture), reverse=True)
         return usable[: k or self.top_k]
 
-    def scored(self) -> List[ScoredFrame]:
+    def scored(self) -> list[ScoredFrame]:
         """Every sampled frame still in the window, oldest first."""
         return list(self._window)
 
@@ -105,7 +107,7 @@ class FrameSelector:
         self._offered = 0
         self._window.clear()
 
-    def select(self, frames: Iterable[Frame]) -> List[ScoredFrame]:
+    def select(self, frames: Iterable[Frame]) -> list[ScoredFrame]:
         """Single-frame/clip mode: consume ``frames`` and return the top-k of the last window."""
         self.reset()
         for frame in frames:
@@ -120,15 +122,22 @@ class TrackSelector:
     tracker already runs on sampled frames).  Tracks unseen for ``ttl_s`` are dropped.
     """
 
-    def __init__(self, metric: str = "laplacian", every: int = 1, window_s: Optional[float] = 2.0,
-                 top_k: int = 1, step: int = 1, ttl_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        metric: str = "laplacian",
+        every: int = 1,
+        window_s: float | None = 2.0,
+        top_k: int = 1,
+        step: int = 1,
+        ttl_s: float = 5.0,
+    ) -> None:
         self._options = dict(metric=metric, every=every, window_s=window_s, top_k=top_k, step=step)
         FrameSelector(**self._options)  # validate options now, not on the first frame
         self.ttl_ns = int(ttl_s * 1e9)
-        self._tracks: Dict[Hashable, FrameSelector] = {}
-        self._last_seen: Dict[Hashable, int] = {}
+        self._tracks: dict[Hashable, FrameSelector] = {}
+        self._last_seen: dict[Hashable, int] = {}
 
-    def push(self, track_id: Hashable, frame: Frame, box: Roi) -> Optional[ScoredFrame]:
+    def push(self, track_id: Hashable, frame: Frame, box: Roi) -> ScoredFrame | None:
         """Offer the face box ``box`` of track ``track_id`` on ``frame``."""
         selector = self._tracks.get(track_id)
         if selector is None:
@@ -142,12 +151,12 @@ class TrackSelector:
         for track_id in [t for t, seen in self._last_seen.items() if now_ns - seen > self.ttl_ns]:
             del self._tracks[track_id], self._last_seen[track_id]
 
-    def best(self, track_id: Hashable) -> Optional[ScoredFrame]:
+    def best(self, track_id: Hashable) -> ScoredFrame | None:
         """The sharpest face of a track, or ``None`` if the track is unknown or empty."""
         selector = self._tracks.get(track_id)
         top = selector.best(1) if selector else []
         return top[0] if top else None
 
-    def tracks(self) -> List[Hashable]:
+    def tracks(self) -> list[Hashable]:
         """Ids of the live tracks."""
         return list(self._tracks)

@@ -8,7 +8,7 @@ without copying, optionally inside a region of interest and on a decimated grid.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Tuple
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from .frame import Frame
 
 Roi = Tuple[int, int, int, int]
 
-_KERNELS: Dict[str, Callable[..., float]] = {
+_KERNELS: dict[str, Callable[..., float]] = {
     "laplacian": _native.laplacian_var,
     "brenner": _native.brenner,
     "tenengrad": _native.tenengrad,
@@ -41,7 +41,7 @@ def sharpness(
     image: np.ndarray,
     metric: str = "laplacian",
     *,
-    roi: Optional[Roi] = None,
+    roi: Roi | None = None,
     step: int = 1,
     layout: str = "gray",
     threshold: float = 0.0,
@@ -65,7 +65,7 @@ def sharpness(
     return fn(image, roi=roi, step=step, layout=layout)
 
 
-def frame_sharpness(frame: Frame, metric: str = "laplacian", roi: Optional[Roi] = None, step: int = 1) -> float:
+def frame_sharpness(frame: Frame, metric: str = "laplacian", roi: Roi | None = None, step: int = 1) -> float:
     """Score a :class:`Frame`; colour frames are converted to gray first (one copy)."""
     layout = _LAYOUT_OF_FORMAT.get(frame.format)
     if layout is not None:

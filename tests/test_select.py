@@ -59,7 +59,8 @@ def test_window_forgets_frames_older_than_window():
     selector = FrameSelector(every=1, window_s=0.1)  # 3 frames at 30 fps
     for frame in clip([0, 3, 3, 3, 3, 2]):
         selector.push(frame)
-    # Frame 5 is captured at 166.7 ms: frames 0 and 1 (> 100 ms older) are gone, frame 2 (exactly 100 ms) stays.
+    # Frame 5 is captured at 166.7 ms: frames 0 and 1 (> 100 ms older) are gone,
+    # frame 2 (exactly 100 ms older) stays.
     assert [s.index for s in selector.scored()] == [2, 3, 4, 5]
     assert selector.best()[0].index == 5
 
@@ -108,9 +109,7 @@ def test_track_selector_drops_stale_tracks():
     assert tracks.tracks() == ["new"]
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"metric": "fft"}, {"every": 0}, {"top_k": 0}, {"window_s": -1.0}]
-)
+@pytest.mark.parametrize("kwargs", [{"metric": "fft"}, {"every": 0}, {"top_k": 0}, {"window_s": -1.0}])
 def test_bad_options_are_config_errors(kwargs):
     with pytest.raises(ConfigError):
         FrameSelector(**kwargs)

@@ -7,7 +7,6 @@ import importlib
 import logging
 import pkgutil
 import sys
-from typing import List, Optional
 
 from .. import __version__
 from ..errors import BiogateError
@@ -32,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes print one line and exit 2, never a traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)

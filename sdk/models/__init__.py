@@ -7,9 +7,9 @@ model family never breaks another.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Dict
+from typing import Any
 
-_WHERE: Dict[str, str] = {
+_WHERE: dict[str, str] = {
     # seed 000 — face identity
     "FaceDetector": "face_detect",
     "MTCNNDetector": "face_detect",
