@@ -1,0 +1,38 @@
+"""Typed errors of the gate link; all derive from :class:`biogate.errors.GateProtocolError`."""
+
+from __future__ import annotations
+
+from biogate.errors import BiogateError, GateProtocolError
+
+
+class GateLinkLost(GateProtocolError):
+    """No valid frame from the controller for two heartbeat periods, or the port failed."""
+
+
+class GateTimeout(GateProtocolError):
+    """A command got neither ACK nor NAK within its retry budget.
+
+    The outcome is unknown: the controller may have run it and every answer was lost.
+    It will never run it twice (the next command carries a higher counter).
+    """
+
+    def __init__(self, message: str, seq: int, counter: int) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.counter = counter
+
+
+class GateNak(GateProtocolError):
+    """The controller refused a command; ``code`` is the NAK code (``NakCode``)."""
+
+    def __init__(self, message: str, code: int, seq: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.seq = seq
+
+
+class SimulatorUnavailable(BiogateError):
+    """The gate simulator could not be built or started (no C compiler, no pty support)."""
+
+
+__all__ = ["GateLinkLost", "GateNak", "GateProtocolError", "GateTimeout", "SimulatorUnavailable"]

@@ -1,0 +1,207 @@
+"""Run the real firmware core (C host build) on a pseudo-terminal.
+
+The simulator binary is compiled on first use from the C sources shipped inside the
+package (``firmware/``) with the system C compiler (``$CC``, else ``cc``) into a cache
+directory (``$BIOGATE_CACHE`` or ``~/.cache/biogate``), keyed by a hash of the sources and
+compiler, so a ``pip install`` needs no build step and a source change rebuilds. Set
+``$BIOGATE_GATE_SIM`` to use a prebuilt binary instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from .errors import SimulatorUnavailable
+from .keys import check_key
+
+FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
+_SOURCES = ["core/gate.c", "core/gate_cobs.c", "core/gate_crc.c", "core/gate_frame.c", "core/gate_sha256.c",
+            "hal/host.c", "sim/gate_sim.c"]  # fmt: skip
+_FLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Iinclude", "-Icore", "-Ihal"]
+_build_lock = threading.Lock()
+
+Event = Dict[str, Any]
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("BIOGATE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "biogate")
+    return Path(root) / "firmware"
+
+
+def simulator_binary() -> Path:
+    """Path of the gate-sim binary, compiling it first if needed."""
+    prebuilt = os.environ.get("BIOGATE_GATE_SIM")
+    if prebuilt:
+        if not os.access(prebuilt, os.X_OK):
+            raise SimulatorUnavailable(f"$BIOGATE_GATE_SIM={prebuilt} is not an executable file")
+        return Path(prebuilt)
+    cc = os.environ.get("CC") or "cc"
+    if shutil.which(cc) is None:
+        raise SimulatorUnavailable(
+            f"no C compiler '{cc}' on PATH to build the gate simulator (apt-get install gcc, or set $CC)"
+        )
+    digest = hashlib.sha256(cc.encode() + " ".join(_FLAGS).encode())
+    for pattern in ("include/*.h", "core/*.h", "hal/*.h"):
+        for header in sorted(FIRMWARE_DIR.glob(pattern)):
+            digest.update(header.read_bytes())
+    for src in _SOURCES:
+        digest.update((FIRMWARE_DIR / src).read_bytes())
+    target = cache_dir() / f"gate-sim-{digest.hexdigest()[:16]}"
+    with _build_lock:
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        cmd = [cc, *_FLAGS, *_SOURCES, "-o", str(tmp)]
+        proc = subprocess.run(cmd, cwd=FIRMWARE_DIR, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SimulatorUnavailable(f"building the gate simulator with {cc} failed:\n{proc.stderr.strip()}")
+        os.replace(tmp, target)
+    return target
+
+
+class GateSimulator:
+    """The firmware on a pty: ``port`` is the device path; ``events`` collects its trace.
+
+    Every option maps to a ``gate-sim`` flag (see ``firmware/sim/gate_sim.c``); fault
+    probabilities apply in both directions: ``corrupt`` per byte, ``drop``/``dup`` per frame.
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        *,
+        heartbeat_ms: int = 1000,
+        max_open_ms: int = 10000,
+        door_held_ms: int = 15000,
+        corrupt: float = 0.0,
+        drop: float = 0.0,
+        dup: float = 0.0,
+        delay_ms: int = 0,
+        seed: int = 1,
+        state_path: Optional[str] = None,
+        keep_events: bool = True,
+    ) -> None:
+        self._key = check_key(key)
+        self.args = [
+            "--trace", "--heartbeat-ms", str(int(heartbeat_ms)), "--max-open-ms", str(int(max_open_ms)),
+            "--door-held-ms", str(int(door_held_ms)), "--corrupt", repr(float(corrupt)), "--drop",
+            repr(float(drop)), "--dup", repr(float(dup)), "--delay-ms", str(int(delay_ms)), "--seed", str(int(seed)),
+        ]  # fmt: skip
+        if state_path:
+            self.args += ["--state", str(state_path)]
+        self.keep_events = keep_events
+        self.events: List[Event] = []
+        self.counts: Dict[str, int] = {}
+        self.port: Optional[str] = None
+        self._cond = threading.Condition()
+        self._proc: Optional[subprocess.Popen] = None
+        self._reader: Optional[threading.Thread] = None
+        self.listeners: List[Callable[[Event], None]] = []
+
+    def start(self) -> GateSimulator:
+        env = dict(os.environ, BIOGATE_GATE_KEY=self._key.hex())
+        try:
+            self._proc = subprocess.Popen(
+                [str(simulator_binary()), *self.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=env, text=True, bufsize=1,
+            )  # fmt: skip
+        except OSError as exc:
+            raise SimulatorUnavailable(f"cannot start the gate simulator: {exc}") from None
+        first = self._proc.stdout.readline()
+        if not first.startswith("PTY "):
+            err = self._proc.stderr.read() if self._proc.poll() is not None else ""
+            self.stop()
+            raise SimulatorUnavailable(f"gate simulator did not start: {(first + err).strip()}")
+        self.port = first.split(" ", 1)[1].strip()
+        self._reader = threading.Thread(target=self._read_trace, name="gate-sim-trace", daemon=True)
+        self._reader.start()
+        return self
+
+    def _read_trace(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            key = event.get("ev", "?")
+            with self._cond:
+                self.counts[key] = self.counts.get(key, 0) + 1
+                if self.keep_events or key == "status":
+                    self.events.append(event)
+                self._cond.notify_all()
+            for listener in list(self.listeners):
+                listener(event)
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 5.0, start: int = 0) -> Event:
+        """Block until a trace event from index ``start`` on satisfies ``predicate``; return it."""
+        deadline = time.monotonic() + timeout
+        checked = start
+        with self._cond:
+            while True:
+                for event in self.events[checked:]:
+                    if predicate(event):
+                        return event
+                checked = len(self.events)
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.running:
+                    raise TimeoutError(f"gate simulator: no matching trace event within {timeout} s")
+                self._cond.wait(left)
+
+    def command(self, line: str) -> None:
+        """Send a stdin command: 'door open', 'door close', 'tamper on', 'tamper off'."""
+        if self._proc is None or self._proc.stdin is None:
+            raise SimulatorUnavailable("gate simulator is not running")
+        self._proc.stdin.write(line + "\n")
+        self._proc.stdin.flush()
+
+    def sim_status(self, timeout: float = 5.0) -> Event:
+        """The simulator's own counters (relay opens, injected faults, last counter)."""
+        start = len(self.events)
+        self.command("status")
+        return self.wait_for(lambda e: e.get("ev") == "status", timeout, start)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def kill(self) -> None:
+        """Kill the simulator abruptly (the link dies as if the cable were cut)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+    def stop(self) -> None:
+        """Ask the simulator to quit (it closes the relay first) and wait for it."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                self.command("quit")
+                proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired, SimulatorUnavailable):
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+
+    def __enter__(self) -> GateSimulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
