@@ -31,7 +31,7 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check sdk firmware_bridge exporters benchmarks examples tests
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/vermin --no-tips --violations -t=3.8- sdk firmware_bridge
 
 test: $(VENV)/.installed lint
