@@ -1,0 +1,139 @@
+"""Watch a folder for new files, as an X-ray detector's export folder is watched.
+
+A file is *ready* once its size and mtime stayed the same for ``settle_s`` (a detector or a
+network copy writes it progressively); ready files are returned once each, sorted by name.
+A folder that disappears raises :class:`SourceDisconnected` naming it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from typing import Sequence
+
+from ..errors import SourceDisconnected, SourceError
+from ..frame import now_ns
+
+
+class FolderWatcher:
+    """New, settled files matching ``patterns`` in ``folder`` (non-recursive)."""
+
+    def __init__(self, folder: str, patterns: Sequence[str], settle_s: float = 0.0, name: str = "") -> None:
+        self.folder = folder
+        self.patterns = [p.strip().lower() for p in patterns if p.strip()]
+        self.settle_ns = int(settle_s * 1e9)
+        self.name = name or folder
+        self._seen: set[str] = set()
+        self._pending: dict[str, tuple[int, int, int]] = {}  # name -> (size, mtime_ns, first seen)
+
+    def check(self) -> None:
+        """Raise SourceError when the folder does not exist (at open)."""
+        if not os.path.isdir(self.folder):
+            raise SourceError(f"{self.name}: folder {self.folder!r} does not exist or is not a folder")
+
+    def _matches(self, name: str) -> bool:
+        low = name.lower()
+        return any(fnmatch.fnmatch(low, p) for p in self.patterns)
+
+    def poll(self) -> list[str]:
+        """Paths of files that became ready since the last poll, sorted by name."""
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError as exc:
+            raise SourceDisconnected(f"{self.name}: folder {self.folder!r} is gone: {exc.strerror}") from exc
+        now = now_ns()
+        ready: list[str] = []
+        for entry in entries:
+            if entry.name in self._seen or entry.name.startswith(".") or not self._matches(entry.name):
+                continue
+            try:
+                st = entry.stat()
+            except OSError:  # deleted between scandir and stat
+                continue
+            if not entry.is_file():
+                continue
+            key = (st.st_size, st.st_mtime_ns)
+            first = self._pending.get(entry.name)
+            if first is None or first[:2] != key:
+                self._pending[entry.name] = (key[0], key[1], now)
+                if self.settle_ns > 0:
+                    continue
+            elif now - first[2] < self.settle_ns:
+                continue
+            self._pending.pop(entry.name, None)
+            self._seen.add(entry.name)
+            ready.append(entry.path)
+        return sorted(ready)
+
+    def forget(self) -> None:
+        """Make every file new again (``loop`` playback)."""
+        self._seen.clear()
+        self._pending.clear()
+
+
+class FolderSource:
+    """Mixin for :class:`~biogate.capture.source.Source` drivers that read one frame per file.
+
+    The driver sets ``self.watcher`` (or ``self.single_file``) in ``__init__`` and implements
+    ``_decode(path) -> Frame``; a decode failure (corrupt, truncated, wrong size) is skipped
+    with a warning naming the file. Options used: ``watch``, ``poll_s``, ``loop``, ``fps``.
+    """
+
+    watcher: FolderWatcher
+    single_file: str = ""
+
+    def _folder_init(self) -> None:
+        self._queue: list[str] = []
+        self._decoded_any = False
+        if self.single_file:
+            self._queue = [self.single_file]
+
+    def _open(self) -> None:
+        if self.single_file:
+            if not os.path.isfile(self.single_file):
+                raise SourceError(f"{self.name}: file {self.single_file!r} does not exist")  # type: ignore[attr-defined]
+            return
+        self.watcher.check()
+
+    def _decode(self, path: str):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _grab(self):
+        opts = self.options  # type: ignore[attr-defined]
+        while not self.stopping:  # type: ignore[attr-defined]
+            if self._queue:
+                path = self._queue.pop(0)
+                try:
+                    frame = self._decode(path)
+                except SourceError as exc:
+                    self._skip(path, str(exc))  # type: ignore[attr-defined]
+                    continue
+                except (OSError, ValueError, EOFError) as exc:
+                    self._skip(path, f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+                    continue
+                if frame is None:
+                    continue
+                self._decoded_any = True
+                t_capture = self._pace(float(opts.get("fps") or 0))  # type: ignore[attr-defined]
+                if t_capture is None:
+                    return None
+                if float(opts.get("fps") or 0) > 0:
+                    frame.t_capture = t_capture
+                return frame
+            if self.single_file:
+                if opts.get("loop") and self._decoded_any:
+                    self._queue = [self.single_file]
+                    continue
+                return None
+            new = self.watcher.poll()
+            if new:
+                self._queue.extend(new)
+                continue
+            if opts.get("loop") and self._decoded_any:
+                self.watcher.forget()
+                continue
+            if not opts.get("watch"):
+                return None
+            if not self._wait(float(opts.get("poll_s") or 0.2)):  # type: ignore[attr-defined]
+                return None
+        return None
