@@ -1,0 +1,144 @@
+"""The 1:N index: the int8 pass + float32 re-rank must give exactly the float32 brute-force answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biogate.errors import ConfigError, GalleryError
+from biogate.gallery import index as gindex
+from biogate.gallery.index import TemplateIndex, normalise, quantise
+
+
+def _clustered(rng: np.random.Generator, identities: int, per_identity: int, dim: int, spread: float):
+    """Several noisy templates around each identity's centre, plus an owner array."""
+    centres = rng.standard_normal((identities, dim)).astype(np.float32)
+    noise = spread * rng.standard_normal((identities, per_identity, dim)).astype(np.float32)
+    data = (centres[:, None, :] + noise).reshape(-1, dim)
+    owners = np.repeat(np.arange(identities, dtype=np.int64), per_identity)
+    return normalise(data, dim), owners, normalise(centres, dim)
+
+
+def _brute(unit: np.ndarray, owners: np.ndarray, alive: np.ndarray, q: np.ndarray, k: int, thr):
+    scores = unit @ q
+    best = {}
+    for row in np.flatnonzero(alive):
+        o = int(owners[row])
+        if o not in best or scores[row] > best[o]:
+            best[o] = float(scores[row])
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])
+    if thr is not None:
+        ranked = [kv for kv in ranked if kv[1] >= thr]
+    return ranked[:k]
+
+
+def _build(backend: str, unit, owners, **kw) -> TemplateIndex:
+    index = TemplateIndex(unit.shape[1], backend, **kw)
+    index.add_many(owners, [i.to_bytes(4, "big") for i in range(len(unit))], unit)
+    return index
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+@pytest.mark.parametrize("threshold", [None, 0.3])
+def test_int8_search_equals_float32_brute_force(k: int, threshold) -> None:
+    rng = np.random.default_rng(k)
+    unit, owners, centres = _clustered(rng, 600, 4, 128, spread=0.6)
+    index = _build("int8", unit, owners)
+    alive = np.ones(len(unit), bool)
+    probes = np.vstack([centres[:20], normalise(rng.standard_normal((20, 128)), 128)])
+    for q in probes:
+        got = index.search(q, k, threshold)
+        want = _brute(unit, owners, alive, q, k, threshold)
+        assert got.exact
+        assert [h.owner for h in got.hits] == [o for o, _ in want]
+        np.testing.assert_allclose([h.score for h in got.hits], [s for _, s in want], rtol=0, atol=1e-6)
+
+
+def test_near_ties_below_the_int8_resolution_are_ranked_exactly() -> None:
+    # 3000 templates within ~0.01 cosine of each other: int8 alone cannot order them.
+    rng = np.random.default_rng(21)
+    unit = normalise(1 + 0.05 * rng.standard_normal((3000, 128)), 128)
+    owners = np.arange(3000, dtype=np.int64)
+    index = _build("int8", unit, owners)
+    alive = np.ones(3000, bool)
+    for q in normalise(1 + 0.05 * rng.standard_normal((10, 128)), 128):
+        got = index.search(q, 3)
+        assert got.exact and got.shortlist > 3
+        assert [h.owner for h in got.hits] == [o for o, _ in _brute(unit, owners, alive, q, 3, None)]
+
+
+def test_deleted_identities_vanish_and_compaction_keeps_answers() -> None:
+    rng = np.random.default_rng(11)
+    unit, owners, centres = _clustered(rng, 300, 3, 64, spread=0.5)
+    index = _build("int8", unit, owners)
+    alive = np.ones(len(unit), bool)
+    for step, owner in enumerate(rng.permutation(300)[:150].tolist()):
+        assert index.remove(owner) == 3
+        alive[owners == owner] = False
+        if step % 25 == 0:  # before and after the compactions that deletions trigger
+            for q in centres[:30]:
+                got = index.search(q, 5)
+                assert [h.owner for h in got.hits] == [o for o, _ in _brute(unit, owners, alive, q, 5, None)]
+    assert len(index) == 450 and index.remove(int(np.flatnonzero(~alive)[0] // 3)) == 0
+    # template ids still belong to their rows after compaction
+    q = centres[owners[np.flatnonzero(alive)[0]]]
+    hit = index.search(q, 1).hits[0]
+    row = int.from_bytes(hit.template_id, "big")
+    assert owners[row] == hit.owner and alive[row]
+    assert abs(float(unit[row] @ q) - hit.score) < 1e-6
+
+
+def test_quantisation_error_bound_holds() -> None:
+    rng = np.random.default_rng(12)
+    x = normalise(rng.standard_normal((2000, 128)) * rng.uniform(0.1, 3, (2000, 128)), 128)
+    q = normalise(rng.standard_normal((50, 128)), 128)
+    cx, sx, ex, nx = quantise(x)
+    cq, sq, eq, _ = quantise(q)
+    approx = (cx.astype(np.float64) * sx[:, None]) @ (cq.astype(np.float64) * sq[:, None]).T
+    exact = x.astype(np.float64) @ q.T.astype(np.float64)
+    bound = ex.max() + nx.max() * eq[None, :]
+    assert (np.abs(exact - approx) <= bound).all()
+    assert bound.max() < 0.05  # tight enough to keep shortlists small
+
+
+def test_truncated_shortlist_is_reported() -> None:
+    rng = np.random.default_rng(13)
+    # Every template nearly identical: all fall within the error bound of the best one.
+    unit = normalise(1 + 0.001 * rng.standard_normal((5000, 32)), 32)
+    index = _build("int8", unit, np.arange(5000), max_shortlist=100)
+    got = index.search(unit[0], 3)
+    assert not got.exact and got.shortlist == 100 and len(got.hits) == 3
+    assert _build("int8", unit, np.arange(5000)).search(unit[0], 3).exact
+
+
+def test_auto_backend_and_argument_checks() -> None:
+    rng = np.random.default_rng(14)
+    unit, owners, centres = _clustered(rng, 50, 2, 16, spread=0.3)
+    small = _build("auto", unit, owners)
+    assert small.search(centres[7], 1).hits[0].owner == 7
+    assert TemplateIndex(16).search(centres[0], 1).hits == []
+    with pytest.raises(ConfigError, match="valid: auto, int8, float32"):
+        TemplateIndex(16, "fp16")
+    with pytest.raises(ConfigError, match="k must be"):
+        small.search(centres[0], 0)
+    with pytest.raises(GalleryError, match="zero vector"):
+        normalise(np.zeros(16), 16)
+
+
+def test_embedded_score_model_is_what_it_claims() -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
+        "biogate_gallery_scores",
+        [
+            helper.make_tensor_value_info("A", TensorProto.UINT8, ["N", "D"]),
+            helper.make_tensor_value_info("B", TensorProto.INT8, ["D", 1]),
+        ],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, ["N", 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)], producer_name="biogate")
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    assert model.SerializeToString() == gindex._SCORE_MODEL
