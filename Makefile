@@ -36,7 +36,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/vermin --no-tips --violations -t=3.8- sdk firmware_bridge
 
-test: $(VENV)/.installed lint
+# Gate firmware: C unit tests (-Wall -Wextra -Werror), ASan+UBSan build, fuzz smoke run.
+firmware:
+	$(MAKE) -C firmware_bridge/firmware test
+
+test: $(VENV)/.installed lint firmware
 	$(PY) -m pytest -q
 
 clean:
