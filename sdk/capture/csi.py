@@ -101,6 +101,25 @@ _PROP = re.compile(r"^([A-Za-z][\w-]*)=(\S+)$")
 _CAPS = re.compile(r"^(video|audio)/x-raw(\(memory:NVMM\))?(\s*,\s*[\w-]+=(\([a-z]+\))?[\w./-]+)*$")
 
 
+_CAPS_FIELDS = {
+    "width": re.compile(r"^(\(int\))?\d+$"),
+    "height": re.compile(r"^(\(int\))?\d+$"),
+    "framerate": re.compile(r"^(\(fraction\))?\d+/\d+$"),
+    "format": re.compile(r"^(\(string\))?[A-Za-z0-9_]+$"),
+}
+
+
+def _check_caps(stage: str) -> None:
+    """Caps syntax, and typed values for the fields biogate writes (width, height, framerate, format)."""
+    if not _CAPS.match(stage):
+        raise ConfigError(f"pipeline stage {stage!r} is not a valid caps string")
+    for field in stage.split(",")[1:]:
+        key, _, value = field.strip().partition("=")
+        check = _CAPS_FIELDS.get(key)
+        if check is not None and not check.match(value):
+            raise ConfigError(f"pipeline caps {stage!r}: {key}={value} is not a valid {key}")
+
+
 def validate_pipeline(text: str) -> list[tuple[str, dict[str, str]]]:
     """Check a pipeline's syntax and freshest-frame sink; return its elements ``(name, props)``.
 
@@ -113,8 +132,7 @@ def validate_pipeline(text: str) -> list[tuple[str, dict[str, str]]]:
     elements: list[tuple[str, dict[str, str]]] = []
     for stage in stages:
         if "/" in stage.split(",")[0]:
-            if not _CAPS.match(stage):
-                raise ConfigError(f"pipeline stage {stage!r} is not a valid caps string")
+            _check_caps(stage)
             continue
         name, *props = stage.split()
         if name not in KNOWN_ELEMENTS:

@@ -224,6 +224,9 @@ class Source:
             self._captured += 1
             self._t_caps.append(frame.t_capture)
             if self.latest and self._buffer:
+                for old in self._buffer:  # an outage note must reach the consumer, not drop with its frame
+                    if "outage" in old.meta and "outage" not in frame.meta:
+                        frame.meta["outage"] = old.meta["outage"]
                 self._dropped += len(self._buffer)
                 self._buffer.clear()
             self._buffer.append(frame)

@@ -97,8 +97,9 @@ class FakePicamera2:
         self.released = 0
         self.calls = 0
         self._stale_left = 0
+        self._fresh_since_refill = 0
         self._frame = 0
-        FakePicamera2.instances.append(self)
+        type(self).instances.append(self)
 
     def create_video_configuration(self, main=None, lores=None, raw=None, transform=None, colour_space=None,
                                    buffer_count=6, controls=None, display="main", encode="main", queue=True,
@@ -120,14 +121,17 @@ class FakePicamera2:
         if not self.started:
             raise RuntimeError("Camera not started")
         self.calls += 1
-        if self._stale_left == 0 and self.calls % 2 == 1:
+        if self._fresh_since_refill >= 4 or self.calls == 1:
+            # while the application was busy, completed requests piled up in picamera2's queue
             self._stale_left = self.stale_per_call
+            self._fresh_since_refill = 0
         w, h = self.config["main"]["size"]
         self._frame += 1
         if self._stale_left:
             self._stale_left -= 1
             stamp = time.monotonic_ns() - 50_000_000  # exposed 50 ms before the call
         else:
+            self._fresh_since_refill += 1
             stamp = time.monotonic_ns() + 1
         fmt = self.config["main"]["format"]
         shape = (h, w, 3) if fmt == "RGB888" else (h * 3 // 2, w)
