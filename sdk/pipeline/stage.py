@@ -40,7 +40,7 @@ class Stage(abc.ABC):
     def process(self, work: Work) -> Work | None:
         """Do this stage's job on ``work``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most stages hold nothing
         """Release resources; called once when the pipeline stops."""
 
 
