@@ -92,6 +92,7 @@ setup(
         "gpu": ["onnxruntime-gpu>=1.14"],
         "tensorrt": ["tensorrt>=8.5", "pycuda>=2022.1"],
         "rpi": ["picamera2>=0.3.12"],
+        "mlx90640": ["adafruit-circuitpython-mlx90640>=1.2", "adafruit-extended-bus>=1.0"],
         "dev": [
             "pytest>=7",
             "pytest-timeout>=2.1",

@@ -200,8 +200,9 @@ class FakeMLX90640:
             elif step == "chess":
                 frame += ((np.add.outer(np.arange(24), np.arange(32)) % 2) * 2 - 1) * 1.5
             elif step == "nan":
-                frame[3, 3] = np.nan
-        self._last = frame.copy()
+                frame[3, 3] = np.nan  # a corrupted read: the sensor's own RAM still holds good data
+        if step != "nan":
+            self._last = frame.copy()
         flat = frame.reshape(-1)
         for i in range(768):
             framebuf[i] = flat[i]
@@ -211,7 +212,7 @@ class FakeExtendedI2C:
     def __init__(self, bus: int, frequency: int = 100000):
         self.bus = bus
         self.frequency = frequency
-        self.state = FakeExtendedI2C.state
+        self.state = type(self).state
         self.broken = self.state.get("stay_broken", 0) > 0
         if self.broken:
             self.state["stay_broken"] -= 1
