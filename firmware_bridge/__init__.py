@@ -6,11 +6,11 @@ runs that firmware (C host build) on a pseudo-terminal. Protocol: ``PROTOCOL.md`
 
 from __future__ import annotations
 
-from .client import Ack, GateClient, GateProtocol  # noqa: F401
-from .errors import GateLinkLost, GateNak, GateProtocolError, GateTimeout, SimulatorUnavailable  # noqa: F401
-from .keys import generate_key_file, load_key  # noqa: F401
-from .messages import EventKind, Fault, GateEvent, GateStatus, MsgType, NakCode  # noqa: F401
-from .simulator import GateSimulator  # noqa: F401
+from .client import Ack, GateClient, GateProtocol
+from .errors import GateLinkLost, GateNak, GateProtocolError, GateTimeout, SimulatorUnavailable
+from .keys import generate_key_file, load_key
+from .messages import EventKind, Fault, GateEvent, GateStatus, MsgType, NakCode
+from .simulator import GateSimulator
 
 __all__ = [
     "Ack",

@@ -11,12 +11,13 @@ raises on a timeout.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Deque, Dict, Optional
+from typing import Callable
 
 import serial
 import serial.threaded
@@ -75,7 +76,7 @@ class GateProtocol(serial.threaded.Protocol):
             self.buffer.clear()
             self.discarding = True
 
-    def connection_lost(self, exc: Optional[BaseException]) -> None:
+    def connection_lost(self, exc: BaseException | None) -> None:
         self.transport = None
         self.client._on_connection_lost(exc)
 
@@ -85,7 +86,7 @@ class _Pending:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.frame: Optional[RawFrame] = None
+        self.frame: RawFrame | None = None
 
 
 class GateClient:
@@ -116,8 +117,8 @@ class GateClient:
         heartbeat_s: float = 0.25,
         response_timeout_s: float = 0.05,
         retries: int = 5,
-        on_event: Optional[EventCallback] = None,
-        on_link_lost: Optional[Callable[[GateLinkLost], None]] = None,
+        on_event: EventCallback | None = None,
+        on_link_lost: Callable[[GateLinkLost], None] | None = None,
         sync_counter: bool = True,
         counter_start: int = 1,
     ) -> None:
@@ -128,14 +129,14 @@ class GateClient:
         self.retries = int(retries)
         self.on_event = on_event
         self.on_link_lost = on_link_lost
-        self.stats: Dict[str, int] = collections.Counter()
+        self.stats: dict[str, int] = collections.Counter()
         self._seq = itertools.count(1)
         self._counter = max(0, counter_start - 1)
-        self._pending: Dict[int, _Pending] = {}
+        self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()
         self._cmd_lock = threading.Lock()
-        self._recent_events: Deque[int] = collections.deque(maxlen=32)
-        self._error: Optional[GateLinkLost] = None
+        self._recent_events: collections.deque[int] = collections.deque(maxlen=32)
+        self._error: GateLinkLost | None = None
         self._fatal = False
         self._closed = False
         self._stop = threading.Event()
@@ -150,9 +151,12 @@ class GateClient:
         self._reader.connect()
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="gate-heartbeat", daemon=True)
         self._heartbeat.start()
+        #: STATUS read at connect (holds the fault flags latched before this session, e.g. POWER).
+        self.connect_status: m.GateStatus | None = None
         if sync_counter:
             try:
-                self._counter = max(self._counter, self.status().last_counter)
+                self.connect_status = self.status()
+                self._counter = max(self._counter, self.connect_status.last_counter)
             except GateProtocolError:
                 self.close()
                 raise
@@ -206,10 +210,8 @@ class GateClient:
         self._stop.set()
         if self._heartbeat is not threading.current_thread():
             self._heartbeat.join(timeout=2)
-        try:
+        with contextlib.suppress(serial.SerialException, OSError):
             self._reader.close()
-        except (serial.SerialException, OSError):
-            pass
 
     def __enter__(self) -> GateClient:
         return self
@@ -261,7 +263,10 @@ class GateClient:
                     if frame is None:  # woken by link loss
                         self._check_link()
                         raise GateLinkLost(f"gate link on {self.port_url} lost")
-                    if frame.type == m.MsgType.ACK and m.unpack_body(m.MsgType.ACK, frame.payload)[0] != counter:
+                    if (
+                        frame.type == m.MsgType.ACK
+                        and m.unpack_body(m.MsgType.ACK, frame.payload)[0] != counter
+                    ):
                         raise GateProtocolError(f"ACK for seq {seq} names another counter")
                     return frame, attempt, time.perf_counter() - t0
                 self._check_link()
@@ -329,7 +334,7 @@ class GateClient:
             except Exception:  # a callback bug must not take the link down
                 log.exception("gate on_event callback failed")
 
-    def _on_connection_lost(self, exc: Optional[BaseException]) -> None:
+    def _on_connection_lost(self, exc: BaseException | None) -> None:
         if self._closed:
             return
         self._fatal = True
@@ -369,7 +374,9 @@ class GateClient:
             if now >= next_probe:
                 next_probe = now + probe_s
                 try:
-                    self._reader.write(build_frame(m.MsgType.HEARTBEAT, next(self._seq) & 0xFFFF, b"", None, False))
+                    self._reader.write(
+                        build_frame(m.MsgType.HEARTBEAT, next(self._seq) & 0xFFFF, b"", None, False)
+                    )
                 except (serial.SerialException, OSError) as exc:
                     self._on_connection_lost(exc)
                     return

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
-from typing import Optional
 
 PROTOCOL_VERSION = 1
 KEY_LEN = 32
@@ -103,7 +102,7 @@ class RawFrame:
     tag: bytes
 
 
-def build_frame(msg_type: int, seq: int, body: bytes, key: Optional[bytes], tagged: bool) -> bytes:
+def build_frame(msg_type: int, seq: int, body: bytes, key: bytes | None, tagged: bool) -> bytes:
     """Encode one frame for the wire: header, body, optional tag, CRC, COBS, delimiter."""
     tag_len = TAG_LEN if tagged else 0
     if len(body) + tag_len > MAX_PAYLOAD_LEN:

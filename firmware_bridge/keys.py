@@ -7,7 +7,6 @@ import os
 import secrets
 import stat
 from pathlib import Path
-from typing import Optional, Union
 
 from biogate.errors import ConfigError
 
@@ -16,7 +15,7 @@ from .framing import KEY_LEN
 KEY_ENV = "BIOGATE_GATE_KEY"
 
 
-def check_key(key: Union[bytes, bytearray]) -> bytes:
+def check_key(key: bytes | bytearray) -> bytes:
     """Return ``key`` as bytes after checking its type and length (the message never shows it)."""
     if not isinstance(key, (bytes, bytearray)) or len(key) != KEY_LEN:
         size = len(key) if isinstance(key, (bytes, bytearray)) else type(key).__name__
@@ -36,7 +35,7 @@ def parse_key_text(text: str, where: str) -> bytes:
     return key
 
 
-def load_key(path: Optional[str] = None, env: str = KEY_ENV) -> bytes:
+def load_key(path: str | None = None, env: str = KEY_ENV) -> bytes:
     """Load the key from ``path`` (64 hex digits, or 32 raw bytes) or else from ``$env``."""
     if path:
         p = Path(path)

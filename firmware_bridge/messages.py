@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import Dict, Optional
 
 from .framing import COUNTER_LEN, TAG_LEN
 
@@ -50,7 +49,7 @@ class Fault(enum.IntFlag):
 
 
 # Body formats (little-endian), without the counter and tag.
-_BODY: Dict[int, str] = {
+_BODY: dict[int, str] = {
     MsgType.HEARTBEAT: "",
     MsgType.STATUS_REQ: "",
     MsgType.OPEN: "<HB",  # duration_ms, reason
@@ -74,7 +73,7 @@ def has_tag(msg_type: int) -> bool:
     return msg_type in AUTHENTICATED or msg_type >= 0x80
 
 
-def payload_len(msg_type: int) -> Optional[int]:
+def payload_len(msg_type: int) -> int | None:
     """Payload length on the wire (body + counter + tag), or None for an unknown type."""
     fmt = _BODY.get(msg_type)
     if fmt is None:
@@ -87,7 +86,7 @@ def payload_len(msg_type: int) -> Optional[int]:
     return n
 
 
-def pack_body(msg_type: int, *fields: int, counter: Optional[int] = None) -> bytes:
+def pack_body(msg_type: int, *fields: int, counter: int | None = None) -> bytes:
     """Body bytes of a message (the tag is added by the framing layer)."""
     fmt = _BODY[msg_type]
     body = struct.pack(fmt, *fields) if fmt else b""

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict
 
 from .errors import SimulatorUnavailable
 from .keys import check_key
@@ -63,7 +63,9 @@ def simulator_binary() -> Path:
         cmd = [cc, *_FLAGS, *_SOURCES, "-o", str(tmp)]
         proc = subprocess.run(cmd, cwd=FIRMWARE_DIR, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise SimulatorUnavailable(f"building the gate simulator with {cc} failed:\n{proc.stderr.strip()}")
+            raise SimulatorUnavailable(
+                f"building the gate simulator with {cc} failed:\n{proc.stderr.strip()}"
+            )
         os.replace(tmp, target)
     return target
 
@@ -87,25 +89,33 @@ class GateSimulator:
         dup: float = 0.0,
         delay_ms: int = 0,
         seed: int = 1,
-        state_path: Optional[str] = None,
+        state_path: str | None = None,
         keep_events: bool = True,
     ) -> None:
         self._key = check_key(key)
-        self.args = [
-            "--trace", "--heartbeat-ms", str(int(heartbeat_ms)), "--max-open-ms", str(int(max_open_ms)),
-            "--door-held-ms", str(int(door_held_ms)), "--corrupt", repr(float(corrupt)), "--drop",
-            repr(float(drop)), "--dup", repr(float(dup)), "--delay-ms", str(int(delay_ms)), "--seed", str(int(seed)),
-        ]  # fmt: skip
+        options = {
+            "--heartbeat-ms": int(heartbeat_ms),
+            "--max-open-ms": int(max_open_ms),
+            "--door-held-ms": int(door_held_ms),
+            "--corrupt": float(corrupt),
+            "--drop": float(drop),
+            "--dup": float(dup),
+            "--delay-ms": int(delay_ms),
+            "--seed": int(seed),
+        }
+        self.args = ["--trace"]
+        for flag, value in options.items():
+            self.args += [flag, repr(value)]
         if state_path:
             self.args += ["--state", str(state_path)]
         self.keep_events = keep_events
-        self.events: List[Event] = []
-        self.counts: Dict[str, int] = {}
-        self.port: Optional[str] = None
+        self.events: list[Event] = []
+        self.counts: dict[str, int] = {}
+        self.port: str | None = None
         self._cond = threading.Condition()
-        self._proc: Optional[subprocess.Popen] = None
-        self._reader: Optional[threading.Thread] = None
-        self.listeners: List[Callable[[Event], None]] = []
+        self._proc: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
+        self.listeners: list[Callable[[Event], None]] = []
 
     def start(self) -> GateSimulator:
         env = dict(os.environ, BIOGATE_GATE_KEY=self._key.hex())

@@ -1,0 +1,111 @@
+"""``biogate gate-sim``: the real gate-controller firmware on a pseudo-terminal.
+
+Prints the device path so any serial tool (``GateClient``, ``biogate gate``, ``picocom``)
+can talk to it. stdin lines drive the simulated inputs: ``door open``, ``door close``,
+``tamper on``, ``tamper off``, ``status``. The key comes from ``--key-file`` or
+``$BIOGATE_GATE_KEY``; it is passed to the simulator through its environment and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+
+NAME = "gate-sim"
+HELP = "run the gate-controller firmware (C host build) on a pseudo-terminal"
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"probability must be within 0..1, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    key = parser.add_argument_group("key (one of)")
+    key.add_argument("--key-file", metavar="PATH", help="32-byte key as 64 hex digits (mode 600)")
+    key.add_argument("--new-key", metavar="PATH", help="generate a fresh key into PATH (mode 600) and use it")
+    fw = parser.add_argument_group("firmware")
+    fw.add_argument("--heartbeat-ms", type=int, default=1000, help="close the relay after this silence (ms)")
+    fw.add_argument("--max-open-ms", type=int, default=10000, help="longest continuous opening (ms)")
+    fw.add_argument("--door-held-ms", type=int, default=15000, help="door open this long = held-open event")
+    fw.add_argument("--state", metavar="PATH", help="persist the last accepted counter here (NV storage)")
+    faults = parser.add_argument_group("fault injection (both directions)")
+    faults.add_argument(
+        "--corrupt", type=_probability, default=0.0, help="probability per byte of corrupting it"
+    )
+    faults.add_argument("--drop", type=_probability, default=0.0, help="probability per frame of dropping it")
+    faults.add_argument(
+        "--dup", type=_probability, default=0.0, help="probability per frame of duplicating it"
+    )
+    faults.add_argument("--delay-ms", type=int, default=0, help="delay every outgoing frame by this much")
+    faults.add_argument("--seed", type=int, default=1, help="fault-injection random seed")
+    parser.add_argument("--link", metavar="PATH", help="also create a symlink PATH -> the pty device")
+    parser.add_argument("--trace", action="store_true", help="print the firmware trace (JSON lines)")
+    parser.add_argument(
+        "--duration", type=float, default=0.0, help="exit after this many seconds (0 = never)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from biogate.errors import ConfigError
+    from biogate.firmware_bridge import GateSimulator, generate_key_file, load_key
+
+    if args.new_key:
+        generate_key_file(args.new_key)
+        key = load_key(args.new_key)
+    else:
+        key = load_key(args.key_file)
+    sim = GateSimulator(
+        key,
+        heartbeat_ms=args.heartbeat_ms,
+        max_open_ms=args.max_open_ms,
+        door_held_ms=args.door_held_ms,
+        corrupt=args.corrupt,
+        drop=args.drop,
+        dup=args.dup,
+        delay_ms=args.delay_ms,
+        seed=args.seed,
+        state_path=args.state,
+        keep_events=False,
+    )
+    if args.trace:
+        sim.listeners.append(lambda event: print(json.dumps(event), flush=True))
+    else:
+        sim.listeners.append(
+            lambda event: event.get("ev") == "status" and print(json.dumps(event), flush=True)
+        )
+    sim.start()
+    stop = threading.Event()
+    try:
+        if args.link:
+            try:
+                if os.path.islink(args.link):
+                    os.unlink(args.link)
+                os.symlink(sim.port, args.link)
+            except OSError as exc:
+                raise ConfigError(f"cannot create symlink {args.link}: {exc.strerror}") from None
+        print(
+            f"gate simulator on {sim.port}" + (f" (linked as {args.link})" if args.link else ""), flush=True
+        )
+        print(
+            "stdin: 'door open', 'door close', 'tamper on', 'tamper off', 'status'; Ctrl-C quits", flush=True
+        )
+
+        def forward_stdin() -> None:
+            for line in sys.stdin:
+                if line.strip():
+                    sim.command(line.strip())
+            # stdin closed (e.g. run in the background): keep running until signal or --duration
+
+        threading.Thread(target=forward_stdin, name="gate-sim-stdin", daemon=True).start()
+        stop.wait(args.duration if args.duration > 0 else None)
+    finally:
+        sim.stop()
+        if args.link and os.path.islink(args.link):
+            os.unlink(args.link)
+    return 0
