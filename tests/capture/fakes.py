@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import types
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, ClassVar
 
 import cv2
 import numpy as np
@@ -23,16 +23,16 @@ import numpy as np
 class FakeVideoCapture:
     """cv2.VideoCapture over a frame generator; ``read`` returns (False, None) after the end."""
 
-    def __init__(self, frames: Callable[[int], Optional[np.ndarray]], opened: bool = True):
+    def __init__(self, frames: Callable[[int], np.ndarray | None], opened: bool = True):
         self._frames = frames
         self._opened = opened
         self._index = 0
-        self.props: Dict[int, float] = {}
-        self.set_calls: List[tuple] = []
+        self.props: dict[int, float] = {}
+        self.set_calls: list[tuple] = []
         self.released = False
         self.unplugged = threading.Event()
 
-    def isOpened(self) -> bool:
+    def isOpened(self) -> bool:  # noqa: N802 - cv2's name
         return self._opened and not self.released
 
     def set(self, prop: int, value: float) -> bool:
@@ -60,13 +60,13 @@ class FakeVideoCapture:
 
 # ----------------------------------------------------------------------------- picamera2
 class FakeRequest:
-    def __init__(self, camera: FakePicamera2, array: np.ndarray, metadata: Dict[str, Any]):
+    def __init__(self, camera: FakePicamera2, array: np.ndarray, metadata: dict[str, Any]):
         self._camera = camera
         self._array = array
         self._metadata = metadata
         self.released = False
 
-    def get_metadata(self) -> Dict[str, Any]:
+    def get_metadata(self) -> dict[str, Any]:
         return dict(self._metadata)
 
     def make_array(self, name: str) -> np.ndarray:
@@ -85,13 +85,13 @@ class FakePicamera2:
 
     cameras = 1
     stale_per_call = 0  # how many queued, too-old requests each capture_request returns first
-    instances: List[FakePicamera2] = []
+    instances: ClassVar[list[FakePicamera2]] = []
 
     def __init__(self, camera_num: int = 0):
         if camera_num >= self.cameras:
             raise IndexError("list index out of range")
         self.camera_num = camera_num
-        self.config: Optional[Dict[str, Any]] = None
+        self.config: dict[str, Any] | None = None
         self.started = False
         self.closed = False
         self.released = 0
@@ -101,13 +101,30 @@ class FakePicamera2:
         self._frame = 0
         type(self).instances.append(self)
 
-    def create_video_configuration(self, main=None, lores=None, raw=None, transform=None, colour_space=None,
-                                   buffer_count=6, controls=None, display="main", encode="main", queue=True,
-                                   sensor=None, use_case="video"):
-        return {"main": dict(main or {}), "buffer_count": buffer_count, "controls": dict(controls or {}),
-                "queue": queue, "use_case": use_case}
+    def create_video_configuration(
+        self,
+        main=None,
+        lores=None,
+        raw=None,
+        transform=None,
+        colour_space=None,
+        buffer_count=6,
+        controls=None,
+        display="main",
+        encode="main",
+        queue=True,
+        sensor=None,
+        use_case="video",
+    ):
+        return {
+            "main": dict(main or {}),
+            "buffer_count": buffer_count,
+            "controls": dict(controls or {}),
+            "queue": queue,
+            "use_case": use_case,
+        }
 
-    def configure(self, config: Dict[str, Any]) -> None:
+    def configure(self, config: dict[str, Any]) -> None:
         self.config = config
 
     def start(self) -> None:
@@ -168,7 +185,7 @@ class FakeMLX90640:
         self.i2c = i2c
         self.refresh_rate = None
         self.serial_number = [0x1234, 0x5678, 0x9ABC]
-        self._last: Optional[np.ndarray] = None
+        self._last: np.ndarray | None = None
         self._n = 0
         self.state = i2c.state
 
@@ -181,7 +198,7 @@ class FakeMLX90640:
         base[-4:, -4:] = 35.0  # blackbody patch
         return base
 
-    def getFrame(self, framebuf) -> None:
+    def getFrame(self, framebuf) -> None:  # noqa: N802 - the Adafruit library's name
         script = self.state["script"]
         step = script.pop(0) if script else "ok"
         self.state["calls"] += 1
@@ -223,14 +240,20 @@ class FakeExtendedI2C:
         self.deinited = True
 
 
-def make_mlx_modules(script: List[str], stay_broken: int = 0) -> Dict[str, types.ModuleType]:
+def make_mlx_modules(script: list[str], stay_broken: int = 0) -> dict[str, types.ModuleType]:
     """sys.modules entries for adafruit_mlx90640 and adafruit_extended_bus sharing one state."""
     state = {"script": list(script), "calls": 0, "buses": 0, "stay_broken": stay_broken}
     mlx = types.ModuleType("adafruit_mlx90640")
     mlx.MLX90640 = FakeMLX90640
     mlx.RefreshRate = types.SimpleNamespace(
-        REFRESH_0_5_HZ=0, REFRESH_1_HZ=1, REFRESH_2_HZ=2, REFRESH_4_HZ=3, REFRESH_8_HZ=4,
-        REFRESH_16_HZ=5, REFRESH_32_HZ=6, REFRESH_64_HZ=7,
+        REFRESH_0_5_HZ=0,
+        REFRESH_1_HZ=1,
+        REFRESH_2_HZ=2,
+        REFRESH_4_HZ=3,
+        REFRESH_8_HZ=4,
+        REFRESH_16_HZ=5,
+        REFRESH_32_HZ=6,
+        REFRESH_64_HZ=7,
     )
     bus = types.ModuleType("adafruit_extended_bus")
     bus.ExtendedI2C = type("ExtendedI2C", (FakeExtendedI2C,), {"state": state})

@@ -17,7 +17,9 @@ from .fakes import FakeVideoCapture, make_picamera2_module
 
 def test_pipeline_string_keeps_only_the_freshest_buffer():
     text = build_pipeline(1, 1920, 1080, 30, flip=2, sensor_mode=0, output="bgr8")
-    assert text.startswith("nvarguscamerasrc sensor-id=1 sensor-mode=0 ! video/x-raw(memory:NVMM), width=(int)1920")
+    assert text.startswith(
+        "nvarguscamerasrc sensor-id=1 sensor-mode=0 ! video/x-raw(memory:NVMM), width=(int)1920"
+    )
     assert "framerate=(fraction)30/1" in text and "nvvidconv flip-method=2" in text
     assert text.endswith("appsink name=biogate drop=true max-buffers=1 sync=false")
     assert "videoconvert" in text
@@ -53,7 +55,9 @@ def test_bad_csi_options():
     with pytest.raises(ConfigError, match="sensor index"):
         biogate.open_source("csi://front")
     with pytest.raises(ConfigError, match="max-buffers=1"):
-        biogate.open_source("csi://0", pipeline="nvarguscamerasrc ! appsink drop=true max-buffers=3 sync=false")
+        biogate.open_source(
+            "csi://0", pipeline="nvarguscamerasrc ! appsink drop=true max-buffers=3 sync=false"
+        )
 
 
 @pytest.mark.skipif(gstreamer_available(), reason="this OpenCV has GStreamer")
@@ -80,7 +84,7 @@ def test_csi_reads_through_the_pipeline_with_injected_capture():
 # ----------------------------------------------------------------------------- rpicam
 def test_rpicam_missing_library_is_backend_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)  # import picamera2 -> ImportError
-    with pytest.raises(BackendUnavailable, match="picamera2.*biogate\\[rpi\\]"):
+    with pytest.raises(BackendUnavailable, match=r"picamera2.*biogate\[rpi\]"):
         biogate.open_source("rpicam://0")
 
 
@@ -108,13 +112,14 @@ def test_rpicam_gray_is_the_y_plane_and_errors(monkeypatch):
         frame = src.read(timeout=5)
     assert frame.format == "gray8" and frame.image.shape == (48, 64)
     assert module.Picamera2.instances[0].config["main"]["format"] == "YUV420"
-    with pytest.raises(SourceError, match="rpicam://3.*cannot open camera 3"):
+    with pytest.raises(SourceError, match=r"rpicam://3.*cannot open camera 3"):
         biogate.open_source("rpicam://3")
 
 
 def test_rpicam_camera_that_only_returns_old_frames(monkeypatch):
     module = make_picamera2_module(stale_per_call=50)
     monkeypatch.setitem(sys.modules, "picamera2", module)
-    with biogate.open_source("rpicam://0?max_stale=3") as src:
-        with pytest.raises(SourceDisconnected, match="predate the call"):
-            src.read(timeout=5)
+    with biogate.open_source("rpicam://0?max_stale=3") as src, pytest.raises(
+        SourceDisconnected, match="predate the call"
+    ):
+        src.read(timeout=5)

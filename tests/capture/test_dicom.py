@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 
 import numpy as np
@@ -14,8 +15,9 @@ import biogate
 from biogate.errors import ConfigError, SourceDisconnected
 
 
-def write_dicom(path, pixels, photometric="MONOCHROME2", bits=12, slope=None, intercept=None,
-                window=None, modality="DX"):
+def write_dicom(
+    path, pixels, photometric="MONOCHROME2", bits=12, slope=None, intercept=None, window=None, modality="DX"
+):
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -38,6 +40,13 @@ def write_dicom(path, pixels, photometric="MONOCHROME2", bits=12, slope=None, in
     ds.PixelData = pixels.astype("<u2").tobytes()
     ds.save_as(str(path), enforce_file_format=True)
     return path
+
+
+def publish_dicom(path, pixels):
+    """Write then rename, as a detector export does, so the watcher never sees half a file."""
+    tmp = path.parent / ("." + path.name)
+    write_dicom(tmp, pixels)
+    os.replace(tmp, path)
 
 
 RAMP = np.tile(np.arange(0, 4096, 64, dtype=np.uint16), (4, 1))  # 4 x 64, full 12-bit range
@@ -105,7 +114,7 @@ def test_new_file_in_watched_folder_is_a_new_frame(tmp_path):
     with biogate.open_source(f"dicom://{tmp_path}?poll_s=0.01&settle_s=0") as src:
         assert src.read(timeout=5).meta["path"].endswith("001.dcm")
         assert src.read(timeout=0.05) is None  # nothing new yet, no repeat
-        write_dicom(tmp_path / "002.dcm", RAMP[:, ::-1].copy())
+        publish_dicom(tmp_path / "002.dcm", RAMP[:, ::-1].copy())
         f = src.read(timeout=5)
         assert f is not None and f.meta["path"].endswith("002.dcm") and f.image[0, 0] > 60000
 
@@ -116,7 +125,7 @@ def test_existing_skip_and_folder_disappearing(tmp_path):
     write_dicom(folder / "old.dcm", RAMP)
     src = biogate.open_source(f"dicom://{folder}?existing=skip&poll_s=0.01&settle_s=0")
     try:
-        write_dicom(folder / "new.dcm", RAMP)
+        publish_dicom(folder / "new.dcm", RAMP)
         assert src.read(timeout=5).meta["path"].endswith("new.dcm")
         shutil.rmtree(folder)
         with pytest.raises(SourceDisconnected, match="is gone"):
@@ -135,7 +144,7 @@ def test_folder_comes_back_with_reconnect(tmp_path):
         shutil.rmtree(folder)
         assert src.read(timeout=0.2) is None  # reconnecting, not failed
         folder.mkdir()
-        write_dicom(folder / "after.dcm", RAMP)
+        publish_dicom(folder / "after.dcm", RAMP)
         f = src.read(timeout=5)
         assert f.meta["path"].endswith("after.dcm") and f.meta["outage"]["attempts"] >= 1
         assert src.stats()["reconnects"] == 1

@@ -49,13 +49,13 @@ def test_video_realtime_paces_at_container_fps(tmp_path):
 def test_zero_byte_missing_and_truncated_videos(tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    with pytest.raises(SourceError, match="empty.mp4.*empty"):
+    with pytest.raises(SourceError, match=r"empty\.mp4.*empty"):
         biogate.open_source(f"file://{empty}")
     with pytest.raises(SourceError, match="does not exist"):
         biogate.open_source(f"file://{tmp_path}/nope.mp4")
     garbage = tmp_path / "garbage.avi"
     garbage.write_bytes(b"RIFF" + bytes(range(256)) * 8)
-    with pytest.raises(SourceError, match="cannot decode.*garbage.avi"):
+    with pytest.raises(SourceError, match=r"cannot decode.*garbage\.avi"):
         biogate.open_source(f"file://{garbage}")
 
 
@@ -69,9 +69,10 @@ def test_truncated_stream_ends_early_with_warning_naming_file(tmp_path, caplog):
             return 10.0 if prop == cv2.CAP_PROP_FRAME_COUNT else 0.0
 
     fake = Truncated(lambda i: frames[i] if i < 3 else None)
-    with caplog.at_level(logging.WARNING, "biogate.capture"):
-        with open_with(f"file://{path}", {"capture_factory": lambda p: fake}) as src:
-            got = list(src)
+    with caplog.at_level(logging.WARNING, "biogate.capture"), open_with(
+        f"file://{path}", {"capture_factory": lambda p: fake}
+    ) as src:
+        got = list(src)
     assert len(got) == 3 and src.stats()["truncated"] == 1
     assert "cut.avi ended after 3 of 10 frames" in caplog.text
 
@@ -82,9 +83,8 @@ def test_dir_sorted_formats_and_corrupt_file_skipped(tmp_path, caplog):
     cv2.imwrite(str(tmp_path / "c.png"), np.full((8, 8), 4000, np.uint16))
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     (tmp_path / "notes.txt").write_text("ignored")
-    with caplog.at_level(logging.WARNING, "biogate.capture"):
-        with biogate.open_source(f"dir://{tmp_path}") as src:
-            frames = list(src)
+    with caplog.at_level(logging.WARNING, "biogate.capture"), biogate.open_source(f"dir://{tmp_path}") as src:
+        frames = list(src)
     assert [f.meta["path"].rsplit("/", 1)[1] for f in frames] == ["a.png", "b.png", "c.png"]
     assert [f.format for f in frames] == ["gray8", "bgr8", "y16"]
     assert src.stats()["skipped"] == 1 and "bad.jpg" in caplog.text
@@ -96,7 +96,8 @@ def test_dir_watch_sees_new_files_and_playback_rate(tmp_path):
     cv2.imwrite(str(tmp_path / "000.png"), np.zeros((4, 4), np.uint8))
     with biogate.open_source(f"dir://{tmp_path}?watch=1&poll_s=0.01") as src:
         assert src.read(timeout=5).meta["path"].endswith("000.png")
-        cv2.imwrite(str(tmp_path / "001.png"), np.ones((4, 4), np.uint8))
+        cv2.imwrite(str(tmp_path / ".001.png"), np.ones((4, 4), np.uint8))
+        (tmp_path / ".001.png").rename(tmp_path / "001.png")  # atomic publish
         assert src.read(timeout=5).meta["path"].endswith("001.png")
     with biogate.open_source(f"dir://{tmp_path}?fps=100&loop=1") as src:
         stamps = [src.read(timeout=5).t_capture for _ in range(5)]

@@ -24,7 +24,7 @@ def _install(monkeypatch, script, stay_broken=0):
 
 def test_missing_library_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "adafruit_mlx90640", None)
-    with pytest.raises(BackendUnavailable, match="adafruit_mlx90640.*biogate\\[mlx90640\\]"):
+    with pytest.raises(BackendUnavailable, match=r"adafruit_mlx90640.*biogate\[mlx90640\]"):
         biogate.open_source("mlx90640://i2c-1")
 
 
@@ -40,7 +40,9 @@ def test_frames_are_celsius_with_blackbody_and_meta(monkeypatch):
 
 
 def test_errors_stale_invalid_and_subpage_detection(monkeypatch):
-    state = _install(monkeypatch, ["ok", "valueerror", "ok", "stale", "stale", "nan", "subpage", "chess", "ok"])
+    state = _install(
+        monkeypatch, ["ok", "valueerror", "ok", "stale", "stale", "nan", "subpage", "chess", "ok"]
+    )
     with biogate.open_source("mlx90640://1", latest=False) as src:
         frames = [src.read(timeout=5) for _ in range(5)]
         stats = src.stats()
@@ -49,7 +51,9 @@ def test_errors_stale_invalid_and_subpage_detection(monkeypatch):
     assert all(not np.array_equal(a, b) for a, b in zip(images, images[1:]))  # never the same data twice
     subpage, chess = frames[2], frames[3]
     assert subpage.meta["stale_subpage"] and not subpage.meta["measurable"]
-    assert chess.meta["chess_artifact"] and chess.meta["chess_residual_c"] > 1.0 and not chess.meta["measurable"]
+    assert (
+        chess.meta["chess_artifact"] and chess.meta["chess_residual_c"] > 1.0 and not chess.meta["measurable"]
+    )
     assert frames[4].meta["measurable"] and state["calls"] >= 9
 
 

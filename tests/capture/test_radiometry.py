@@ -48,7 +48,7 @@ def test_one_point_offset_and_two_point_gain():
     refs = [BlackbodyReference((30, 30, 6, 6), 35.0)]
     corrected, fit = blackbody_correct(_scene(offset=1.5), refs)
     assert fit.ok and abs(fit.offset_c + 1.5) < 1e-5 and np.allclose(corrected, _scene(offset=0.0), atol=1e-4)
-    two = refs + [BlackbodyReference((30, 2, 6, 6), 25.0)]
+    two = [*refs, BlackbodyReference((30, 2, 6, 6), 25.0)]
     corrected, fit = blackbody_correct(_scene(offset=0.8, gain=0.95), two)
     assert abs(fit.gain - 1 / 0.95) < 1e-4
     assert np.allclose(corrected, _scene(offset=0.0), atol=1e-3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from typing import List, Optional
 
 import numpy as np
 import pytest
@@ -13,8 +12,15 @@ from biogate.capture.uri import parse_uri
 from biogate.errors import SourceDisconnected, SourceError
 from biogate.frame import Frame, now_ns
 
-OPTS = {"latest": None, "queue_size": 8, "reconnect": None, "backoff_initial_s": 0.001,
-        "backoff_max_s": 0.004, "max_reconnects": 0, "timeout_s": 5.0}
+OPTS = {
+    "latest": None,
+    "queue_size": 8,
+    "reconnect": None,
+    "backoff_initial_s": 0.001,
+    "backoff_max_s": 0.004,
+    "max_reconnects": 0,
+    "timeout_s": 5.0,
+}
 
 
 class GatedSource(Source):
@@ -36,7 +42,7 @@ class GatedSource(Source):
             raise SourceError("still unplugged")
         self.opens += 1
 
-    def _grab(self) -> Optional[Frame]:
+    def _grab(self) -> Frame | None:
         while not self.gate.acquire(timeout=0.05):
             if self.stopping:
                 return None
@@ -92,9 +98,10 @@ def test_lossless_mode_delivers_every_frame_with_backpressure():
 
 
 def test_iteration_timeout_is_an_error_not_a_hang():
-    with GatedSource({"latest": True, "timeout_s": 0.05}).start() as src:
-        with pytest.raises(SourceError, match="no frame within"):
-            next(iter(src))
+    with GatedSource({"latest": True, "timeout_s": 0.05}).start() as src, pytest.raises(
+        SourceError, match="no frame within"
+    ):
+        next(iter(src))
 
 
 def test_device_loss_without_reconnect_raises_typed_error():
@@ -108,7 +115,7 @@ def test_device_loss_without_reconnect_raises_typed_error():
 
 def test_reconnect_with_capped_exponential_backoff_records_outage():
     src = GatedSource({"latest": True, "reconnect": True, "backoff_initial_s": 0.001, "backoff_max_s": 0.004})
-    delays: List[float] = []
+    delays: list[float] = []
     real_wait = src._wait
 
     def recording_wait(seconds: float) -> bool:

@@ -50,8 +50,11 @@ def test_thermal_two_point_correction_removes_gain_error():
     tr = render_thermal(0)[1]
     bb, r2 = tr["blackbody_roi"], tr["reference2_roi"]
     opts = {
-        "blackbody": ",".join(map(str, bb)), "blackbody_c": 35, "blackbody2": ",".join(map(str, r2)),
-        "blackbody2_c": 25, "blackbody_smoothing": 1.0,
+        "blackbody": ",".join(map(str, bb)),
+        "blackbody_c": 35,
+        "blackbody2": ",".join(map(str, r2)),
+        "blackbody2_c": 25,
+        "blackbody_smoothing": 1.0,
     }
     f = _frames("synthetic://thermal?frames=5", **opts)[-1]
     assert abs(f.meta["blackbody"]["gain"] - 1 / 0.97) < 0.01

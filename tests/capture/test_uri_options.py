@@ -61,7 +61,9 @@ def test_bad_value_and_choice_errors():
 
 
 def test_keyword_options_override_query():
-    with biogate.open_source("synthetic://face?fps=5&frames=3", fps=0, latest=False, width=64, height=48) as src:
+    with biogate.open_source(
+        "synthetic://face?fps=5&frames=3", fps=0, latest=False, width=64, height=48
+    ) as src:
         frames = list(src)
     assert len(frames) == 3
     assert frames[0].image.shape == (48, 64, 3)

@@ -43,7 +43,9 @@ def test_y16_to_celsius_with_blackbody_correction(node):
     with open_with(uri, {"capture_factory": lambda d, a: fake}, latest=False) as src:
         frame = src.read(timeout=5)
     props = dict(fake.set_calls)
-    assert props[cv2.CAP_PROP_FOURCC] == cv2.VideoWriter_fourcc(*"Y16 ") and props[cv2.CAP_PROP_CONVERT_RGB] == 0
+    assert (
+        props[cv2.CAP_PROP_FOURCC] == cv2.VideoWriter_fourcc(*"Y16 ") and props[cv2.CAP_PROP_CONVERT_RGB] == 0
+    )
     assert frame.format == "celsius32" and frame.image.shape == (120, 160)
     x, y, w, h = truth["face_box"]
     cheek = frame.image[y + h // 2 : y + h // 2 + 4, x + w // 4 : x + w // 4 + 4]
@@ -57,7 +59,9 @@ def test_packed_bytes_layout_and_centikelvin_scale(node):
     packed = raw.view(np.uint8).reshape(1, -1)  # some OpenCV builds hand Y16 over as bytes
     assert np.array_equal(as_y16(packed.reshape(120, 320)), raw)
     fake = FakeVideoCapture(lambda i: packed.reshape(120, 320) + np.uint8(i % 2))
-    with open_with(f"uvc-thermal://{node}?spot_size=2", {"capture_factory": lambda d, a: fake}, latest=False) as src:
+    with open_with(
+        f"uvc-thermal://{node}?spot_size=2", {"capture_factory": lambda d, a: fake}, latest=False
+    ) as src:
         first, second = src.read(timeout=5), src.read(timeout=5)
     assert first.image.shape == (120, 160)
     assert abs(first.meta["spot"]["mean"] - 37.0) < 1e-4
@@ -73,8 +77,9 @@ def test_telemetry_ffc_state_flags_frames(node):
         state = 2 if i in (3, 4) else 3  # in progress during frames 3-4, then complete
         frames.append(np.vstack([raw, telemetry_rows(state, 1000 + i)]))
     fake = FakeVideoCapture(lambda i: frames[i] if i < len(frames) else None)
-    with open_with(f"uvc-thermal://{node}?ffc_settle_frames=1", {"capture_factory": lambda d, a: fake},
-                   latest=False) as src:
+    with open_with(
+        f"uvc-thermal://{node}?ffc_settle_frames=1", {"capture_factory": lambda d, a: fake}, latest=False
+    ) as src:
         got = [src.read(timeout=5) for _ in range(8)]
     assert [f.meta["ffc"] for f in got] == [False, False, False, True, True, False, False, False]
     assert [f.meta["measurable"] for f in got] == [True, True, True, False, False, False, True, True]
@@ -89,11 +94,14 @@ def test_frozen_frames_without_telemetry_are_ffc(node):
     raws = [render_thermal(i, ffc_period=0)[0] for i in range(5)]
     seq = [raws[0], raws[1], raws[1], raws[1], raws[2], raws[3]]
     fake = FakeVideoCapture(lambda i: seq[i].copy() if i < len(seq) else None)
-    with open_with(f"uvc-thermal://{node}?format=y16", {"capture_factory": lambda d, a: fake}, latest=False) as src:
+    with open_with(
+        f"uvc-thermal://{node}?format=y16", {"capture_factory": lambda d, a: fake}, latest=False
+    ) as src:
         assert src.read(timeout=5).format == "y16"
     fake2 = FakeVideoCapture(lambda i: seq[i].copy() if i < len(seq) else None)
-    with open_with(f"uvc-thermal://{node}?ffc_settle_frames=0", {"capture_factory": lambda d, a: fake2},
-                   latest=False) as src:
+    with open_with(
+        f"uvc-thermal://{node}?ffc_settle_frames=0", {"capture_factory": lambda d, a: fake2}, latest=False
+    ) as src:
         flags = [src.read(timeout=5).meta["ffc"] for _ in range(6)]
     assert flags == [False, False, True, True, False, False]
 

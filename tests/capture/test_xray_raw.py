@@ -42,13 +42,14 @@ def test_big_endian_bits_and_invert(tmp_path):
 def test_wrong_size_is_clear_error_or_warning(tmp_path, caplog):
     small = tmp_path / "small.raw"
     small.write_bytes(b"\x00" * 10)
-    with pytest.raises(SourceError, match="small.raw.*less than one 6x4"):
+    with pytest.raises(SourceError, match=r"small\.raw.*less than one 6x4"):
         biogate.open_source(f"xray-raw://{small}?w={W}&h={H}")
     trailing = tmp_path / "trailing.raw"
     trailing.write_bytes(frames_data(1)[0].tobytes() + b"\x01\x02\x03")
-    with caplog.at_level(logging.WARNING, "biogate.capture"):
-        with biogate.open_source(f"xray-raw://{trailing}?w={W}&h={H}") as src:
-            assert len(list(src)) == 1
+    with caplog.at_level(logging.WARNING, "biogate.capture"), biogate.open_source(
+        f"xray-raw://{trailing}?w={W}&h={H}"
+    ) as src:
+        assert len(list(src)) == 1
     assert "trailing.raw" in caplog.text and "3 trailing bytes" in caplog.text
     with pytest.raises(ConfigError, match="w and h are required"):
         biogate.open_source(f"xray-raw://{trailing}")
@@ -57,10 +58,30 @@ def test_wrong_size_is_clear_error_or_warning(tmp_path, caplog):
 def test_watched_folder_skips_wrong_size_files(tmp_path, caplog):
     (tmp_path / "a.raw").write_bytes(frames_data(1)[0].tobytes())
     (tmp_path / "b.raw").write_bytes(b"\x00" * 7)
-    with caplog.at_level(logging.WARNING, "biogate.capture"):
-        with biogate.open_source(f"xray-raw://{tmp_path}?w={W}&h={H}&settle_s=0&poll_s=0.01") as src:
-            assert src.read(timeout=5).meta["path"].endswith("a.raw")
-            (tmp_path / "c.raw").write_bytes(frames_data(2)[1].tobytes())
-            f = src.read(timeout=5)
+    uri = f"xray-raw://{tmp_path}?w={W}&h={H}&settle_s=0&poll_s=0.01"
+    with caplog.at_level(logging.WARNING, "biogate.capture"), biogate.open_source(uri) as src:
+        assert src.read(timeout=5).meta["path"].endswith("a.raw")
+        (tmp_path / ".c.raw").write_bytes(frames_data(2)[1].tobytes())
+        (tmp_path / ".c.raw").rename(tmp_path / "c.raw")  # atomic publish
+        f = src.read(timeout=5)
     assert f.meta["path"].endswith("c.raw") and np.array_equal(f.image, frames_data(2)[1])
     assert "b.raw" in caplog.text and "does not fit" in caplog.text
+
+
+def test_folder_watcher_reads_a_file_only_once_it_stopped_growing(tmp_path, monkeypatch):
+    from biogate.capture import _folder
+
+    clock = [0]
+    monkeypatch.setattr(_folder, "now_ns", lambda: clock[0])
+    watcher = _folder.FolderWatcher(str(tmp_path), ["*.raw"], settle_s=0.5)
+    path = tmp_path / "a.raw"
+    path.write_bytes(b"12")
+    assert watcher.poll() == []
+    clock[0] = 400_000_000
+    path.write_bytes(b"1234")  # still being written
+    assert watcher.poll() == []
+    clock[0] = 800_000_000  # unchanged for 0.4 s only
+    assert watcher.poll() == []
+    clock[0] = 950_000_000
+    assert watcher.poll() == [str(path)]
+    assert watcher.poll() == []  # once
