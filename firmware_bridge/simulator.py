@@ -75,6 +75,8 @@ class GateSimulator:
 
     Every option maps to a ``gate-sim`` flag (see ``firmware/sim/gate_sim.c``); fault
     probabilities apply in both directions: ``corrupt`` per byte, ``drop``/``dup`` per frame.
+    ``trace=False`` silences the per-frame trace (latency measurements); ``keep_events=False``
+    keeps only counts (long runs).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class GateSimulator:
         seed: int = 1,
         state_path: str | None = None,
         keep_events: bool = True,
+        trace: bool = True,
     ) -> None:
         self._key = check_key(key)
         options = {
@@ -103,7 +106,7 @@ class GateSimulator:
             "--delay-ms": int(delay_ms),
             "--seed": int(seed),
         }
-        self.args = ["--trace"]
+        self.args = ["--trace"] if trace else []
         for flag, value in options.items():
             self.args += [flag, repr(value)]
         if state_path:

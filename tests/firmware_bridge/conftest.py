@@ -1,4 +1,8 @@
-"""Fixtures: the simulator binary is built once per session into tmp; each test gets its own pty."""
+"""Fixtures: the simulator binary is built once per session into tmp; each test gets its own pty.
+
+Set ``$BIOGATE_GATE_SIM`` to run these tests against another build of the simulator, e.g. an
+ASan+UBSan one (docs/firmware.md).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ KEY = bytes(range(100, 132))
 def _sim_cache(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("BIOGATE_CACHE", str(tmp_path_factory.mktemp("biogate-cache")))
-    mp.delenv("BIOGATE_GATE_SIM", raising=False)
     simulator_binary()
     yield
     mp.undo()

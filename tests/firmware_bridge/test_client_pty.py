@@ -11,6 +11,8 @@ from biogate.firmware_bridge import EventKind, Fault, GateLinkLost, GateNak, Gat
 from biogate.firmware_bridge import messages as m
 from biogate.firmware_bridge.framing import build_frame, cobs_encode
 
+SLACK_S = 0.25  # thread wake-up jitter on a loaded 2-core CI machine
+
 
 def relay_events(sim):
     return [e for e in sim.events if e["ev"] == "relay"]
@@ -105,7 +107,8 @@ def test_host_detects_a_silent_link_within_two_periods(make_sim, make_client):
     t0 = time.monotonic()
     sim.kill()
     assert lost.wait(5)
-    assert time.monotonic() - t0 < 2 * 0.5 + 0.2
+    # Nominal bound 1.625 periods (1.5 + a quarter-probe tick); the rest is scheduler slack.
+    assert time.monotonic() - t0 < 2 * 0.5 + SLACK_S
     with pytest.raises(GateLinkLost):
         client.status()
 
@@ -116,7 +119,7 @@ def test_host_detects_a_link_that_answers_nothing(make_sim, make_client):
     t0 = time.monotonic()
     client = make_client(sim.port, heartbeat_s=0.5, sync_counter=False, on_link_lost=lambda exc: lost.set())
     assert lost.wait(5)
-    assert time.monotonic() - t0 < 2 * 0.5
+    assert time.monotonic() - t0 < 2 * 0.5 + SLACK_S
     with pytest.raises(GateLinkLost):
         client.open(100)
 
