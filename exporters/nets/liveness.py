@@ -90,6 +90,18 @@ class LivenessConfig:
             disc_widths=(16, 16, 32, 32, 64, 64),
         )
 
+    @classmethod
+    def tiny(cls) -> LivenessConfig:
+        """Half the edge widths: what a shared 2-core CPU can train in ~15 minutes (the shipped weights)."""
+        return cls(
+            input_size=64,
+            width=8,
+            latent_channels=8,
+            deep_channels=8,
+            head_channels=8,
+            disc_widths=(8, 8, 16, 16, 32, 32),
+        )
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["disc_widths"] = list(self.disc_widths)

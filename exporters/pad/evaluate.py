@@ -1,0 +1,70 @@
+"""The seed-004 evaluation: genuine test faces and attacks made from them, scored by any Δ function.
+
+Used by ``benchmarks/bench_liveness.py`` and by the registry's ``evaluate`` (FP32 vs INT8 gate).
+A score function takes RGB ``uint8`` presentations (N×S×S×3) and returns N scores, higher meaning
+"more likely an attack".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .metrics import PadReport, calibrate_threshold, pad_report
+from .protocol import EvaluationSet, Split, evaluation_set, load_genuine_faces, split_faces
+
+ScoreFn = Callable[[np.ndarray], np.ndarray]
+
+#: Seeds of the fixed protocol: the face split, the validation captures, the test presentations.
+SPLIT_SEED, VAL_SEED, TEST_SEED = 4, 104, 204
+
+
+@dataclass
+class Protocol:
+    """The fixed data of one evaluation (built once, scored by several models)."""
+
+    split: Split
+    val: EvaluationSet
+    test: EvaluationSet
+
+
+def build_protocol(
+    size: int, source: str = "builtin", captures: int = 3, attacks: Sequence[str] | None = None
+) -> Protocol:
+    """Validation genuine captures (threshold calibration) and the test presentations, at ``size``.
+
+    The split and the validation seed match :func:`biogate.exporters.train_liveness.train`, so the
+    threshold shipped with the weights is the one this protocol would calibrate.
+    """
+    split = split_faces(load_genuine_faces(source), seed=SPLIT_SEED)
+    val = evaluation_set(split.val, size, seed=VAL_SEED, captures=captures, attacks=[])
+    test = evaluation_set(split.test, size, seed=TEST_SEED, captures=captures, attacks=attacks)
+    return Protocol(split, val, test)
+
+
+@dataclass
+class ScoredRun:
+    """Scores of one model on a protocol and the report at its calibrated threshold."""
+
+    val_bona_fide: np.ndarray
+    bona_fide: np.ndarray
+    attacks: dict[str, np.ndarray]
+    report: PadReport
+
+
+def score_protocol(
+    protocol: Protocol,
+    score: ScoreFn,
+    target_bpcer: float = 0.05,
+    threshold: float | None = None,
+    attacks: Sequence[str] | None = None,
+) -> ScoredRun:
+    """Score every presentation; calibrate the threshold on validation genuine captures unless given."""
+    val = np.asarray(score(protocol.val.bona_fide), dtype=np.float64)
+    bona = np.asarray(score(protocol.test.bona_fide), dtype=np.float64)
+    names = list(attacks) if attacks is not None else list(protocol.test.attacks)
+    att = {k: np.asarray(score(protocol.test.attacks[k]), dtype=np.float64) for k in names}
+    tau = calibrate_threshold(val, target_bpcer) if threshold is None else float(threshold)
+    return ScoredRun(val, bona, att, pad_report(bona, att, tau))
