@@ -72,6 +72,10 @@ class ModelSpec:
         license: licence of the weights.
         description: one paragraph for the manifest and docs (data used, how trained).
         version: bundle version string.
+        calibration_description: what the calibration samples are (for the manifest).
+        calib_samples / calib_method: how many samples and which method INT8 calibration uses.
+        parity_min_cosine: cosine floor of the ONNX-vs-PyTorch parity check.
+        int8_exclude_ops: op types that always stay FP32 in the INT8 model.
     """
 
     name: str
@@ -92,6 +96,11 @@ class ModelSpec:
     description: str = ""
     version: str = "1"
     calibration_description: str = ""
+    # Optional exporter knobs (added later; defaults keep older model modules valid).
+    calib_samples: int = 128  # calibration samples drawn from ``calibration_data``
+    calib_method: str = "minmax"  # default INT8 calibration method: minmax | entropy | percentile
+    parity_min_cosine: float = 0.9999  # cosine floor of FP32 ONNX vs PyTorch outputs
+    int8_exclude_ops: tuple[str, ...] = ()  # op types always kept in FP32 (e.g. a final Softmax)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

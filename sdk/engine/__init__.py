@@ -1,0 +1,92 @@
+"""``biogate.engine.load(bundle)``: run a verified model bundle on ONNX Runtime or TensorRT.
+
+::
+
+    from biogate import engine
+    eng = engine.load("bundles/reference_cnn")          # backend/precision "auto"
+    out = eng({"image": batch})                          # dict in, dict out
+    eng.info.backend, eng.info.providers, eng.info.precision
+
+``backend="auto"`` takes TensorRT when ``tensorrt`` and a CUDA binding (pycuda or cuda-python)
+import, else ONNX Runtime.  ``precision="auto"`` follows the bundle's measured evidence
+(:mod:`biogate.engine.precision`): never a precision that failed its accuracy gate or was
+measured slower.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from ..bundle import Bundle, open_bundle
+from ..errors import ConfigError
+from .base import Engine, EngineInfo, TensorInfo
+from .precision import auto_cpu_precision, check_precision, require_int8
+
+BACKENDS = ("auto", "onnxruntime", "tensorrt")
+
+
+def _tensorrt_present() -> bool:
+    for name in ("tensorrt",):
+        if importlib.util.find_spec(name) is None:
+            return False
+    return importlib.util.find_spec("pycuda") is not None or importlib.util.find_spec("cuda") is not None
+
+
+def load(
+    bundle: str | Path | Bundle,
+    backend: str = "auto",
+    precision: str = "auto",
+    allow_unfit: bool = False,
+    **options: Any,
+) -> Engine:
+    """Verify ``bundle`` and return a ready (warmed-up) :class:`Engine`.
+
+    Args:
+        bundle: bundle directory (verified: sha256 of every file) or an open :class:`Bundle`.
+        backend: ``auto`` | ``onnxruntime`` | ``tensorrt``.
+        precision: ``auto`` | ``fp32`` | ``fp16`` | ``int8``.
+        allow_unfit: run INT8 even though the bundle's accuracy gate rejected it.
+        **options: backend options — ONNX Runtime: ``providers`` (``cpu``/``cuda``/``tensorrt``
+            or a list; default ``cpu``), ``threads``, ``warmup``, ``reuse_outputs``, ``cache_dir``,
+            ``max_batch``, ``dla_core``; TensorRT: ``cache_dir``, ``max_batch``, ``dla_core``,
+            ``workspace_mb``, ``rebuild``, ``warmup``.
+
+    Raises:
+        BundleError: tampered/truncated bundle.  EngineError: missing provider, mismatched
+        engine that cannot be rebuilt, unusable precision.  ConfigError: bad option value.
+    """
+    b = open_bundle(bundle)
+    backend = str(backend).lower()
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    precision = check_precision(precision)
+    if backend == "auto":
+        backend = "tensorrt" if _tensorrt_present() else "onnxruntime"
+    if precision == "int8":
+        require_int8(b, allow_unfit)
+    if backend == "tensorrt":
+        from .tensorrt import TensorRTEngine
+
+        return TensorRTEngine(b, precision, **options)
+    from .onnxruntime import OnnxRuntimeEngine, check_threads
+
+    providers = options.pop("providers", "cpu")
+    if "threads" in options:
+        options["threads"] = check_threads(options["threads"])
+    reason = f"requested {precision}"
+    if precision == "auto":
+        cpu_only = providers in ("cpu", ["cpu"], ["CPUExecutionProvider"], "CPUExecutionProvider")
+        if cpu_only:
+            precision, reason = auto_cpu_precision(b)
+        else:
+            precision, reason = "fp16", "GPU execution provider: FP16 (TensorRT EP) or FP32 fallback"
+            from .onnxruntime import resolve_providers
+
+            if "TensorrtExecutionProvider" not in resolve_providers(providers):
+                precision, reason = "fp32", "CUDA execution provider without TensorRT: FP32"
+    return OnnxRuntimeEngine(b, precision, providers=providers, reason=reason, **options)
+
+
+__all__ = ["BACKENDS", "Engine", "EngineInfo", "TensorInfo", "load"]

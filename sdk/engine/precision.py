@@ -1,0 +1,61 @@
+"""Which precision to run: the bundle's measured evidence decides ``precision="auto"``.
+
+INT8 is chosen on CPU only when the bundle's accuracy gate passed **and** its INT8 latency,
+measured in the same export run, is lower than FP32's — so a depthwise net whose INT8 is slower
+on x86, or a model whose metric collapsed, runs FP32.  An explicit ``precision="int8"`` on a
+bundle whose gate failed is refused unless ``allow_unfit=True``.
+"""
+
+from __future__ import annotations
+
+from ..bundle import Bundle
+from ..errors import ConfigError, EngineError
+
+PRECISIONS = ("auto", "fp32", "fp16", "int8")
+#: INT8 must beat FP32 by at least this factor to be picked (noise margin for the measurement).
+MIN_SPEEDUP = 1.05
+
+
+def check_precision(precision: str) -> str:
+    """Normalise and validate a precision name."""
+    value = str(precision).lower()
+    if value not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    return value
+
+
+def int8_usable(bundle: Bundle) -> tuple[bool, str]:
+    """(usable, why): the INT8 file exists and its accuracy gate passed."""
+    verdict = bundle.int8
+    if not bundle.has("model.int8.onnx"):
+        return False, "the bundle has no model.int8.onnx"
+    if not verdict.get("fit"):
+        return False, f"INT8 failed its accuracy gate ({verdict.get('reason', 'no verdict')})"
+    return True, str(verdict.get("reason", "accuracy gate passed"))
+
+
+def auto_cpu_precision(bundle: Bundle) -> tuple[str, str]:
+    """(precision, reason) for ONNX Runtime on CPU."""
+    ok, why = int8_usable(bundle)
+    if not ok:
+        return "fp32", why
+    fp32, int8 = bundle.latency_ms("fp32"), bundle.latency_ms("int8")
+    if fp32 is None or int8 is None:
+        return "fp32", "the bundle has no measured CPU latency for both precisions"
+    if int8 * MIN_SPEEDUP > fp32:
+        return "fp32", f"INT8 is not faster on CPU ({int8:.3g} ms vs FP32 {fp32:.3g} ms)"
+    return (
+        "int8",
+        f"INT8 passed its gate and is {fp32 / int8:.2f}x faster on CPU ({int8:.3g} vs {fp32:.3g} ms)",
+    )
+
+
+def require_int8(bundle: Bundle, allow_unfit: bool) -> None:
+    """Refuse an explicit INT8 request the bundle cannot honour."""
+    if not bundle.has("model.int8.onnx"):
+        raise EngineError(f"bundle {bundle.root}: precision 'int8' requested but it has no model.int8.onnx")
+    if not bundle.int8.get("fit") and not allow_unfit:
+        raise EngineError(
+            f"bundle {bundle.root}: INT8 failed its accuracy gate ({bundle.int8.get('reason', '?')}); "
+            "pass allow_unfit=True to run it anyway"
+        )
