@@ -116,11 +116,18 @@ class Source:
             return now
         if not self._tick_ns:
             self._tick_ns = now
+        period = int(1e9 / fps)
         wait_ns = self._tick_ns - now
         if wait_ns > 0 and not self._wait(wait_ns / 1e9):
             return None
+        if -wait_ns >= period:
+            # Late by whole periods (CPU starved, or a lossless consumer held us back): a sensor
+            # does not wait for its driver, so those exposures are gone; count them.
+            missed = -wait_ns // period
+            self._tick_ns += missed * period
+            self._count("ticks_missed", int(missed))
         tick = self._tick_ns
-        self._tick_ns += int(1e9 / fps)
+        self._tick_ns += period
         return tick
 
     def _count(self, key: str, n: int = 1) -> None:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..errors import ConfigError
 from ..frame import Frame
 from .options import Option
@@ -84,22 +86,30 @@ class SyntheticSource(Source):
     def _grab(self) -> Frame | None:
         if self.frames and self._index >= self.frames:
             return None
+        index, self._index = self._index, self._index + 1
+        # Draw first, then wait for the frame's tick: like a sensor whose readout lands at a fixed
+        # time, the frame is published on its clock and the drawing cost does not age it.
+        image, fmt, truth = self._draw(index)
         t_capture = self._pace(self.target_fps)
         if t_capture is None:
             return None
-        index, self._index = self._index, self._index + 1
-        return self._render(index, t_capture)
+        meta: dict[str, Any] = {"truth": truth, "index": index}
+        if self._thermal is not None:
+            image, thermal_meta = self._thermal.process(centikelvin_to_celsius(image), t_capture, raw=image)
+            fmt = "celsius32"
+            meta.update(thermal_meta)
+        return Frame(image, fmt, t_capture, meta=meta)
 
-    def _render(self, index: int, t_capture: int) -> Frame:
+    def _draw(self, index: int) -> tuple[np.ndarray, str, dict[str, Any]]:
         opts = self.options
         if self.scene == "face":
             image, truth = render_face(
                 index, self.seed, self.width, self.height, float(opts["max_blur"]), int(opts["blur_period"])
             )
-            return Frame(image, "bgr8", t_capture, meta={"truth": truth, "index": index})
+            return image, "bgr8", truth
         if self.scene == "xray":
             image, truth = render_xray(index, self.seed, self.width, self.height)
-            return Frame(image, "xray16", t_capture, meta={"truth": truth, "index": index})
+            return image, "xray16", truth
         raw, truth = render_thermal(
             index,
             self.seed,
@@ -108,12 +118,7 @@ class SyntheticSource(Source):
             blackbody_c=35.0 if opts.get("blackbody_c") is None else float(opts["blackbody_c"]),
             ffc_period=int(opts["ffc_period"]),
         )
-        meta: dict[str, Any] = {"truth": truth, "index": index}
-        if self._thermal is None:
-            return Frame(raw, "y16", t_capture, meta=meta)
-        celsius, thermal_meta = self._thermal.process(centikelvin_to_celsius(raw), t_capture, raw=raw)
-        meta.update(thermal_meta)
-        return Frame(celsius, "celsius32", t_capture, meta=meta)
+        return raw, "y16", truth
 
 
 def create(uri: SourceURI, options: dict[str, Any]) -> SyntheticSource:
