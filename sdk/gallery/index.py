@@ -5,7 +5,9 @@ bandwidth (≈40 ms on one server core).  Large galleries are therefore scanned 
 
 1. an **int8 pass**: every template is also kept as int8 with its own scale (128 B a row,
    4× less traffic), scored against the int8 query by ONNX Runtime's ``MatMulInteger``
-   (u8 × s8 kernels with AVX2/AVX-512-VNNI on x86 and NEON dot products on ARM);
+   (u8 × s8 kernels with AVX2/AVX-512-VNNI on x86 and NEON dot products on ARM).  Rows are
+   frozen into constant blocks of :data:`SEGMENT_ROWS`, which ONNX Runtime pre-packs once for
+   its GEMV kernel; the newest rows (the "tail") are scored as a plain input;
 2. an **exact pass**: float32 re-ranking of a shortlist chosen with a proven error bound.
 
 The bound makes the result exact, not approximate: with ``e_x`` and ``e_q`` the quantisation
@@ -23,24 +25,20 @@ enrolment and deletion never block or corrupt a search in flight.
 
 from __future__ import annotations
 
-import base64
 import threading
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError, GalleryError
+from .score_graph import segment_scores_model, tail_scores_model
 
-# MatMulInteger(A: uint8 [N, D], B: int8 [D, 1]) -> int32 [N, 1]; opset 10, IR 7, no weights.
-# Rebuilt with onnx.helper and compared byte for byte in tests/face/test_gallery_index.py.
-_SCORE_MODEL = base64.b64decode(
-    "CAcSB2Jpb2dhdGU6dQoYCgFBCgFCEgFZIg1NYXRNdWxJbnRlZ2VyEhZiaW9nYXRlX2dhbGxlcnlfc2NvcmVzWhUKAUESEAoOCAIS"
-    "CgoDEgFOCgMSAURaFAoBQhIPCg0IAxIJCgMSAUQKAggBYhQKAVkSDwoNCAYSCQoDEgFOCgIIAUIECgAQCg=="
-)
 BACKENDS = ("auto", "int8", "float32")
 #: Below this many rows ``auto`` scans float32 directly: the data sits in cache and it is exact.
 SMALL_GALLERY = 16384
-CHUNK_ROWS = 65536  # int8 rows scored per MatMulInteger call (bounds the int32 scratch)
+CHUNK_ROWS = 65536  # tail rows scored per MatMulInteger call (bounds the int32 scratch)
+SEGMENT_ROWS = 65536  # rows per frozen, pre-packed block
+SMALL_SEGMENT_ROWS = 4096  # newest rows freeze in small blocks, merged when they fill a big one
 
 
 class Hit(NamedTuple):
@@ -96,6 +94,8 @@ class _Snapshot(NamedTuple):
     err_max: float
     norm_max: float
     per_owner_max: int
+    segments: tuple  # ((start, end, session), ...) frozen blocks covering rows [0, frozen)
+    frozen: int
 
 
 class TemplateIndex:
@@ -119,8 +119,7 @@ class TemplateIndex:
         self._lock = threading.Lock()
         self._rows_of: dict[int, list[int]] = {}
         self._snap = self._empty(0)
-        self._session = None
-        self._session_lock = threading.Lock()
+        self._tail_session = None
 
     def _empty(self, cap: int) -> _Snapshot:
         return _Snapshot(
@@ -133,6 +132,8 @@ class TemplateIndex:
             np.zeros(0, np.int64),
             0.0,
             0.0,
+            0,
+            (),
             0,
         )
 
@@ -170,12 +171,13 @@ class TemplateIndex:
                 self._rows_of.setdefault(owner, []).append(n + i)
             most = max(len(self._rows_of[o]) for o in set(owners.tolist()))
             # Publishing a new snapshot is one reference swap: searches see all new rows or none.
-            self._snap = snap._replace(
+            snap = snap._replace(
                 n=n + m,
                 err_max=max(snap.err_max, float(err.max())),
                 norm_max=max(snap.norm_max, float(qnorm.max())),
                 per_owner_max=max(snap.per_owner_max, most),
             )
+            self._snap = self._freeze(snap)
 
     def _grow(self, snap: _Snapshot, need: int) -> _Snapshot:
         cap = max(need, 2 * len(snap.step), 1024)
@@ -215,9 +217,47 @@ class TemplateIndex:
         for row, owner in enumerate(fresh.owner[: len(keep)].tolist()):
             self._rows_of.setdefault(owner, []).append(row)
         most = max((len(r) for r in self._rows_of.values()), default=0)
-        self._snap = fresh._replace(
-            n=len(keep), tids=tids, err_max=snap.err_max, norm_max=snap.norm_max, per_owner_max=most
+        self._snap = self._freeze(
+            fresh._replace(
+                n=len(keep), tids=tids, err_max=snap.err_max, norm_max=snap.norm_max, per_owner_max=most
+            )
         )
+
+    def _freeze(self, snap: _Snapshot) -> _Snapshot:
+        """Freeze tail rows into pre-packed constant segments, two sizes, like a tiny LSM tree.
+
+        Full blocks of :data:`SEGMENT_ROWS` become one segment; the rest freezes in blocks of
+        :data:`SMALL_SEGMENT_ROWS`, merged into a big one once they fill it.  The unfrozen tail
+        (scored ~3× slower per row) thus stays under one small block.
+        """
+        if not self._int8_wanted(snap.n):
+            return snap
+        big, small = SEGMENT_ROWS, min(SMALL_SEGMENT_ROWS, SEGMENT_ROWS)
+        segments, frozen = list(snap.segments), snap.frozen
+        while True:
+            trailing = 0
+            while trailing < len(segments) and segments[-1 - trailing][1] - segments[-1 - trailing][0] < big:
+                trailing += 1
+            if trailing and trailing * small >= big:
+                start = segments[-trailing][0]
+                del segments[-trailing:]
+                segments.append(self._segment(snap, start, start + big))
+            elif not trailing and snap.n - frozen >= big:
+                segments.append(self._segment(snap, frozen, frozen + big))
+                frozen += big
+            elif snap.n - frozen >= small:
+                segments.append(self._segment(snap, frozen, frozen + small))
+                frozen += small
+            else:
+                return snap._replace(segments=tuple(segments), frozen=frozen)
+
+    def _segment(self, snap: _Snapshot, start: int, end: int) -> tuple:
+        # uint8 code+128 XOR 0x80 is the int8 code's bit pattern; the segment wants (dim, rows).
+        weights = np.ascontiguousarray((snap.codes[start:end] ^ np.uint8(0x80)).view(np.int8).T)
+        return (start, end, _session(segment_scores_model(weights.tobytes(), self.dim, end - start)))
+
+    def _int8_wanted(self, n: int) -> bool:
+        return self.backend == "int8" or (self.backend == "auto" and n > SMALL_GALLERY)
 
     # -- scoring ---------------------------------------------------------------------------------
     def best_of(self, owner: int, query_unit: np.ndarray) -> Hit | None:
@@ -241,20 +281,15 @@ class TemplateIndex:
             return SearchResult([], True, 0)
         # S rows that surely cover k live identities (dead rows may sit among them).
         s = min(n, k * max(snap.per_owner_max, 1) + len(snap.dead))
-        use_int8 = self.backend == "int8" or (self.backend == "auto" and n > SMALL_GALLERY)
-        if not use_int8:
+        if not self._int8_wanted(n):
             scores = snap.unit[:n] @ query_unit
             scores[snap.dead] = -np.inf
             cand = _top(scores, s)
             return SearchResult(_best_per_owner(snap, cand, scores[cand], k, threshold), True, len(cand))
         approx, bound = self._approx_scores(snap, query_unit)
         approx[snap.dead] = -np.inf
-        m = float(approx[_top(approx, s)].min())
-        floor = m - 2.0 * bound
-        if threshold is not None:
-            floor = max(floor, threshold - bound)
-        floor = max(floor, float(np.finfo(np.float32).min))  # never re-admit dead (-inf) rows
-        cand = np.flatnonzero(approx >= floor)
+        lowest = float(np.finfo(np.float32).min)  # never re-admit dead (-inf) rows
+        cand = _at_least_s_th_best(approx, s, 2.0 * bound, lowest if threshold is None else threshold - bound)
         exact = True
         if len(cand) > self.max_shortlist:
             cand = cand[_top(approx[cand], self.max_shortlist)]
@@ -265,33 +300,56 @@ class TemplateIndex:
     def _approx_scores(self, snap: _Snapshot, query_unit: np.ndarray) -> tuple[np.ndarray, float]:
         """int8 scores of every row and the proven bound ``b`` on their error."""
         codes, step, err, _ = quantise(query_unit[None, :])
-        q8 = np.ascontiguousarray(codes.reshape(self.dim, 1))
-        offset = 128 * int(q8.astype(np.int64).sum())  # undo the +128 shift of the u8 rows
-        qstep = float(step[0])
-        session = self._scores_session()
-        n = snap.n
-        out = np.empty(n, np.float32)
-        for a in range(0, n, CHUNK_ROWS):
-            b = min(n, a + CHUNK_ROWS)
-            raw = session.run(None, {"A": snap.codes[a:b], "B": q8})[0][:, 0]
-            raw -= offset
-            np.multiply(raw.astype(np.float32), snap.step[a:b], out=out[a:b])
-        out *= qstep
+        q_col = np.ascontiguousarray(codes.reshape(self.dim, 1))
+        q_row = (codes.astype(np.int16) + 128).astype(np.uint8)  # the segments' zero point is 128
+        out = np.empty(snap.n, np.float32)
+        for a, b, session in snap.segments:
+            out[a:b] = session.run(None, {"A": q_row})[0][0]
+        if snap.frozen < snap.n:
+            tail = self._tail()
+            for a in range(snap.frozen, snap.n, CHUNK_ROWS):
+                b = min(snap.n, a + CHUNK_ROWS)
+                out[a:b] = tail.run(None, {"A": snap.codes[a:b], "B": q_col})[0][:, 0]
+        out *= snap.step[: snap.n]
+        out *= float(step[0])
         # |x·q - x̂·q̂| <= ‖e_x‖·‖q‖ + ‖x̂‖·‖e_q‖ with ‖q‖ = 1; a little slack covers float32 rounding.
         bound = snap.err_max + snap.norm_max * float(err[0]) + 1e-5
         return out, bound
 
-    def _scores_session(self):
-        with self._session_lock:
-            if self._session is None:
-                import onnxruntime as ort
+    def _tail(self):
+        if self._tail_session is None:  # a benign race: two threads may both build one
+            self._tail_session = _session(tail_scores_model())
+        return self._tail_session
 
-                opts = ort.SessionOptions()
-                # One search uses one core; callers parallelise across queries if they want more.
-                opts.intra_op_num_threads = 1
-                opts.inter_op_num_threads = 1
-                self._session = ort.InferenceSession(_SCORE_MODEL, opts, providers=["CPUExecutionProvider"])
-            return self._session
+
+def _session(model: bytes):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    # One search uses one core; callers parallelise across queries if they want more.
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def _at_least_s_th_best(values: np.ndarray, s: int, window: float, floor: float) -> np.ndarray:
+    """Indices of values ``>= max(m - window, floor)``, ``m`` the ``s``-th largest value.
+
+    A full ``argpartition`` of a million scores costs ~3 ms; instead the minimum of the maxima
+    of ``s`` disjoint blocks (a lower bound on ``m``: those s maxima are s values >= it) picks a
+    small superset in one pass, and ``m`` is found exactly inside it.
+    """
+    n = len(values)
+    if n >= 64 * s:
+        width = n // s
+        low = float(values[: s * width].reshape(s, width).max(axis=1).min())
+        cand = np.flatnonzero(values >= max(low - window, floor))
+    else:
+        cand = np.flatnonzero(values >= floor)
+    if len(cand) > s:  # else every candidate above the floor is in already
+        m = float(values[cand[_top(values[cand], s)]].min())
+        cand = cand[values[cand] >= max(m - window, floor)]
+    return cand
 
 
 def _top(values: np.ndarray, s: int) -> np.ndarray:

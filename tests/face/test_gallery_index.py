@@ -7,6 +7,7 @@ import pytest
 
 from biogate.errors import ConfigError, GalleryError
 from biogate.gallery import index as gindex
+from biogate.gallery import score_graph
 from biogate.gallery.index import TemplateIndex, normalise, quantise
 
 
@@ -38,12 +39,21 @@ def _build(backend: str, unit, owners, **kw) -> TemplateIndex:
     return index
 
 
+@pytest.fixture(autouse=True)
+def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small frozen blocks so every test exercises pre-packed segments and the live tail together.
+    monkeypatch.setattr(gindex, "SEGMENT_ROWS", 512)
+    monkeypatch.setattr(gindex, "SMALL_SEGMENT_ROWS", 128)
+
+
 @pytest.mark.parametrize("k", [1, 3, 10])
 @pytest.mark.parametrize("threshold", [None, 0.3])
 def test_int8_search_equals_float32_brute_force(k: int, threshold) -> None:
     rng = np.random.default_rng(k)
     unit, owners, centres = _clustered(rng, 600, 4, 128, spread=0.6)
     index = _build("int8", unit, owners)
+    # 2400 rows: 4 big blocks (2048 rows), 2 small ones (256 rows) and a tail of 96 rows
+    assert [b - a for a, b, _ in index._snap.segments] == [512] * 4 + [128] * 2 and index._snap.frozen == 2304
     alive = np.ones(len(unit), bool)
     probes = np.vstack([centres[:20], normalise(rng.standard_normal((20, 128)), 128)])
     for q in probes:
@@ -67,6 +77,25 @@ def test_near_ties_below_the_int8_resolution_are_ranked_exactly() -> None:
         assert [h.owner for h in got.hits] == [o for o, _ in _brute(unit, owners, alive, q, 3, None)]
 
 
+def test_rows_added_one_batch_at_a_time_cross_segment_boundaries() -> None:
+    rng = np.random.default_rng(22)
+    unit, owners, centres = _clustered(rng, 700, 2, 48, spread=0.5)
+    index = TemplateIndex(48, "int8")
+    alive = np.ones(len(unit), bool)
+    for a in range(0, len(unit), 130):
+        b = min(len(unit), a + 130)
+        index.add_many(owners[a:b], [bytes(4)] * (b - a), unit[a:b])
+        sizes = [e - s for s, e, _ in index._snap.segments]
+        assert index._snap.frozen == (b // 128) * 128 and sizes == [512] * (b // 512) + [128] * (
+            b % 512 // 128
+        )
+        q = centres[owners[b - 1]]
+        got = index.search(q, 4)
+        assert [h.owner for h in got.hits] == [
+            o for o, _ in _brute(unit[:b], owners[:b], alive[:b], q, 4, None)
+        ]
+
+
 def test_deleted_identities_vanish_and_compaction_keeps_answers() -> None:
     rng = np.random.default_rng(11)
     unit, owners, centres = _clustered(rng, 300, 3, 64, spread=0.5)
@@ -79,6 +108,7 @@ def test_deleted_identities_vanish_and_compaction_keeps_answers() -> None:
             for q in centres[:30]:
                 got = index.search(q, 5)
                 assert [h.owner for h in got.hits] == [o for o, _ in _brute(unit, owners, alive, q, 5, None)]
+    assert index._snap.frozen == (index._snap.n // 128) * 128  # segments rebuilt on compaction
     assert len(index) == 450 and index.remove(int(np.flatnonzero(~alive)[0] // 3)) == 0
     # template ids still belong to their rows after compaction
     q = centres[owners[np.flatnonzero(alive)[0]]]
@@ -125,20 +155,56 @@ def test_auto_backend_and_argument_checks() -> None:
         normalise(np.zeros(16), 16)
 
 
-def test_embedded_score_model_is_what_it_claims() -> None:
+def _helper_model(inputs, initializers, node_inputs, output) -> bytes:
     onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
+        [helper.make_node("MatMulInteger", node_inputs, ["Y"])],
         "biogate_gallery_scores",
-        [
-            helper.make_tensor_value_info("A", TensorProto.UINT8, ["N", "D"]),
-            helper.make_tensor_value_info("B", TensorProto.INT8, ["D", 1]),
-        ],
-        [helper.make_tensor_value_info("Y", TensorProto.INT32, ["N", 1])],
+        inputs,
+        [output],
+        initializer=initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)], producer_name="biogate")
     model.ir_version = 7
     onnx.checker.check_model(model)
-    assert model.SerializeToString() == gindex._SCORE_MODEL
+    return model.SerializeToString()
+
+
+def test_hand_written_graphs_equal_onnx_helper_bytes() -> None:
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    zp = numpy_helper.from_array(np.array(128, np.uint8), "zp")
+    tail = _helper_model(
+        [
+            helper.make_tensor_value_info("A", TensorProto.UINT8, ["N", "D"]),
+            helper.make_tensor_value_info("B", TensorProto.INT8, ["D", 1]),
+        ],
+        [zp],
+        ["A", "B", "zp"],
+        helper.make_tensor_value_info("Y", TensorProto.INT32, ["N", 1]),
+    )
+    assert tail == score_graph.tail_scores_model()
+    weights = np.random.default_rng(0).integers(-127, 128, (16, 300), dtype=np.int8)
+    segment = _helper_model(
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [1, 16])],
+        [zp, numpy_helper.from_array(weights, "W")],
+        ["A", "W", "zp"],
+        helper.make_tensor_value_info("Y", TensorProto.INT32, [1, 300]),
+    )
+    assert segment == score_graph.segment_scores_model(weights.tobytes(), 16, 300)
+
+
+def test_graphs_compute_the_int8_dot_products() -> None:
+    rng = np.random.default_rng(15)
+    codes = rng.integers(-127, 128, (700, 24), dtype=np.int8)
+    query = rng.integers(-127, 128, 24, dtype=np.int8)
+    want = codes.astype(np.int32) @ query.astype(np.int32)
+    tail = gindex._session(score_graph.tail_scores_model())
+    shifted = (codes.astype(np.int16) + 128).astype(np.uint8)
+    np.testing.assert_array_equal(tail.run(None, {"A": shifted, "B": query.reshape(24, 1)})[0][:, 0], want)
+    seg = gindex._session(score_graph.segment_scores_model(np.ascontiguousarray(codes.T).tobytes(), 24, 700))
+    q_row = (query.astype(np.int16) + 128).astype(np.uint8).reshape(1, 24)
+    np.testing.assert_array_equal(seg.run(None, {"A": q_row})[0][0], want)
