@@ -163,3 +163,19 @@ def test_close_unblocks_a_waiting_reader():
     reader.join(5)
     assert not reader.is_alive() and result == [None]
     src.close()  # twice is fine
+
+
+def test_outage_note_survives_frames_dropped_in_latest_mode():
+    src = GatedSource({"latest": True, "reconnect": True, "backoff_initial_s": 0.0})
+    src.start()
+    try:
+        src.step(1)
+        src.read(timeout=5)
+        src.fail_next.set()
+        src.gate.release()  # lost, reopened at once
+        src.step(3)  # three frames after the outage; the consumer reads only the newest
+        frame = src.read(timeout=5)
+        assert frame.meta["n"] == 4 and frame.meta["outage"]["attempts"] == 1
+        assert src.dropped == 2
+    finally:
+        src.close()
