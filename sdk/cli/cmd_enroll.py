@@ -1,0 +1,153 @@
+"""``biogate enroll``: add a person to an encrypted face gallery from face photos.
+
+    biogate enroll --gallery faces.db --id E042 --name "Ada Lovelace" ada1.jpg ada2.png
+    biogate enroll --gallery faces.db --id E042 --name "Ada Lovelace" --embeddings ada.npy
+
+Each photo must show exactly one face (``--largest-face`` takes the biggest one instead); it is
+detected with MTCNN, aligned to dlib's 150×150 chip and embedded with the project's dlib
+ResNet bundle (:mod:`biogate.models`).  The gallery key comes from ``--key-file`` or the
+``BIOGATE_GALLERY_KEY`` environment variable (make one with ``biogate gallery keygen``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, GalleryError
+from ..gallery import KEY_ENV, Gallery, GalleryKey
+
+NAME = "enroll"
+HELP = "enrol a person into an encrypted face gallery from face photos (or precomputed embeddings)"
+
+#: ``embed(paths) -> (n, dim)`` float array: one template per photo.
+EmbedFn = Callable[[Sequence[str]], np.ndarray]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="*", metavar="IMG", help="face photos (one face each)")
+    parser.add_argument(
+        "--gallery", required=True, metavar="DB", help="gallery database (created if missing)"
+    )
+    parser.add_argument(
+        "--id", required=True, dest="identity_id", help="the person's unique id (badge, employee no.)"
+    )
+    parser.add_argument("--name", required=True, help="display name")
+    parser.add_argument(
+        "--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata (repeatable)"
+    )
+    parser.add_argument("--key-file", metavar="PATH", help=f"gallery key file (default: ${KEY_ENV})")
+    parser.add_argument("--add", action="store_true", help="add templates to an identity already enrolled")
+    parser.add_argument(
+        "--embeddings", metavar="NPY", help="enrol these (n, dim) embeddings instead of photos"
+    )
+    parser.add_argument("--bundles", default="bundles", metavar="DIR", help="folder with the mtcnn_* bundles")
+    parser.add_argument(
+        "--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)"
+    )
+    parser.add_argument(
+        "--largest-face", action="store_true", help="use the largest face of a photo with several"
+    )
+
+
+def parse_meta(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to a dict; values that parse as JSON (numbers, true) keep their type."""
+    meta: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--meta {item!r} is not KEY=VALUE")
+        try:
+            meta[key] = json.loads(value)
+        except ValueError:
+            meta[key] = value
+    return meta
+
+
+def face_pipeline_embedder(bundles: str, embedder: str | None = None, largest_face: bool = False) -> EmbedFn:
+    """The project's detect → align → embed chain over photo files, as an :data:`EmbedFn`."""
+    from ..models import FaceEmbedder, MTCNNDetector
+
+    detector = MTCNNDetector.from_bundles(bundles)
+    model = FaceEmbedder.from_bundle(embedder or str(Path(bundles) / "face_embed_dlib"))
+    return lambda paths: embed_photos(paths, detector, model, largest_face)
+
+
+def read_photo(path: str) -> np.ndarray:
+    """A photo as stored (8/16-bit, grey or BGR), or one clear error naming the file."""
+    import cv2
+
+    if not Path(path).is_file():
+        raise ConfigError(f"photo {path!r} does not exist")
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ConfigError(f"{path!r} is not an image OpenCV can read")
+    return image
+
+
+def embed_photos(
+    paths: Sequence[str], detector: Any, embedder: Any, largest_face: bool = False
+) -> np.ndarray:
+    """One embedding per photo with ``detector.detect`` and ``embedder.embed`` (see :mod:`biogate.models`)."""
+    from tqdm import tqdm
+
+    out: list[np.ndarray] = []
+    for path in tqdm(paths, desc="embedding", unit="photo", disable=len(paths) < 3):
+        image = read_photo(path)
+        faces = detector.detect(image, order="BGR")
+        if not faces:
+            raise GalleryError(f"no face found in {path!r}")
+        if len(faces) > 1 and not largest_face:
+            raise GalleryError(
+                f"{len(faces)} faces in {path!r}; enrolment needs one (or pass --largest-face)"
+            )
+        face = max(faces, key=lambda f: f.size)
+        out.append(np.asarray(embedder.embed(image, [face], order="BGR")[0].embedding, np.float32))
+    return np.stack(out)
+
+
+def enroll(args: argparse.Namespace, embed: EmbedFn | None = None) -> dict[str, Any]:
+    """Enrol per ``args``; ``embed`` replaces the face pipeline (tests, other embedders)."""
+    if bool(args.images) == bool(args.embeddings):
+        raise ConfigError("give face photos or --embeddings NPY (exactly one of them)")
+    key = GalleryKey.resolve(args.key_file)
+    meta = parse_meta(args.meta)
+    if args.embeddings:
+        try:
+            templates = np.load(args.embeddings, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read embeddings {args.embeddings!r}: {exc}") from exc
+    else:
+        for path in args.images:  # fail on a typo before loading any model
+            if not Path(path).is_file():
+                raise ConfigError(f"photo {path!r} does not exist")
+        embed = embed or face_pipeline_embedder(args.bundles, args.embedder, args.largest_face)
+        templates = embed(list(args.images))
+    with Gallery(args.gallery, key, create=not args.add) as gallery:
+        if args.add:
+            if meta:
+                raise ConfigError("--meta only applies when enrolling a new identity")
+            gallery.add_templates(args.identity_id, templates)
+        else:
+            gallery.enroll(args.identity_id, args.name, templates, meta)
+        person = gallery.get(args.identity_id)
+        return {
+            "id": person.id,
+            "name": person.name,
+            "templates": person.n_templates,
+            "gallery": args.gallery,
+            "identities": len(gallery),
+        }
+
+
+def run(args: argparse.Namespace) -> int:
+    result = enroll(args)
+    print(
+        f"enrolled {result['id']} ({result['name']}): {result['templates']} template(s); "
+        f"{result['identities']} identities in {result['gallery']}"
+    )
+    return 0

@@ -1,0 +1,127 @@
+"""``biogate gallery``: keys and day-to-day care of an encrypted face gallery.
+
+    biogate gallery keygen --out /etc/biogate/gallery.key
+    biogate gallery list   --gallery faces.db [--json]
+    biogate gallery delete --gallery faces.db --id E042
+    biogate gallery search --gallery faces.db probe.jpg [-k 5]
+    biogate gallery verify --gallery faces.db --id E042 probe.jpg
+
+A probe is a face photo (embedded like ``biogate enroll`` does) or ``--embedding NPY``.  The
+decision threshold is ``--threshold`` or the embedder bundle's ``thresholds["cosine"]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..gallery import KEY_ENV, Gallery, GalleryKey, threshold_from_manifest
+from .cmd_enroll import face_pipeline_embedder
+
+NAME = "gallery"
+HELP = "manage an encrypted face gallery: keygen, list, delete, search, verify"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gallery", required=True, metavar="DB", help="gallery database")
+    p.add_argument("--key-file", metavar="PATH", help=f"gallery key file (default: ${KEY_ENV})")
+
+
+def _probe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", nargs="?", metavar="IMG", help="probe face photo")
+    p.add_argument("--embedding", metavar="NPY", help="probe embedding (dim,) instead of a photo")
+    p.add_argument("--threshold", type=float, help="cosine threshold (default: the embedder bundle's)")
+    p.add_argument("--bundles", default="bundles", metavar="DIR", help="folder with the face bundles")
+    p.add_argument("--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)")
+    p.add_argument("--largest-face", action="store_true", help="use the largest face of the photo")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    keygen = sub.add_parser("keygen", help="write a new random gallery key (hex, mode 600)")
+    keygen.add_argument("--out", required=True, metavar="PATH", help="key file to create (never overwritten)")
+    listing = sub.add_parser("list", help="list enrolled identities")
+    _common(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    delete = sub.add_parser("delete", help="delete an identity and all its templates")
+    _common(delete)
+    delete.add_argument("--id", required=True, dest="identity_id")
+    search = sub.add_parser("search", help="1:N — who is this?")
+    _common(search)
+    _probe_args(search)
+    search.add_argument("-k", type=int, default=5, help="how many identities to show")
+    verify = sub.add_parser("verify", help="1:1 — is this person ID?")
+    _common(verify)
+    _probe_args(verify)
+    verify.add_argument("--id", required=True, dest="identity_id")
+
+
+def _open(args: argparse.Namespace) -> Gallery:
+    return Gallery(args.gallery, GalleryKey.resolve(args.key_file))
+
+
+def _embedder_bundle(args: argparse.Namespace) -> Path:
+    return Path(args.embedder or Path(args.bundles) / "face_embed_dlib")
+
+
+def _probe(args: argparse.Namespace) -> np.ndarray:
+    if bool(args.image) == bool(args.embedding):
+        raise ConfigError("give a probe photo or --embedding NPY (exactly one of them)")
+    if args.embedding:
+        try:
+            return np.load(args.embedding, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read embedding {args.embedding!r}: {exc}") from exc
+    embed = face_pipeline_embedder(args.bundles, args.embedder, args.largest_face)
+    return embed([args.image])[0]
+
+
+def _threshold(args: argparse.Namespace, required: bool) -> float | None:
+    if args.threshold is not None:
+        return args.threshold
+    bundle = _embedder_bundle(args)
+    if bundle.exists() or required:
+        return threshold_from_manifest(bundle)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "keygen":
+        path = GalleryKey.generate().write(args.out)
+        print(f"wrote a new gallery key to {path} (keep it away from the gallery database)")
+        return 0
+    with _open(args) as gallery:
+        if args.action == "list":
+            people = gallery.identities()
+            if args.json:
+                print(json.dumps([p._asdict() for p in people], indent=2))
+            else:
+                for p in people:
+                    print(f"{p.id}\t{p.name}\t{p.n_templates} template(s)\t{json.dumps(p.meta)}")
+                print(f"{len(people)} identities, {gallery.n_templates} templates, {gallery.dim}-d")
+            return 0
+        if args.action == "delete":
+            count = gallery.delete(args.identity_id)
+            print(f"deleted {args.identity_id} and its {count} template(s)")
+            return 0
+        probe = _probe(args)
+        if args.action == "search":
+            thr = _threshold(args, required=False)
+            matches = gallery.search(probe, k=args.k, threshold=thr)
+            for m in matches:
+                print(f"{m.identity_id}\t{m.name}\t{m.score:.4f}")
+            if not matches:
+                print(f"no identity reaches the threshold {thr}")
+            return 0 if matches else 1
+        decision: Any = gallery.verify(args.identity_id, probe, _threshold(args, required=True))
+        verdict = "ACCEPT" if decision.accepted else "REJECT"
+        print(
+            f"{verdict} {args.identity_id}: cosine {decision.score:.4f} (threshold {decision.threshold:.4f})"
+        )
+        return 0 if decision.accepted else 1
