@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from .errors import ConfigError
+from .models.detect_ops import to_rgb8
 
 # dlib's 5-point template (get_face_chip_details), in units of the unpadded chip.
 DLIB5_TEMPLATE = np.array(
@@ -174,33 +175,16 @@ def _bilinear(image: np.ndarray, m: np.ndarray, out_h: int, out_w: int) -> np.nd
     return out
 
 
-def _as_rgb8(image: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3 from uint8/uint16/float grey or 3/4-channel input (16-bit scaled by its range)."""
-    img = np.asarray(image)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.ndim != 3 or img.shape[2] not in (1, 3, 4) or min(img.shape[:2]) < 2:
-        raise ConfigError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got shape {img.shape}")
-    if img.dtype == np.uint16:
-        img = (img.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        if not np.issubdtype(img.dtype, np.floating):
-            raise ConfigError(f"unsupported image dtype {img.dtype}; use uint8, uint16 or float in 0..1")
-        img = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    return np.ascontiguousarray(img[:, :, :3])
-
-
 def extract_chip(
     image: np.ndarray, landmarks: np.ndarray, size: int = 150, padding: float = 0.25, scheme: str = "dlib5"
 ) -> np.ndarray:
     """The aligned ``size`` x ``size`` uint8 chip (same channel order as ``image``).
 
-    ``image``: HxW grey, HxWx3/4 colour, uint8, uint16 (scaled to 8 bits) or float in 0..1.
+    ``image``: HxW grey, HxWx3/4 colour, uint8, uint16 (scaled by its bit depth) or float in 0..1
+    (see :func:`biogate.models.detect_ops.to_rgb8`).
     ``landmarks``: (5, 2) pixel coordinates in ``scheme`` order.
     """
-    img = _as_rgb8(image)
+    img = to_rgb8(image)
     rect, angle = chip_geometry(landmarks, size, padding, scheme)
     h, w = img.shape[:2]
     n = float(size * size)
