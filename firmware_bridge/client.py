@@ -81,6 +81,39 @@ class GateProtocol(serial.threaded.Protocol):
         self.client._on_connection_lost(exc)
 
 
+class _ReaderThread(serial.threaded.ReaderThread):
+    """``serial.threaded.ReaderThread`` whose loop also treats ``OSError`` as a lost port.
+
+    pyserial's ``in_waiting`` raises a bare ``OSError`` (EIO) once the other end of a pty or
+    a USB adapter is gone; the stock loop only catches ``SerialException`` and would die
+    without calling ``connection_lost``.
+    """
+
+    def run(self) -> None:
+        if not hasattr(self.serial, "cancel_read"):
+            self.serial.timeout = 1
+        self.protocol = self.protocol_factory()
+        self.protocol.connection_made(self)
+        self._connection_made.set()
+        error: BaseException | None = None
+        while self.alive and self.serial.is_open:
+            try:
+                data = self.serial.read(self.serial.in_waiting or 1)
+            except (serial.SerialException, OSError, TypeError) as exc:  # TypeError: fd closed meanwhile
+                error = exc
+                break
+            if data:
+                try:
+                    self.protocol.data_received(data)
+                except Exception as exc:  # a bug in the protocol, kept apart from I/O errors
+                    log.exception("gate protocol failed on received data")
+                    error = exc
+                    break
+        self.alive = False
+        self.protocol.connection_lost(error)
+        self.protocol = None
+
+
 class _Pending:
     __slots__ = ("event", "frame")
 
@@ -145,7 +178,7 @@ class GateClient:
         except (serial.SerialException, ValueError) as exc:
             raise GateLinkLost(f"cannot open gate port {port_url}: {exc}") from None
         self._last_rx = time.monotonic()
-        self._reader = serial.threaded.ReaderThread(self._serial, lambda: GateProtocol(self))
+        self._reader = _ReaderThread(self._serial, lambda: GateProtocol(self))
         self._reader.daemon = True
         self._reader.start()
         self._reader.connect()

@@ -9,6 +9,7 @@ compiler, so a ``pip install`` needs no build step and a source change rebuilds.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -115,6 +116,10 @@ class GateSimulator:
         self.events: list[Event] = []
         self.counts: dict[str, int] = {}
         self.port: str | None = None
+        #: exit status and stderr once stopped (a sanitizer build reports here)
+        self.returncode: int | None = None
+        self.stderr_text = ""
+        self.killed = False
         self._cond = threading.Condition()
         self._proc: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
@@ -192,6 +197,7 @@ class GateSimulator:
     def kill(self) -> None:
         """Kill the simulator abruptly (the link dies as if the cable were cut)."""
         if self._proc is not None and self._proc.poll() is None:
+            self.killed = True
             self._proc.kill()
             self._proc.wait()
 
@@ -205,8 +211,13 @@ class GateSimulator:
                 self.command("quit")
                 proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired, SimulatorUnavailable):
+                self.killed = True
                 proc.kill()
                 proc.wait()
+        self.returncode = proc.returncode
+        if proc.stderr is not None and not proc.stderr.closed:
+            with contextlib.suppress(OSError, ValueError):
+                self.stderr_text = proc.stderr.read()
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()

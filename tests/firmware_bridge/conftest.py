@@ -40,6 +40,9 @@ def make_sim():
     yield factory
     for sim in sims:
         sim.stop()
+        if not sim.killed:  # a clean exit: no sanitizer report, relay closed on the way out
+            assert sim.returncode == 0, sim.stderr_text
+            assert "runtime error" not in sim.stderr_text and "Sanitizer" not in sim.stderr_text
 
 
 @pytest.fixture

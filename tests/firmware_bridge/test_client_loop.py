@@ -20,6 +20,9 @@ from biogate.firmware_bridge import messages as m
 from biogate.firmware_bridge.framing import build_frame
 from biogate.firmware_bridge.keys import generate_key_file
 
+# A crash in the reader or heartbeat thread must fail the test, not just warn.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 KEY = bytes(range(32))
 
 

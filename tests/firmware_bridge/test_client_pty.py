@@ -11,14 +11,20 @@ from biogate.firmware_bridge import EventKind, Fault, GateLinkLost, GateNak, Gat
 from biogate.firmware_bridge import messages as m
 from biogate.firmware_bridge.framing import build_frame, cobs_encode
 
+# A crash in the reader or heartbeat thread must fail the test, not just warn.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 SLACK_S = 0.25  # thread wake-up jitter on a loaded 2-core CI machine
 
 
 def relay_events(sim):
+    sim.sim_status()
     return [e for e in sim.events if e["ev"] == "relay"]
 
 
 def execs(sim):
+    """Executed commands so far; the status round trip first flushes the trace pipe."""
+    sim.sim_status()
     return [e for e in sim.events if e["ev"] == "exec"]
 
 
