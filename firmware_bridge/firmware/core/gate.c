@@ -25,7 +25,7 @@ struct gate {
 
 	/* relay and door */
 	int relay_open;
-	uint32_t relay_opened_ms, relay_deadline_ms;
+	uint32_t relay_opened_ms, relay_deadline_ms, relay_closed_ms;
 	int door_open, door_held_reported, tamper;
 	uint32_t door_opened_ms;
 	uint16_t faults;
@@ -82,8 +82,12 @@ static void set_relay(struct gate *g, int on, int reason)
 		return;
 	g->relay_open = on;
 	g->hal.relay_set(g->hal.ctx, on);
-	if (on)
+	if (on) {
 		g->relay_opened_ms = now_ms(g);
+	} else {
+		g->relay_closed_ms = now_ms(g);
+		g->door_held_reported = 0; /* a new held-open period starts now */
+	}
 	trace(g, GATE_TRACE_RELAY, 0, (uint32_t)on, (uint32_t)reason);
 }
 
@@ -341,7 +345,7 @@ static void feed(struct gate *g, const uint8_t *data, size_t len)
 
 static void run_timers(struct gate *g)
 {
-	uint32_t now = now_ms(g);
+	uint32_t now = now_ms(g), since;
 	int door, tamper;
 
 	if (g->relay_open) {
@@ -364,8 +368,9 @@ static void run_timers(struct gate *g)
 				queue_event(g, GATE_EVENT_DOOR_FORCED, GATE_FAULT_DOOR_FORCED);
 		}
 		g->door_open = door;
-		if (door && !g->relay_open && !g->door_held_reported &&
-		    time_reached(now, g->door_opened_ms + g->door_held_ms)) {
+		/* Held open: still open door_held_ms after it opened or the relay closed, whichever is later. */
+		since = (int32_t)(g->relay_closed_ms - g->door_opened_ms) > 0 ? g->relay_closed_ms : g->door_opened_ms;
+		if (door && !g->relay_open && !g->door_held_reported && time_reached(now, since + g->door_held_ms)) {
 			g->door_held_reported = 1;
 			queue_event(g, GATE_EVENT_DOOR_HELD_OPEN, GATE_FAULT_DOOR_HELD_OPEN);
 		}
@@ -401,6 +406,7 @@ gate_t *gate_init(const struct gate_config *config, const struct gate_hal *hal)
 		g->max_open_ms = 0xFFFFu; /* the OPEN duration field is 16 bits */
 	g->door_held_ms = config->door_held_ms ? config->door_held_ms : GATE_DOOR_HELD_MS;
 	g->boot_ms = now_ms(g);
+	g->relay_closed_ms = g->boot_ms;
 	if (hal->counter_load && hal->counter_load(hal->ctx, &g->last_counter) < 0)
 		g->last_counter = 0;
 	g->hal.relay_set(g->hal.ctx, 0); /* fail-safe default, whatever the pin did at reset */

@@ -482,6 +482,18 @@ static void test_timers(void)
 	advance(g, &m, 3100);
 	CHECK(pop_reply(&m, scratch, &f) == GATE_MSG_EVENT && f.payload[0] == GATE_EVENT_DOOR_HELD_OPEN);
 	m.door = 0;
+	advance(g, &m, 10);
+	/* a door opened by a genuine OPEN is not forced; held-open counts from the relay closing */
+	send_cmd(&m, GATE_MSG_OPEN, 40, 800, 100);
+	pump(g, &m);
+	m.door = 1;
+	advance(g, &m, 790); /* relay closes at 800 ms; door_held_ms = 3000 */
+	drain(&m);
+	advance(g, &m, 2900);
+	CHECK(pop_reply(&m, scratch, &f) == -1);
+	advance(g, &m, 200);
+	CHECK(pop_reply(&m, scratch, &f) == GATE_MSG_EVENT && f.payload[0] == GATE_EVENT_DOOR_HELD_OPEN);
+	m.door = 0;
 	m.tamper = 1;
 	advance(g, &m, 10);
 	CHECK(pop_reply(&m, scratch, &f) == GATE_MSG_EVENT && f.payload[0] == GATE_EVENT_TAMPER);
