@@ -5,6 +5,7 @@ See ``docs/gallery.md``.  Entry points: :class:`Gallery` and :class:`GalleryKey`
 
 from __future__ import annotations
 
+from .cancelable import CancelableTransform
 from .crypto import KEY_ENV, GalleryKey
 from .gallery import (
     Enrollment,
@@ -19,6 +20,7 @@ from .index import TemplateIndex
 
 __all__ = [
     "KEY_ENV",
+    "CancelableTransform",
     "Enrollment",
     "Gallery",
     "GalleryKey",

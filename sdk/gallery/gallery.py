@@ -23,6 +23,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 import numpy as np
 
 from ..errors import GalleryError
+from .cancelable import CancelableTransform
 from .crypto import GalleryKey, TemplateCipher, check_key_location
 from .index import TemplateIndex, normalise
 from .store import GalleryStore, IdentityRow
@@ -126,6 +127,11 @@ class Gallery:
             (see :func:`threshold_from_manifest`); ``None`` returns unfiltered top-k.
         backend: index backend, see :class:`~biogate.gallery.index.TemplateIndex`.
         max_shortlist: cap on float32 re-ranking per search.
+        transform_key: store cancelable templates (:mod:`biogate.gallery.cancelable`) made with
+            this secret; a new gallery then needs ``dim``.  A gallery created with a transform
+            can only be opened with its transform key.
+        transform_bits, transform_center: the transform's output bits and centring vector
+            (used when creating; an existing gallery keeps its own).
     """
 
     def __init__(
@@ -138,6 +144,9 @@ class Gallery:
         threshold: float | None = None,
         backend: str = "auto",
         max_shortlist: int = 8192,
+        transform_key: GalleryKey | None = None,
+        transform_bits: int = 256,
+        transform_center: Any = None,
     ) -> None:
         if not isinstance(key, GalleryKey):
             raise GalleryError(
@@ -149,15 +158,27 @@ class Gallery:
         self._backend = backend
         self._max_shortlist = max_shortlist
         self._store = GalleryStore(self.path, create)
+        self._transform: CancelableTransform | None = None
         uuid = self._store.get_meta("uuid")
         if uuid is None:  # a new file: give it an identity and a key check, atomically
             uuid = os.urandom(16)
             self._cipher = TemplateCipher(key, uuid)
+            if transform_key is not None:
+                if dim is None:
+                    raise GalleryError(
+                        "a gallery of cancelable templates needs dim= (the embedder's dimension)"
+                    )
+                self._transform = CancelableTransform(
+                    transform_key, int(dim), transform_bits, transform_center
+                )
             with self._store.transaction() as db:
                 self._store.set_meta(db, "schema", b"1")
                 self._store.set_meta(db, "uuid", uuid)
                 self._store.set_meta(db, "key_check", self._cipher.key_check())
-                if dim is not None:
+                if self._transform is not None:  # the stored templates are the transform's output
+                    self._store.set_meta(db, "transform", self._transform.params())
+                    self._store.set_meta(db, "dim", str(self._transform.bits).encode())
+                elif dim is not None:
                     self._store.set_meta(db, "dim", str(int(dim)).encode())
         else:
             self._cipher = TemplateCipher(key, uuid)
@@ -165,10 +186,21 @@ class Gallery:
             if record is None:
                 raise GalleryError(f"gallery {self.path!r} has no key-check record (damaged file?)")
             self._cipher.verify_key_check(record, self.path)
+            params = self._store.get_meta("transform")
+            if params is not None and transform_key is None:
+                raise GalleryError(
+                    f"gallery {self.path!r} holds cancelable templates: pass its transform key"
+                )
+            if params is None and transform_key is not None:
+                raise GalleryError(
+                    f"gallery {self.path!r} does not use cancelable templates; drop the transform key"
+                )
+            if params is not None:
+                self._transform = CancelableTransform.from_params(params, transform_key, self.path)
         stored = self._store.get_meta("dim")
-        self._dim = int(stored) if stored is not None else None
-        if dim is not None and self._dim is not None and int(dim) != self._dim:
-            raise GalleryError(f"gallery {self.path!r} holds {self._dim}-d templates, not {dim}-d")
+        self._dim = int(stored) if stored is not None else None  # of the stored templates
+        if dim is not None and self.dim is not None and int(dim) != self.dim:
+            raise GalleryError(f"gallery {self.path!r} holds {self.dim}-d templates, not {dim}-d")
         self.reload()
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -200,8 +232,13 @@ class Gallery:
     # -- properties ------------------------------------------------------------------------------
     @property
     def dim(self) -> int | None:
-        """Template dimension (``None`` until the first enrolment of a new gallery)."""
-        return self._dim
+        """Dimension of the templates it takes (``None`` until the first enrolment of a new gallery)."""
+        return self._transform.dim if self._transform is not None else self._dim
+
+    @property
+    def transform(self) -> CancelableTransform | None:
+        """The cancelable transform of a protected gallery, else ``None``."""
+        return self._transform
 
     def __len__(self) -> int:
         """Number of enrolled identities."""
@@ -231,7 +268,7 @@ class Gallery:
         return Identity(row.id, row.name, row.meta, row.n_templates, row.created)
 
     def templates(self, identity_id: str) -> np.ndarray:
-        """Decrypt one identity's templates as stored, ``(n, dim)`` float32."""
+        """Decrypt one identity's templates as stored (protected ones for a cancelable gallery)."""
         pk = self._pk_of(identity_id)
         raw = [self._cipher.open(i, tid, n, ct) for _, i, tid, n, ct in self._store.templates(pk)]
         return np.frombuffer(b"".join(raw), "<f4").reshape(len(raw), -1).copy()
@@ -253,6 +290,9 @@ class Gallery:
         arr2 = np.atleast_2d(arr)
         dim = dim if dim is not None else arr2.shape[1]
         unit = normalise(arr2, dim, f"template of {identity_id!r}")
+        if self._transform is not None:  # only the protected form is ever stored
+            arr2 = self._transform.apply(arr2)
+            unit = normalise(arr2, arr2.shape[1])
         return np.ascontiguousarray(arr2, dtype="<f4"), unit
 
     def _seal(self, identity_id: str, raw: np.ndarray) -> tuple[list[bytes], list]:
@@ -270,7 +310,7 @@ class Gallery:
     def enroll_many(self, entries: Iterable[Enrollment | Sequence[Any]]) -> int:
         """Enrol many identities in one transaction (all or none); returns how many."""
         with self._store.lock:
-            dim = self._dim
+            dim = self.dim
             batch = []
             seen = set()
             for entry in entries:
@@ -280,7 +320,7 @@ class Gallery:
                     raise GalleryError(f"identity {e.identity_id!r} is already enrolled (use add_templates)")
                 seen.add(e.identity_id)
                 raw, unit = self._prepare(e.identity_id, e.templates, dim)
-                dim = unit.shape[1]
+                dim = self.dim or unit.shape[1]
                 batch.append((e, raw, unit))
             if not batch:
                 return 0
@@ -311,7 +351,7 @@ class Gallery:
         """Add templates to an enrolled identity, atomically; returns how many."""
         with self._store.lock:
             pk = self._pk_of(identity_id)
-            raw, unit = self._prepare(identity_id, templates, self._dim)
+            raw, unit = self._prepare(identity_id, templates, self.dim)
             with self._store.transaction() as db:
                 tids, sealed = self._seal(identity_id, raw)
                 self._store.insert_templates(db, pk, sealed, time.time())
@@ -334,8 +374,11 @@ class Gallery:
             raise GalleryError(f"gallery {self.path!r} is empty: enrol someone before searching")
         arr = np.asarray(embedding)
         if arr.ndim != 1:
-            raise GalleryError(f"a probe is one {self._dim}-d vector, got shape {arr.shape}")
-        return normalise(arr, self._dim, "probe")[0]
+            raise GalleryError(f"a probe is one {self.dim}-d vector, got shape {arr.shape}")
+        unit = normalise(arr, self.dim, "probe")
+        if self._transform is not None:
+            unit = normalise(self._transform.apply(unit), self._transform.bits, "probe")
+        return unit[0]
 
     def search(self, embedding: Any, k: int = 1, threshold: float | None = None) -> Matches:
         """1:N: the ``k`` identities most similar to ``embedding`` (cosine), best first.
