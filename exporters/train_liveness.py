@@ -166,6 +166,29 @@ def train_identity(works: Sequence[np.ndarray], size: int, steps: int, seed: int
     return freeze(net)
 
 
+def train_step(
+    gen: LivenessGenerator,
+    disc: Discriminator,
+    identity: torch.nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    image: torch.Tensor,
+    weights: LossWeights,
+) -> tuple[GeneratorOutput, float, float, dict[str, float]]:
+    """One alternating step: D maximises L_adv (real ``I`` → 1, ``I_real`` → 0), then G minimises L."""
+    gen.train()
+    out = gen(image)
+    d_loss = discriminator_loss(disc(image), disc(out.reconstruction.detach()))
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss, parts = generator_loss(image, out, disc(out.reconstruction), identity, weights)
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    return out, float(d_loss.detach()), float(g_loss.detach()), parts
+
+
 @dataclass
 class TrainConfig:
     data: str = "builtin"
@@ -228,22 +251,11 @@ def train(tc: TrainConfig, log=print) -> dict:
     step = 0
     for step in range(1, total + 1):
         image, _ = next(stream)
-        gen.train()
-        out = gen(image)
-        # D step: real I → 1, reconstruction → 0.
-        d_loss = discriminator_loss(disc(image), disc(out.reconstruction.detach()))
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        # G step against the updated D.
-        g_loss, parts = generator_loss(image, out, disc(out.reconstruction), identity, weights)
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
+        out, d_loss, g_loss, parts = train_step(gen, disc, identity, opt_g, opt_d, image, weights)
         sched_g.step()
         sched_d.step()
         if step % per_epoch == 0:
-            rec = {"epoch": step // per_epoch, "g": float(g_loss), "d": float(d_loss), **parts}
+            rec = {"epoch": step // per_epoch, "g": g_loss, "d": d_loss, **parts}
             rec["delta_train"] = float(background_delta(out.latents, out.re_latents).mean())
             history.append(rec)
             if rec["epoch"] % 5 == 0 or step == total:

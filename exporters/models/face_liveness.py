@@ -68,6 +68,32 @@ def build() -> Any:
     return LivenessDelta(generator).eval()
 
 
+def export_onnx(path: str | Path, model: Any = None, size: int | None = None, opset: int = 17) -> Path:
+    """Write the inference sub-graph (``image`` N×3×S×S → ``delta`` N, dynamic batch) as ONNX.
+
+    A direct torch.onnx export for tests and benchmarks; :func:`biogate.exporters.export` builds
+    the full bundle (parity, INT8 gate, manifest) from this module's :class:`ModelSpec`.
+    """
+    import torch
+
+    model = build() if model is None else model
+    size = input_size() if size is None else int(size)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(1, 3, size, size)
+    torch.onnx.export(
+        model.eval(),
+        (example,),
+        str(path),
+        input_names=["image"],
+        output_names=["delta"],
+        dynamic_axes={"image": {0: "batch"}, "delta": {0: "batch"}},
+        opset_version=opset,
+        dynamo=False,
+    )
+    return path
+
+
 def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
     """Up to ``n`` genuine validation captures (real faces; never attacks, never test faces)."""
     from biogate.exporters.pad.protocol import to_tensor_layout

@@ -13,14 +13,19 @@ from biogate.exporters.nets.liveness import (
     LivenessConfig,
     LivenessDelta,
     LivenessGenerator,
-    ReconstructionHead,
     RecombinationHead,
+    ReconstructionHead,
     SeparatingEncoder,
     freeze,
 )
 
 SMALL = LivenessConfig(
-    input_size=32, width=4, latent_channels=4, deep_channels=3, head_channels=5, disc_widths=(4, 4, 8, 8, 8, 8)
+    input_size=32,
+    width=4,
+    latent_channels=4,
+    deep_channels=3,
+    head_channels=5,
+    disc_widths=(4, 4, 8, 8, 8, 8),
 )
 
 
@@ -48,7 +53,8 @@ def test_layer_counts_follow_the_seed() -> None:
     cfg = LivenessConfig.paper()
     with torch.device("meta"):
         enc, dec, disc = SeparatingEncoder(cfg), FeatureDecoder(cfg), Discriminator(cfg)
-    assert (_count(enc.features, nn.Conv2d), _count(enc.features, nn.ReLU), _count(enc, nn.MaxPool2d)) == (9, 9, 2)
+    counts = (_count(enc.features, nn.Conv2d), _count(enc.features, nn.ReLU), _count(enc, nn.MaxPool2d))
+    assert counts == (9, 9, 2)
     assert enc.to_face.kernel_size == (1, 1) and enc.to_background.kernel_size == (3, 3)
     assert enc.to_face.in_channels == enc.to_background.in_channels == 128  # Half of 256
     assert (_count(dec, nn.Conv2d), _count(dec, nn.ReLU), _count(dec, nn.Upsample)) == (9, 9, 2)

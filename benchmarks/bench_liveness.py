@@ -1,0 +1,251 @@
+"""Seed-004 silent face liveness: ISO/IEC 30107-3 metrics and CPU latency, FP32 vs INT8.
+
+    python benchmarks/bench_liveness.py --json out/liveness.json --plot out/liveness_det.png
+
+1. Exports the inference sub-graph of the shipped weights to ONNX and quantizes it to symmetric
+   INT8 QDQ, calibrated on genuine *validation* captures.
+2. Scores held-out genuine test faces (several captures each) and every simulated attack species
+   made from those same test faces, at the threshold shipped with the weights (calibrated on
+   genuine validation faces only), through ONNX Runtime on the CPU.
+3. Reports APCER per species and worst, BPCER, ACER, BPCER@APCER 5 % / 10 %, EER; draws DET curves.
+4. Trains a small supervised baseline on three attack species (from the *training* faces) and
+   scores it on the five species it never saw, next to the positive-only model on the same ones.
+5. Times batch-1 inference on one CPU thread (p50/p99) for FP32 and INT8, and the SDK's whole
+   ``FaceLiveness`` call (crop + resize + Δ) on a 640×480 frame.
+
+Summary keys: ``acer``, ``apcer_worst``, ``bpcer``, ``bpcer_at_apcer10`` (positive-only model at the
+precision the summary names), ``latency_p50_ms`` (the better of FP32/INT8 among those whose ACER
+stays within the INT8 budget).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import base_parser, print_table, time_call, write_report
+
+TARGETS = {"bpcer_max": 0.05, "apcer_worst_max": 0.10, "latency_p50_ms_max": 40.0}
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def _scorer(session, batch: int = 64):
+    from biogate.exporters.pad.protocol import to_tensor_layout
+
+    def score(images: np.ndarray) -> np.ndarray:
+        parts = [
+            session.run(["delta"], {"image": to_tensor_layout(images[i : i + batch])})[0]
+            for i in range(0, len(images), batch)
+        ]
+        return np.concatenate(parts).astype(np.float64)
+
+    return score
+
+
+class _Reader:
+    """ONNX Runtime calibration reader over genuine validation captures."""
+
+    def __init__(self, samples: list[dict[str, np.ndarray]]) -> None:
+        self.samples, self.i = samples, 0
+
+    def get_next(self):
+        if self.i >= len(self.samples):
+            return None
+        self.i += 1
+        return self.samples[self.i - 1]
+
+    def rewind(self) -> None:
+        self.i = 0
+
+
+def quantize_int8(fp32: Path, out: Path, samples: list[dict[str, np.ndarray]]) -> Path:
+    """Symmetric S8S8 QDQ, per-channel weights (TensorRT-compatible), MinMax calibration."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    quantize_static(
+        str(fp32),
+        str(out),
+        _Reader(samples),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+    )
+    return out
+
+
+def _row(name: str, run, extra: dict | None = None) -> dict:
+    rep = run.report
+    row = {"model": name, **{k: round(v, 4) for k, v in rep.summary().items()}, "worst_type": rep.worst_type}
+    row.update({f"apcer_{k}": round(v, 4) for k, v in rep.apcer.items()})
+    row.update(extra or {})
+    return row
+
+
+def main() -> int:
+    parser = base_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", default=None, help="liveness checkpoint (default: the shipped one)")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads for timing")
+    parser.add_argument("--baseline-steps", type=int, default=400)
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--int8-budget", type=float, default=0.02, help="largest allowed ACER rise for INT8")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.warmup, args.baseline_steps = 10, 2, 100
+
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    from biogate.exporters.models import face_liveness
+    from biogate.exporters.nets.liveness import LivenessDelta
+    from biogate.exporters.pad.attacks import attack_names
+    from biogate.exporters.pad.baseline import SEEN_ATTACKS, baseline_scores, train_baseline, training_set
+    from biogate.exporters.pad.evaluate import build_protocol, score_protocol
+    from biogate.exporters.pad.protocol import to_tensor_layout
+    from biogate.exporters.train_liveness import load_checkpoint
+    from biogate.models import FaceLiveness
+
+    weights = Path(args.weights) if args.weights else face_liveness.WEIGHTS
+    gen, ckpt = load_checkpoint(weights)
+    size, tau = int(ckpt["config"]["input_size"]), float(ckpt["threshold"])
+    print(f"weights {weights} (input {size}×{size}, threshold Δ {tau:.6g}); building the protocol ...")
+    protocol = build_protocol(size)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_liveness_"))
+    fp32 = face_liveness.export_onnx(tmp / "model.onnx", LivenessDelta(gen).eval(), size=size)
+    calib = [
+        {"image": to_tensor_layout(protocol.val.bona_fide[i : i + 1])}
+        for i in range(len(protocol.val.bona_fide))
+    ]
+    int8 = quantize_int8(fp32, tmp / "model.int8.onnx", calib)
+
+    results, runs, timing = [], {}, {}
+    for precision, path in (("fp32", fp32), ("int8", int8)):
+        session = _session(path, args.threads)
+        run = score_protocol(protocol, _scorer(session), threshold=tau)
+        runs[precision] = run
+        x1 = to_tensor_layout(protocol.test.bona_fide[:1])
+        timing[precision] = time_call(
+            lambda s=session, x=x1: s.run(["delta"], {"image": x}), args.repeat, args.warmup
+        )
+        results.append(
+            _row(
+                f"positive-only {precision}", run, {f"{k}": round(v, 3) for k, v in timing[precision].items()}
+            )
+        )
+
+    # The SDK's whole call on a camera-sized frame: crop + resize + normalise + Δ + decision.
+    frame = cv2.resize(cv2.cvtColor(protocol.split.test[0], cv2.COLOR_RGB2BGR), (640, 480))
+    live = FaceLiveness.from_onnx(fp32, threshold=tau, input_size=size, threads=args.threads)
+    sdk_t = time_call(lambda: live(frame, box=(220, 140, 420, 340)), args.repeat, args.warmup)
+
+    held_out = [a for a in attack_names() if a not in SEEN_ATTACKS]
+    comparison = {}
+    if not args.no_baseline:
+        print(f"training the supervised baseline on {', '.join(SEEN_ATTACKS)} ...")
+        imgs, labels = training_set(protocol.split.train, size, seed=17)
+        torch.manual_seed(0)
+        model = train_baseline(imgs, labels, steps=args.baseline_steps)
+        base_run = score_protocol(
+            protocol, lambda x: baseline_scores(model, x), target_bpcer=ckpt["target_bpcer"]
+        )
+        ours_held = score_protocol(protocol, _scorer(_session(fp32, 1)), threshold=tau, attacks=held_out)
+        base_held = score_protocol(
+            protocol,
+            lambda x: baseline_scores(model, x),
+            threshold=base_run.report.threshold,
+            attacks=held_out,
+        )
+        runs["baseline"] = base_run
+        results.append(_row("supervised baseline (all types)", base_run))
+        results.append(_row("supervised baseline (held-out types)", base_held))
+        results.append(_row("positive-only fp32 (held-out types)", ours_held))
+        comparison = {
+            "baseline_seen_attacks": list(SEEN_ATTACKS),
+            "held_out_attacks": held_out,
+            "baseline_acer_heldout": base_held.report.acer,
+            "baseline_apcer_worst_heldout": base_held.report.apcer_worst,
+            "baseline_bpcer": base_held.report.bpcer,
+            "positive_only_acer_heldout": ours_held.report.acer,
+            "positive_only_apcer_worst_heldout": ours_held.report.apcer_worst,
+        }
+
+    print_table(results, ["model", "acer", "apcer_worst", "worst_type", "bpcer", "bpcer_at_apcer10", "eer"])
+    print_table(
+        [{"model": r["model"], **{k: v for k, v in r.items() if k.startswith("apcer_")}} for r in results]
+    )
+    int8_ok = runs["int8"].report.acer <= runs["fp32"].report.acer + args.int8_budget
+    candidates = ["fp32"] + (["int8"] if int8_ok else [])
+    best = min(candidates, key=lambda p: timing[p]["p50_ms"])
+    rep = runs[best].report
+    summary = {
+        "precision": best,
+        "acer": rep.acer,
+        "apcer_worst": rep.apcer_worst,
+        "worst_type": rep.worst_type,
+        "bpcer": rep.bpcer,
+        "bpcer_at_apcer5": rep.bpcer_at_apcer["5%"],
+        "bpcer_at_apcer10": rep.bpcer_at_apcer["10%"],
+        "eer": rep.eer,
+        "threshold": tau,
+        "latency_p50_ms": timing[best]["p50_ms"],
+        "latency_fp32_p50_ms": timing["fp32"]["p50_ms"],
+        "latency_int8_p50_ms": timing["int8"]["p50_ms"],
+        "int8_over_fp32_latency": timing["int8"]["p50_ms"] / timing["fp32"]["p50_ms"],
+        "int8_acer": runs["int8"].report.acer,
+        "int8_within_budget": int8_ok,
+        "sdk_call_p50_ms": sdk_t["p50_ms"],
+        "meets_bpcer_target": rep.bpcer <= TARGETS["bpcer_max"],
+        "meets_apcer_target": rep.apcer_worst <= TARGETS["apcer_worst_max"],
+        "meets_latency_target": timing[best]["p50_ms"] <= TARGETS["latency_p50_ms_max"],
+        **comparison,
+    }
+    config = {
+        "weights": str(weights),
+        "input_size": size,
+        "threads": args.threads,
+        "repeat": args.repeat,
+        "targets": TARGETS,
+        "n_bona_fide_test": len(protocol.test.bona_fide),
+        "n_attacks_per_type": {k: len(v) for k, v in protocol.test.attacks.items()},
+        "n_val_captures": len(protocol.val.bona_fide),
+        "train_record": ckpt.get("train", {}),
+    }
+    if args.plot:
+        from biogate.exporters.pad.det_plot import draw_det
+
+        curves = {
+            f"positive-only {p}": (runs[p].bona_fide, np.concatenate(list(runs[p].attacks.values())))
+            for p in ("fp32", "int8")
+        }
+        for name in ("print_halftone", "replay_moire", "cut_eyes"):
+            curves[f"fp32 {name}"] = (runs["fp32"].bona_fide, runs["fp32"].attacks[name])
+        if "baseline" in runs:
+            b = runs["baseline"]
+            curves["baseline, held-out types"] = (
+                b.bona_fide,
+                np.concatenate([b.attacks[k] for k in held_out]),
+            )
+        print(
+            f"wrote {draw_det(args.plot, curves, title='Seed 004 liveness: DET (all attack types pooled)')}"
+        )
+    write_report(args, "liveness", config, results, summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
