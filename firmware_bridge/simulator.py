@@ -107,7 +107,7 @@ class GateSimulator:
             "--delay-ms": int(delay_ms),
             "--seed": int(seed),
         }
-        self.args = ["--trace"] if trace else []
+        self.args = ["--exit-on-eof"] + (["--trace"] if trace else [])
         for flag, value in options.items():
             self.args += [flag, repr(value)]
         if state_path:

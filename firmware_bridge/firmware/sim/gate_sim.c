@@ -4,7 +4,8 @@
  * Prints "PTY <path>" on stdout, then (with --trace) one JSON object per line for every
  * relay change, executed/duplicate/rejected command, event and injected fault.
  * stdin takes commands: "door open", "door close", "tamper on", "tamper off",
- * "status" (prints a JSON status line) and "quit".
+ * "status" (prints a JSON status line) and "quit". With --exit-on-eof it also quits when
+ * stdin closes (its parent died), so a crashed test or script leaves no orphan behind.
  * The key comes from an environment variable (hex, 64 digits), never from argv, so it
  * does not show up in `ps`; it is never printed.
  */
@@ -59,7 +60,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: gate-sim [--key-env VAR] [--heartbeat-ms N] [--max-open-ms N] [--door-held-ms N]\n"
 		"                [--corrupt P] [--drop P] [--dup P] [--delay-ms N] [--seed N]\n"
-		"                [--state FILE] [--trace]\n");
+		"                [--state FILE] [--trace] [--exit-on-eof]\n");
 }
 
 static int open_pty(char *path, size_t path_len, int *slave_out)
@@ -132,7 +133,7 @@ int main(int argc, char **argv)
 	const char *key_env = "BIOGATE_GATE_KEY", *state = NULL;
 	char path[128], line[256];
 	size_t line_len = 0;
-	int trace = 0, master, slave, stdin_open = 1;
+	int trace = 0, master, slave, stdin_open = 1, exit_on_eof = 0;
 	gate_t *gate;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -141,6 +142,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--trace") == 0) {
 			trace = 1;
+			continue;
+		}
+		if (strcmp(a, "--exit-on-eof") == 0) {
+			exit_on_eof = 1; /* run by a parent process: go when it goes */
 			continue;
 		}
 		if (v == NULL) {
@@ -201,7 +206,9 @@ int main(int argc, char **argv)
 		if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
 			ssize_t n = read(STDIN_FILENO, line + line_len, sizeof(line) - 1 - line_len);
 			if (n <= 0) {
-				stdin_open = 0; /* stdin closed: keep running until a signal */
+				stdin_open = 0; /* stdin closed: keep running until a signal, unless told otherwise */
+				if (exit_on_eof)
+					g_stop = 1;
 			} else {
 				line_len += (size_t)n;
 				line[line_len] = 0;
