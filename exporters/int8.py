@@ -54,6 +54,7 @@ def quantize(
     nodes_to_exclude: list[str] | None = None,
     percentile: float = 99.999,
     range_cache: Path | None = None,
+    op_types: list[str] | None = None,
 ) -> Path:
     """Write a symmetric-int8 QDQ model of ``fp32_path`` to ``out_path``.
 
@@ -67,6 +68,8 @@ def quantize(
         "ActivationSymmetric": True,
         "WeightSymmetric": True,
         "CalibTensorRangeSymmetric": True,
+        # TensorRT rejects DequantizeLinear on int32 biases; float biases still fuse on ORT CPU.
+        "QuantizeBias": False,
     }
     if method is CalibrationMethod.PERCENTILE:
         extra["CalibPercentile"] = percentile
@@ -81,7 +84,7 @@ def quantize(
             str(out_path),
             reader,
             quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(QUANTIZED_OPS),
+            op_types_to_quantize=list(op_types or QUANTIZED_OPS),
             per_channel=per_channel,
             reduce_range=False,
             activation_type=QuantType.QInt8,
@@ -169,6 +172,7 @@ def quantize_gated(
                 per_channel=per_channel,
                 nodes_to_exclude=excluded,
                 range_cache=cache,
+                op_types=[op for op in QUANTIZED_OPS if op not in spec.int8_exclude_ops],
             )
             metrics = spec.evaluate(ort_infer(out_path))
             int8_metric = float(metrics["metric"])

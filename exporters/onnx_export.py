@@ -111,6 +111,39 @@ def _export_dynamo(module, args, path, opset, in_names, out_names, axes) -> None
     program.save(str(path), external_data=False)
 
 
+def fold_initializer_identities(path: Path) -> int:
+    """Replace ``Identity(initializer)`` nodes by initializers of their own; returns how many.
+
+    The TorchScript exporter shares equal parameters through Identity nodes; ONNX Runtime's
+    QDQ fusion needs a constant bias on each Conv and otherwise leaves that Conv in float.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    keep, folded = [], 0
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in inits and node.output[0] not in outputs:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(inits[node.input[0]])
+            copy.name = node.output[0]
+            graph.initializer.append(copy)
+            folded += 1
+        else:
+            keep.append(node)
+    if folded:
+        del graph.node[:]
+        graph.node.extend(keep)
+        used = {i for n in graph.node for i in n.input} | outputs
+        for init in [i for i in graph.initializer if i.name not in used]:
+            graph.initializer.remove(init)
+        onnx.checker.check_model(model)
+        onnx.save(model, str(path))
+    return folded
+
+
 def simplify(path: Path) -> bool:
     """Constant-fold and clean the graph in place with ``onnxslim`` or ``onnxsim`` if installed."""
     import onnx

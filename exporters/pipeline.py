@@ -100,6 +100,7 @@ def export(
         note("onnx")
         fp32_path = onnx_export.to_onnx(spec, module, work / "model.onnx", opset=opset)
         simplified = onnx_export.simplify(fp32_path) if simplify else False
+        onnx_export.fold_initializer_identities(fp32_path)
         _name_nodes(fp32_path)
         note("parity")
         report = parity.compare(

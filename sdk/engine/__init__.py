@@ -15,7 +15,6 @@ measured slower.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,9 @@ BACKENDS = ("auto", "onnxruntime", "tensorrt")
 
 
 def _tensorrt_present() -> bool:
-    for name in ("tensorrt",):
-        if importlib.util.find_spec(name) is None:
-            return False
-    return importlib.util.find_spec("pycuda") is not None or importlib.util.find_spec("cuda") is not None
+    from .cuda_mem import module_present
+
+    return module_present("tensorrt") and (module_present("pycuda") or module_present("cuda"))
 
 
 def load(

@@ -73,7 +73,13 @@ _CACHE: dict = {}
 
 
 def make_bundle(
-    root: Path, *, int8_fit: bool = True, fp32_ms: float = 2.0, int8_ms: float = 1.0, with_int8: bool = True
+    root: Path,
+    *,
+    int8_fit: bool = True,
+    fp32_ms: float = 2.0,
+    int8_ms: float = 1.0,
+    with_int8: bool = True,
+    with_cache: bool = False,
 ) -> Path:
     """Write a verified tiny bundle; ``int8_fit``/latencies set what ``auto`` must decide from."""
     from biogate.exporters.bundle_writer import write_manifest
@@ -92,7 +98,16 @@ def make_bundle(
     if with_int8:
         (root / "model.int8.onnx").write_bytes(_CACHE["model.int8.onnx"])
         latency["cpu_int8"] = int8_ms
-        int8 = {"available": True, "fit": int8_fit, "reason": "test verdict"}
+        int8 = {
+            "available": True,
+            "fit": int8_fit,
+            "reason": "test verdict",
+            "tensorrt": {"explicit_ok": True},
+        }
+        if with_cache:
+            from biogate.exporters.trt.calib_cache import write_from_qdq
+
+            write_from_qdq(root / "model.int8.onnx", root / "calib.cache")
     write_manifest(root, spec(), metrics={"latency_ms": latency}, int8=int8, calibration={"method": "minmax"})
     return root
 
