@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +57,10 @@ class FeedbackReport:
     old: dict[str, float] = field(default_factory=dict)
     new: dict[str, float] = field(default_factory=dict)
     bundle: str = ""
+    candidate: Any = field(default=None, repr=False)  # the fine-tuned torch module (not serialised)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "candidate"}
 
 
 def gate(
@@ -224,6 +225,7 @@ def feedback(
     rep_x, rep_y = replay if replay is not None else default_replay(use_sr, seed=seed)
 
     new_net = fine_tune_round(old_net, hard_x, hard_y, rep_x, rep_y, iters=iters, seed=seed)
+    report.candidate = new_net
     report.old = judge(old_net, ref, hold_x, hold_y, threshold)
     report.new = judge(new_net, ref, hold_x, hold_y, threshold)
     why = gate(report.old, report.new, acer_tolerance, bpcer_tolerance)

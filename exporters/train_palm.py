@@ -162,7 +162,7 @@ def train_sr(
     log_every: int = 100,
     **net_options: Any,
 ) -> tuple[torch.nn.Module, list[float]]:
-    """L2 training on LR/HR pairs (random aligned patches); stops at ``iters`` or mean loss ≤ ``stop_loss``."""
+    """L2 training on LR/HR pairs (random aligned patches); stops at ``iters`` or mean loss ≤ stop_loss."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     scale = data.hr.shape[-1] // data.lr.shape[-1]
@@ -187,7 +187,7 @@ def train_sr(
         loss.backward()
         opt.step()
         sched.step()
-        history.append(float(loss))
+        history.append(float(loss.detach()))
         if log_every and (it + 1) % log_every == 0:
             print(f"sr iter {it + 1}/{iters} mse {np.mean(history[-log_every:]):.6f}", flush=True)
         if stop_loss and len(history) >= 50 and np.mean(history[-50:]) <= stop_loss:
@@ -268,7 +268,7 @@ def train_liveness(
         loss.backward()
         opt.step()
         sched.step()
-        hist_s.append(float(loss))
+        hist_s.append(float(loss.detach()))
         hist_01.append(float(zero_one_loss(logits.detach(), y_all[idx])))
         if log_every and (it + 1) % log_every == 0:
             print(
@@ -291,9 +291,9 @@ def liveness_scores(net: torch.nn.Module, images: np.ndarray, batch: int = 64) -
 
 
 # ---------------------------------------------------------------- checkpoints
-def save_checkpoint(net: torch.nn.Module, path: Path, **meta: Any) -> Path:
+def save_checkpoint(module: torch.nn.Module, path: Path, **meta: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    state = {k: v.detach().clone() for k, v in module.state_dict().items()}
     torch.save({"state_dict": state, "meta": meta}, path)
     return path
 

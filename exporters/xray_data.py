@@ -476,7 +476,7 @@ def simulate(
         a, extra = _fake_line_integral(kind, rng, hand, cfg)
     transmission = np.exp(-a).astype(np.float32)
     if defect == "blur":  # motion during the exposure smears the transmitted field
-        length = int(rng.integers(13, 23))  # 6–10 mm of motion
+        length = int(rng.integers(25, 41))  # 12–19 mm of motion during the exposure
         kernel = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0 / length
         rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), float(rng.uniform(0, 180)), 1.0)

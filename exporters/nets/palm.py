@@ -22,7 +22,7 @@ from torch import nn
 
 
 class PalmSRCNN(nn.Module):
-    """Bicubic ×``scale`` then conv ``f1``×``f1`` (1→n1) + ReLU, 1×1 (n1→n2, n2 > n1) + ReLU, ``f3``×``f3`` (n2→1).
+    """Bicubic ×``scale``, conv f1×f1 (1→n1) + ReLU, f2×f2 (n1→n2, n2 > n1) + ReLU, f3×f3 (n2→1).
 
     Input ``(N, C, h, w)`` normalised attenuation; output ``(N, C, h·scale, w·scale)``.
     """
@@ -130,7 +130,7 @@ def zero_one_surrogate(
     temperature: float = 0.5,
     class_cost: tuple[float, float] = (1.0, 1.0),
 ) -> torch.Tensor:
-    """Differentiable stand-in for the seed's second loss (``first_value`` if right, ``second_value`` if wrong).
+    """Differentiable stand-in for the seed's second loss (``first_value`` if right, else ``second_value``).
 
     With the margin ``m = z_label − z_other``, the literal loss is ``first + (second − first)·[m < 0]``.
 

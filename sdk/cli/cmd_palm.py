@@ -2,7 +2,7 @@
 
 ::
 
-    biogate palm scan dicom:///data/export/ --sr bundles/palm_sr --liveness bundles/palm_liveness --log palm-log/
+    biogate palm scan dicom:///data/export/ --sr bundles/palm_sr --liveness bundles/palm_liveness --log log/
     biogate palm simulate sims/ --live 8 --fake 2          # a DICOM DX export folder + labels.csv
     biogate palm feedback --log palm-log/ --labels labels.csv --bundle bundles/palm_liveness
 

@@ -125,7 +125,7 @@ class PalmQuality:
 
     def __init__(
         self,
-        min_sharpness: float = 6.5,
+        min_sharpness: float = 11.0,
         max_offset: float = 0.12,
         coverage: tuple = (0.15, 0.9),
         min_quanta: float = 1000.0,
@@ -146,7 +146,7 @@ class PalmQuality:
             level = max(float(np.median(a[hand])), 1e-3)
         else:
             offset, level = 1.0, 1.0
-        smooth = cv2.GaussianBlur(a, (0, 0), 1.0)
+        smooth = cv2.GaussianBlur(a, (0, 0), 0.5)
         img8 = np.clip(smooth * (100.0 / level), 0, 255).astype(np.uint8)
         sharp = float(np.sqrt(sharpness(img8, "laplacian")))
         quanta = self._quanta(raw.astype(np.float32), ~hand)
