@@ -60,7 +60,9 @@ def main() -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--identities", type=int, default=30, help="held-out people")
     parser.add_argument("--captures", type=int, default=8, help="captures per person (3 enrol, rest probe)")
+    parser.add_argument("--bundle", help="an exported thermal_face bundle (default: export one now)")
     parser.add_argument("--bundle-dir", help="export the bundle here (default: a temporary folder)")
+    parser.add_argument("--weights", default=str(WEIGHTS), help="folder with thermal_face*.pt (ablation rows)")
     args = parser.parse_args()
     import torch
 
@@ -71,14 +73,17 @@ def main() -> int:
     from biogate.exporters import export
     from biogate.exporters.train_thermal import generate_set, load_export, predict
 
-    out_dir = Path(args.bundle_dir or tempfile.mkdtemp(prefix="bench_thermal_"))
-    t0 = time.time()
-    bundle = export("thermal_face", out_dir, int8=False, measure_latency=False)
-    print(f"exported {bundle.root} ({time.time() - t0:.0f} s)")
+    if args.bundle:
+        bundle_root = Path(args.bundle)
+    else:
+        out_dir = Path(args.bundle_dir or tempfile.mkdtemp(prefix="bench_thermal_"))
+        t0 = time.time()
+        bundle_root = export("thermal_face", out_dir, int8=False, measure_latency=False).root
+        print(f"exported {bundle_root} ({time.time() - t0:.0f} s)")
 
     gen = ThermalFaceGenerator(seed=0, split="heldout")
     people = range(1000, 1000 + args.identities)
-    with_bb = ThermalFace.from_bundle(str(bundle.root), ThermalConfig(), providers="cpu", threads=1)
+    with_bb = ThermalFace.from_bundle(str(bundle_root), ThermalConfig(), providers="cpu", threads=1)
     no_bb = ThermalFace(
         with_bb.engine,
         ThermalConfig(**{k: getattr(with_bb.config, k) for k in with_bb.config.__dataclass_fields__}),
@@ -155,9 +160,11 @@ def main() -> int:
     )
 
     # ablation: the same recipe with the RGB weight 0 in every round, on the same held-out crops
-    data = generate_set(0, "heldout", people, range(args.captures), with_rgb=False, workers=1)
+    from biogate.exporters.models.thermal_face import CACHE
+
+    data = generate_set(0, "heldout", people, range(args.captures), with_rgb=False, workers=1, cache=CACHE)
     for name in ("thermal_face", "thermal_face_ir_only"):
-        path = WEIGHTS / f"{name}.pt"
+        path = Path(args.weights) / f"{name}.pt"
         if not path.exists():
             results.append({"case": f"ablation {name}", "note": "weights missing"})
             continue

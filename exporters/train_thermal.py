@@ -241,7 +241,7 @@ def pretrain(rgb: np.ndarray, ids: np.ndarray, n_ids: int, cfg: TrainConfig, log
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss)
+            total += loss.item()
         log(
             f"pretrain epoch {epoch + 1}/{cfg.pretrain_epochs}: "
             f"identity loss {total / max(len(ids) // cfg.batch, 1):.3f}"

@@ -38,6 +38,8 @@ EVAL_IDENTITIES = range(1000, 1030)
 EVAL_CAPTURES = range(8)
 GALLERY_CAPTURES = 3
 SEED = 0
+#: Generated sets are cached here (deterministic, keyed by their parameters).
+CACHE = Path.home() / ".cache" / "biogate" / "thermal"
 
 
 #: Written beside the weights by the training script: calibration, metrics, schedule, history.
@@ -60,7 +62,7 @@ def heldout_set(
     """The held-out generated set through the SDK's chain (crops with and without blackbody)."""
     from biogate.exporters.train_thermal import generate_set
 
-    return generate_set(SEED, "heldout", identities, captures, with_rgb=False, workers=1)
+    return generate_set(SEED, "heldout", identities, captures, with_rgb=False, workers=1, cache=CACHE)
 
 
 def identity_top1(embeddings: np.ndarray, ids: np.ndarray, captures: np.ndarray, gallery: int) -> float:
@@ -99,7 +101,7 @@ def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
     """Up to ``n`` training-split crops (persons 0…79, captures the net trained on)."""
     from biogate.exporters.train_thermal import generate_set
 
-    data = generate_set(SEED, "train", range(0, 80, 5), range(26, 30), with_rgb=False, workers=1)
+    data = generate_set(SEED, "train", range(0, 80, 5), range(26, 30), with_rgb=False, workers=1, cache=CACHE)
     order = np.random.default_rng(0).permutation(len(data["core"]))[:n]
     for i in order:
         yield {"thermal": data["ir"][i : i + 1].astype(np.float32)}

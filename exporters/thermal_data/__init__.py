@@ -1,0 +1,37 @@
+"""A physically grounded generator of radiometric thermal faces with paired RGB images (seed 002).
+
+No thermal face data ships with any offline package, so the project generates its own. Every
+number below is a documented parameter (see ``docs/thermal.md``); the chain is::
+
+    identity (geometry + thermal signature)  ×  capture (core temperature, ambient, pose, distance)
+      → skin temperature field (°C)  → grey-body radiance (ε = 0.98, reflected = ambient)
+      → atmosphere (τ over the distance)  → optics PSF (blur in radiance)  → apparent °C
+      → sensor: gain error about the shutter temperature, offset drift + FFC jumps,
+        fixed-pattern noise, NETD temporal noise  → Y16 centi-kelvin frame
+    plus an in-scene blackbody (ETRS) disc at a known set point, and a paired RGB rendering of the
+    same face from a camera mounted beside the thermal imager on the same horizontal line.
+
+Everything is deterministic under ``seed``: identity ``k`` of a generator is the same face on every
+machine, and ``sample(k, index)`` is the same frame.
+"""
+
+from __future__ import annotations
+
+from .face import Capture, Identity, make_identity, thermal_scene
+from .generator import ThermalFaceGenerator, ThermalSample
+from .physics import AMBIENT_BANDS, BAND_UM, CameraConfig, GeneratorConfig, band_radiance, radiance_to_celsius
+
+__all__ = [
+    "AMBIENT_BANDS",
+    "BAND_UM",
+    "CameraConfig",
+    "Capture",
+    "GeneratorConfig",
+    "Identity",
+    "ThermalFaceGenerator",
+    "ThermalSample",
+    "band_radiance",
+    "make_identity",
+    "radiance_to_celsius",
+    "thermal_scene",
+]
