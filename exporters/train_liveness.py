@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from biogate.exporters.nets.liveness import (
     Discriminator,
+    DlibIdentity,
     ExemplarFaceNet,
     GeneratorOutput,
     Latents,
@@ -87,12 +88,18 @@ def latent_loss(latents: Latents, re_latents: Latents, stop_gradient: bool = Tru
 
 @dataclass
 class LossWeights:
-    """λ of spec §3.2 (pixel 50 and adversarial 1 as suggested; see docs/liveness.md for identity)."""
+    """λ of spec §3.2: pixel 50, adversarial 1, latent 1 as suggested; identity 100 (docs/liveness.md).
+
+    ``L_id`` divides an embedding distance by M (128 for dlib), so the suggested λ_id = 1 would leave
+    it ~1e-3 of the objective; 100 brings it to the order of the adversarial term.
+    ``identity_batch`` caps how many images of a batch go through ``f`` (it is the costliest part).
+    """
 
     pixel: float = 50.0
     adversarial: float = 1.0
-    identity: float = 10.0
+    identity: float = 100.0
     latent: float = 1.0
+    identity_batch: int = 8
 
 
 def generator_loss(
@@ -103,15 +110,16 @@ def generator_loss(
     weights: LossWeights,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Weighted G objective and its parts (floats, for logging)."""
+    k = max(1, min(weights.identity_batch, image.shape[0]))
     with torch.no_grad():
-        target_id = identity(image)
+        target_id = identity(image[:k])
     parts = {
         "pixel": pixel_loss(image, out.reconstruction),
         "adversarial": generator_adversarial_loss(fake_logits),
-        "identity": identity_loss(target_id, identity(out.clear_face)),
+        "identity": identity_loss(target_id, identity(out.clear_face[:k])),
         "latent": latent_loss(out.latents, out.re_latents),
     }
-    total = sum(getattr(weights, k) * v for k, v in parts.items())
+    total = sum(getattr(weights, name) * v for name, v in parts.items())
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
@@ -189,6 +197,19 @@ def train_step(
     return out, float(d_loss.detach()), float(g_loss.detach()), parts
 
 
+def make_identity(
+    kind: str, works: Sequence[np.ndarray], size: int, steps: int, seed: int
+) -> torch.nn.Module:
+    """The frozen ``f``: ``dlib`` (the project's face embedder) or the ``exemplar`` stand-in trained here."""
+    if kind == "dlib":
+        from biogate.exporters.nets.dlib_resnet import load_dlib_facenet
+
+        return freeze(DlibIdentity(load_dlib_facenet()))
+    if kind == "exemplar":
+        return train_identity(works, size, steps, seed)
+    raise ValueError(f"unknown identity network {kind!r}; choose dlib or exemplar")
+
+
 @dataclass
 class TrainConfig:
     data: str = "builtin"
@@ -196,7 +217,8 @@ class TrainConfig:
     epochs: int = 100
     batch: int = 16
     lr: float = 1e-4
-    identity_steps: int = 300
+    identity: str = "dlib"
+    identity_steps: int = 300  # exemplar stand-in only
     target_bpcer: float = 0.05
     seed: int = 4
     max_minutes: float = 0.0  # 0: no wall-clock cap
@@ -233,8 +255,8 @@ def train(tc: TrainConfig, log=print) -> dict:
     log(f"genuine faces: {len(faces)} ({n_split})")
 
     t0 = time.monotonic()
-    identity = train_identity(works, cfg.input_size, tc.identity_steps, tc.seed)
-    log(f"identity stand-in trained ({tc.identity_steps} steps, {time.monotonic() - t0:.0f} s)")
+    identity = make_identity(tc.identity, works, cfg.input_size, tc.identity_steps, tc.seed)
+    log(f"identity network f: {tc.identity} ({time.monotonic() - t0:.0f} s)")
 
     gen, disc = LivenessGenerator(cfg), Discriminator(cfg)
     opt_g = torch.optim.Adam(gen.parameters(), lr=tc.lr, betas=(0.9, 0.999))
@@ -256,7 +278,7 @@ def train(tc: TrainConfig, log=print) -> dict:
         sched_d.step()
         if step % per_epoch == 0:
             rec = {"epoch": step // per_epoch, "g": g_loss, "d": d_loss, **parts}
-            rec["delta_train"] = float(background_delta(out.latents, out.re_latents).mean())
+            rec["delta_train"] = float(background_delta(out.latents, out.re_latents).mean().detach())
             history.append(rec)
             if rec["epoch"] % 5 == 0 or step == total:
                 log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
@@ -273,7 +295,7 @@ def train(tc: TrainConfig, log=print) -> dict:
     return {
         "config": cfg.to_json(),
         "generator": {k: v.detach().clone() for k, v in gen.state_dict().items()},
-        "identity": {k: v.detach().clone() for k, v in identity.state_dict().items()},
+        "identity": tc.identity,
         "threshold": threshold,
         "target_bpcer": tc.target_bpcer,
         "train": {
@@ -307,7 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--identity-steps", type=int, default=300)
+    p.add_argument(
+        "--identity", default="dlib", choices=["dlib", "exemplar"], help="frozen identity network f"
+    )
+    p.add_argument("--identity-steps", type=int, default=300, help="training steps of the exemplar stand-in")
     p.add_argument("--target-bpcer", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=4)
     p.add_argument("--max-minutes", type=float, default=0.0)
@@ -323,6 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.epochs,
         batch=args.batch,
         lr=args.lr,
+        identity=args.identity,
         identity_steps=args.identity_steps,
         target_bpcer=args.target_bpcer,
         seed=args.seed,

@@ -313,6 +313,27 @@ class ExemplarFaceNet(nn.Module):
         return F.normalize(self.embed(self.features(image).mean(dim=(2, 3))), dim=1)
 
 
+class DlibIdentity(nn.Module):
+    """The project's face embedder as the frozen ``f``: dlib's 128-d face ResNet (M = 128).
+
+    Like VGGFace without its last FC in the seed, it is a network trained for face recognition
+    on a large face set (dlib: about 3 million faces, LFW 99.38 % per its author), used up to its
+    embedding. It takes the liveness images in [-1, 1] at any size, resizes them (bilinear,
+    differentiable, so ``L_id`` reaches the generator) to its 150×150 chip and 0..255 pixels.
+    """
+
+    def __init__(self, net: nn.Module, size: int = 150) -> None:
+        super().__init__()
+        self.net = net
+        self.size = size
+        self.embed_dim = 128
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if image.shape[-1] != self.size or image.shape[-2] != self.size:
+            image = F.interpolate(image, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return self.net((image + 1.0) * 127.5)
+
+
 def freeze(module: nn.Module) -> nn.Module:
     """Put ``module`` in eval mode with no trainable parameters (the frozen ``f`` of the seed)."""
     module.eval()

