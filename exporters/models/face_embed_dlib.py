@@ -31,6 +31,13 @@ from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, register
 NAME = "face_embed_dlib"
 DISTANCE_THRESHOLD = 0.6  # dlib's published same-person threshold on the raw descriptor
 VIEWS_PER_FACE = 4
+# Cosine threshold on L2-normalised embeddings for the gallery.  dlib's distance 0.6 maps to
+# 1 - 0.6**2 / (2 * 1.458**2) = 0.915 for a descriptor of the median norm of the real faces; with
+# MTCNN alignment two different people of the offline group photograph reach cosine 0.916 (dlib
+# distance 0.61), while augmented captures of one person stay above 0.97.  A gate prefers a false
+# reject to a false accept, so the bundle ships 0.93 (about dlib distance 0.54).  Not validated on a
+# benchmark with real multi-photo identities (none is available offline); see docs/face.md.
+COSINE_THRESHOLD = 0.93
 
 
 def build() -> Any:
@@ -116,19 +123,10 @@ def evaluate(infer: InferFn, batch: int = 16) -> dict[str, float]:
         "pair_accuracy": float((decision == same).mean()),
         "same_accept_rate": float(decision[same].mean()),
         "different_reject_rate": float((~decision[~same]).mean()),
-        "cosine_threshold_fit": float(fit_cosine_threshold(cos_pairs, ref_decision)),
+        "cosine_decision_agreement": float(((cos_pairs > COSINE_THRESHOLD) == ref_decision).mean()),
         "pairs": float(len(i)),
         "same_pairs": float(same.sum()),
     }
-
-
-def fit_cosine_threshold(cosines: np.ndarray, decisions: np.ndarray) -> float:
-    """The cosine threshold on normalised embeddings that best reproduces the distance decisions."""
-    candidates = np.sort(np.unique(cosines))
-    mids = (candidates[:-1] + candidates[1:]) / 2 if len(candidates) > 1 else candidates
-    agree = [((cosines > t) == decisions).mean() for t in mids]
-    best = np.flatnonzero(np.asarray(agree) == max(agree))
-    return float(np.median(mids[best]))
 
 
 def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
@@ -147,10 +145,6 @@ def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
             chips.append(chip)
         yield {"image": to_input(np.stack(chips))}
 
-
-# Cosine threshold on L2-normalised embeddings, fitted to reproduce dlib's distance-0.6 decisions
-# on the evaluation pairs (``cosine_threshold_fit`` in the bundle metrics; see docs/face.md).
-COSINE_THRESHOLD = 0.92
 
 register(
     ModelSpec(

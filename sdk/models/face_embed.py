@@ -56,7 +56,7 @@ class FaceEmbedder:
     def __init__(self, engine: Infer, thresholds: dict[str, float] | None = None, batch: int = 16) -> None:
         self.engine = engine
         manifest = getattr(getattr(engine, "bundle", None), "manifest", None) or {}
-        self.thresholds = dict(thresholds or manifest.get("thresholds") or {"cosine": 0.92, "distance": 0.6})
+        self.thresholds = dict(thresholds or manifest.get("thresholds") or {"cosine": 0.93, "distance": 0.6})
         self.batch = int(batch)
 
     @classmethod
