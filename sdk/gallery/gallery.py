@@ -157,7 +157,23 @@ class Gallery:
         self.threshold = threshold
         self._backend = backend
         self._max_shortlist = max_shortlist
+        if transform_key is not None and dim is None and not Path(self.path).exists():
+            raise GalleryError("a gallery of cancelable templates needs dim= (the embedder's dimension)")
         self._store = GalleryStore(self.path, create)
+        try:
+            self._open(key, dim, transform_key, transform_bits, transform_center)
+        except BaseException:
+            self._store.close()  # a refused open (wrong key, bad rows) leaves no connection behind
+            raise
+
+    def _open(
+        self,
+        key: GalleryKey,
+        dim: int | None,
+        transform_key: GalleryKey | None,
+        transform_bits: int,
+        transform_center: Any,
+    ) -> None:
         self._transform: CancelableTransform | None = None
         uuid = self._store.get_meta("uuid")
         if uuid is None:  # a new file: give it an identity and a key check, atomically
@@ -392,8 +408,9 @@ class Gallery:
         out = Matches()
         ids = self._ids
         for hit in result.hits:
-            ident, name = ids.get(hit.owner, ("?", "?"))  # "?" only if deleted mid-search
-            out.append(Match(ident, name, hit.score, hit.template_id.hex()))
+            known = ids.get(hit.owner)
+            if known is not None:  # None only for an identity deleted while this search ran
+                out.append(Match(known[0], known[1], hit.score, hit.template_id.hex()))
         out.exact, out.shortlist = result.exact, result.shortlist
         return out
 
