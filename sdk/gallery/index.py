@@ -279,8 +279,9 @@ class TemplateIndex:
         n = snap.n
         if n - len(snap.dead) == 0:
             return SearchResult([], True, 0)
-        # S rows that surely cover k live identities (dead rows may sit among them).
-        s = min(n, k * max(snap.per_owner_max, 1) + len(snap.dead))
+        # S rows surely cover k identities.  Dead rows score -inf, so they enter the top S only
+        # when fewer than S rows live, and are dropped after re-ranking.
+        s = min(n, k * max(snap.per_owner_max, 1))
         if not self._int8_wanted(n):
             scores = snap.unit[:n] @ query_unit
             scores[snap.dead] = -np.inf

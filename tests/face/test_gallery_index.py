@@ -118,6 +118,21 @@ def test_deleted_identities_vanish_and_compaction_keeps_answers() -> None:
     assert abs(float(unit[row] @ q) - hit.score) < 1e-6
 
 
+def test_many_tombstones_keep_the_shortlist_small_and_exact() -> None:
+    rng = np.random.default_rng(23)
+    unit, owners, centres = _clustered(rng, 4000, 1, 64, spread=0.5)
+    index = _build("int8", unit, owners, max_shortlist=200)
+    alive = np.ones(4000, bool)
+    for owner in rng.permutation(4000)[:990].tolist():  # just under the compaction trigger
+        index.remove(owner)
+        alive[owner] = False
+    assert len(index._snap.dead) == 990
+    for q in centres[:40]:
+        got = index.search(q, 3)
+        assert got.exact and got.shortlist < 200
+        assert [h.owner for h in got.hits] == [o for o, _ in _brute(unit, owners, alive, q, 3, None)]
+
+
 def test_quantisation_error_bound_holds() -> None:
     rng = np.random.default_rng(12)
     x = normalise(rng.standard_normal((2000, 128)) * rng.uniform(0.1, 3, (2000, 128)), 128)
