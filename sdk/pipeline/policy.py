@@ -22,7 +22,7 @@ class PolicyConfig:
     require_temperature: bool = False  # True: no temperature reading means deny
     fever_c: float = 37.3
     open_cooldown_s: float = 5.0  # the same person is not let through twice within this time
-    deny_cooldown_s: float = 2.0  # repeated denials for the same face are not re-sent sooner
+    deny_cooldown_s: float = 2.0  # repeated denials/alarms for the same face are not re-sent sooner
     open_duration_ms: int = 3000
 
     def __post_init__(self) -> None:
@@ -66,6 +66,7 @@ class DecisionPolicy:
         self.config = config or PolicyConfig()
         self._last_open: dict[str, int] = {}
         self._last_deny: dict[str, int] = {}
+        self._last_alarm: dict[str, int] = {}
 
     def decide(self, ev: Evidence, now_ns: int | None = None) -> Decision:
         """The decision for one frame's evidence; ``now_ns`` defaults to its capture time."""
@@ -96,6 +97,9 @@ class DecisionPolicy:
             )
         key = ev.identity or ev.track_key or "unknown"
         if fever:
+            if self._recent(self._last_alarm, key, now, cfg.deny_cooldown_s):
+                return Decision(NONE, ev.t_capture, ev.identity, [*reasons, "alarm already sent"], scores)
+            self._last_alarm[key] = now
             return Decision(ALARM, ev.t_capture, ev.identity, reasons, scores)
         if reasons:
             if self._recent(self._last_deny, key, now, cfg.deny_cooldown_s):

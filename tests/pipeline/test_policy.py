@@ -65,6 +65,15 @@ def test_deny_cooldown_per_track():
     assert policy.decide(Evidence(t_capture=3 * S, **unknown)).action == DENY
 
 
+def test_alarm_cooldown_per_identity():
+    policy = DecisionPolicy(PolicyConfig(deny_cooldown_s=2))
+    fever = {**GOOD, "temperature_c": 38.5}
+    assert policy.decide(Evidence(t_capture=0, **fever)).action == ALARM
+    repeat = policy.decide(Evidence(t_capture=S, **fever))
+    assert repeat.action == NONE and "alarm already sent" in repeat.reasons
+    assert policy.decide(Evidence(t_capture=3 * S, **fever)).action == ALARM
+
+
 @pytest.mark.parametrize("kwargs", [{"fever_c": 60.0}, {"open_cooldown_s": -1}, {"open_duration_ms": 10}])
 def test_bad_policy_config(kwargs):
     with pytest.raises(ConfigError):

@@ -1,0 +1,186 @@
+"""Assemble the kiosk from a :class:`KioskConfig`: source, models, gallery, gate, audit, pipeline."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..frame import Frame
+from ..pipeline.audit import AuditLog
+from ..pipeline.policy import DecisionPolicy
+from ..pipeline.runner import Pipeline
+from ..pipeline.stage import Stage
+from .config import KioskConfig
+from .decide import DecisionRecord, DecisionSink
+from .stages import (
+    DetectStage,
+    EmbedStage,
+    LivenessStage,
+    MatchStage,
+    SharpnessGate,
+    SuperResolveStage,
+    ThermalStage,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Kiosk:
+    """A running access-control kiosk: ``start()``, ``stop()``, ``stats()``; a context manager."""
+
+    def __init__(self, pipeline: Pipeline, sink: DecisionSink, closers: list[Callable[[], Any]]) -> None:
+        self.pipeline = pipeline
+        self.sink = sink
+        self._closers = closers
+
+    def start(self) -> Kiosk:
+        self.pipeline.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the pipeline first (no more commands), then close the gate link, gallery and log."""
+        self.pipeline.stop()
+        for close in reversed(self._closers):
+            try:
+                close()
+            except Exception as exc:  # keep closing the rest
+                log.warning("while stopping the kiosk: %s", exc)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.pipeline.wait(timeout)
+
+    def stats(self) -> dict[str, Any]:
+        stats = self.pipeline.stats()
+        stats["capture_to_gate"] = self.sink.capture_to_gate.summary()
+        stats["decisions"] = len(self.sink.records)
+        return stats
+
+    def __enter__(self) -> Kiosk:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _engine_options(config: KioskConfig) -> dict[str, Any]:
+    return {"threads": config.models.threads}
+
+
+def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) -> list[Stage]:
+    """The stage list for ``config`` (models loaded from their bundles)."""
+    from ..models import FaceEmbedder, FaceLiveness, MTCNNDetector
+
+    m = config.models
+    if not m.detector or not m.embedder:
+        raise ConfigError("kiosk config [models]: detector and embedder bundles are required")
+    opts = _engine_options(config)
+    sel = config.selection
+    stages: list[Stage] = [
+        SharpnessGate(sel.every, sel.metric, sel.window_s, sel.keep_ratio, sel.min_score),
+        DetectStage(
+            MTCNNDetector.from_bundles(config.resolve(m.detector), min_face=m.min_face_px, **opts),
+            m.min_face_px,
+        ),
+    ]
+    if m.liveness:
+        stages.append(LivenessStage(FaceLiveness.from_bundle(config.resolve(m.liveness), **opts)))
+    elif config.policy.require_liveness:
+        raise ConfigError("kiosk config: policy.require_liveness is set but [models] liveness is empty")
+    if m.super_resolution:
+        from ..models import SuperResolver
+
+        stages.append(
+            SuperResolveStage(SuperResolver.from_bundle(config.resolve(m.super_resolution), **opts))
+        )
+    embedder = FaceEmbedder.from_bundle(config.resolve(m.embedder), **opts)
+    threshold = config.gallery.threshold
+    if threshold is None:
+        threshold = embedder.thresholds.get("cosine")
+    stages += [EmbedStage(embedder), MatchStage(gallery, threshold)]
+    if config.thermal.enabled:
+        from ..models.thermal import ThermalConfig as ThermalModelConfig
+        from ..models.thermal import ThermalFace
+
+        t = config.thermal
+        bb = (
+            {}
+            if t.blackbody_roi is None
+            else {"blackbody_roi": tuple(t.blackbody_roi), "blackbody_c": t.blackbody_c}
+        )
+        tcfg = ThermalModelConfig(alarm_c=config.policy.fever_c, **bb)
+        thermal = (
+            ThermalFace.from_bundle(config.resolve(m.thermal), config=tcfg, **opts)
+            if m.thermal
+            else ThermalFace(config=tcfg)
+        )
+        h = None if config.thermal.homography is None else np.asarray(config.thermal.homography, np.float64)
+        stages.append(ThermalStage(thermal_source, thermal, h, config.thermal.max_age_ms))
+    return stages
+
+
+def open_gate(config: KioskConfig, closers: list[Callable[[], Any]]) -> Any:
+    """A connected :class:`GateClient` (starting the firmware simulator for ``port = "sim"``)."""
+    if not config.gate.enabled:
+        return None
+    from ..firmware_bridge import GateClient
+    from ..firmware_bridge.keys import load_key
+
+    key = load_key(config.resolve(config.gate.key_file) or None)
+    port = config.gate.port
+    if port == "sim":
+        from ..firmware_bridge.simulator import GateSimulator
+
+        sim = GateSimulator(key, trace=True).start()
+        closers.append(sim.stop)
+        port = sim.port
+    client = GateClient(port, key, heartbeat_s=config.gate.heartbeat_s)
+    closers.append(client.close)
+    return client
+
+
+def build_kiosk(
+    config: KioskConfig,
+    *,
+    source: Iterable[Frame] | None = None,
+    thermal_source: Any = None,
+    gate: Any = None,
+    on_decision: Callable[[DecisionRecord], None] | None = None,
+) -> Kiosk:
+    """Open everything ``config`` names and wire the pipeline; nothing runs until ``start()``.
+
+    ``source``, ``thermal_source`` and ``gate`` override the configured ones (demos, tests).
+    Whatever was opened is closed again if a later step fails.
+    """
+    from .. import open_source
+    from ..gallery import Gallery, GalleryKey
+
+    closers: list[Callable[[], Any]] = []
+    try:
+        gallery_key = GalleryKey.resolve(config.resolve(config.gallery.key_file) or None)
+        gallery = Gallery(config.resolve(config.gallery.path), gallery_key)
+        closers.append(gallery.close)
+        if config.thermal.enabled and thermal_source is None:
+            thermal_source = open_source(config.thermal.uri, **config.thermal.options)
+            closers.append(thermal_source.close)
+        stages = build_stages(config, gallery, thermal_source)
+        if gate is None:
+            gate = open_gate(config, closers)
+        audit = AuditLog(config.resolve(config.audit.path), config.audit.save_faces)
+        closers.append(audit.close)
+        sink = DecisionSink(DecisionPolicy(config.policy), gate, audit, on_decision)
+        if source is None:
+            source = open_source(config.source.uri, **config.source.options)
+        pipeline = Pipeline(source, stages, sink, queue_size=1)
+    except BaseException:
+        for close in reversed(closers):
+            with contextlib.suppress(Exception):
+                close()
+        raise
+    return Kiosk(pipeline, sink, closers)
+
+
+__all__ = ["Kiosk", "build_kiosk", "build_stages", "open_gate"]
