@@ -10,7 +10,8 @@ stage can be tested with any object that has the method it calls:
   (:class:`biogate.models.FaceLiveness`);
 * super-resolver: ``enhance(image_bgr, box) -> image_bgr`` (optional);
 * embedder: ``embed(image, [face], order="BGR") -> [FaceEmbedding]`` (:class:`biogate.models.FaceEmbedder`);
-* gallery: ``search(embedding, k=1) -> [Match(identity_id, name, score, ...)]`` (:class:`biogate.gallery.Gallery`);
+* gallery: ``search(embedding, k=1) -> [Match(identity_id, name, score, ...)]``
+  (:class:`biogate.gallery.Gallery`);
 * thermal: ``measure(frame, rgb_boxes=..., homography=...) -> [FaceReading]``
   (:class:`biogate.models.ThermalFace`).
 """
