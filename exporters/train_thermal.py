@@ -256,7 +256,7 @@ def prune(pre: PretrainNet, ir: np.ndarray, ids: np.ndarray, cfg: TrainConfig):
     def batches():
         for _ in range(cfg.prune_batches):
             idx = rng.choice(len(ids), min(cfg.batch, len(ids)), replace=False)
-            yield torch.from_numpy(ir[idx]).repeat(1, 3, 1, 1), torch.from_numpy(ids[idx]).long()
+            yield torch.from_numpy(ir[idx]), torch.from_numpy(ids[idx]).long()  # one channel at a time
 
     def loss_fn(model, x, y):
         return F.cross_entropy(model.classifier(model(x), y), y)

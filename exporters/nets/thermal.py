@@ -109,14 +109,27 @@ class PretrainNet(nn.Module):
 def accumulate_first_layer_gradients(model: PretrainNet, batches, loss_fn) -> torch.Tensor:
     """g[o, c] = Σ_batches Σ_kh,kw |∂L/∂W[o, c, kh, kw]| of the 3×3×3 first layer (spec §3.3).
 
-    ``batches`` yields ``(x, y)`` with ``x`` of shape (N, 3, H, W) — thermal crops replicated to
-    three channels — and ``loss_fn(model, x, y)`` returns the scalar loss to back-propagate.
+    ``batches`` yields ``(x, y)``; ``loss_fn(model, x3, y)`` returns the scalar loss for a
+    3-channel input. A 3-channel ``x`` is used as is. A **single-channel** (thermal) ``x`` is fed
+    to one input channel at a time, the other two zero, and slice ``c`` collects its gradient
+    from pass ``c`` only: replicating the thermal image to R, G and B instead would make the three
+    slices' gradients identical (∂L/∂W[o, c] = Σ δ_o ⊗ x_c with x_R = x_G = x_B), and the
+    criterion could not choose.
     """
     acc = torch.zeros(model.first.weight.shape[:2])
     for x, y in batches:
-        model.zero_grad(set_to_none=True)
-        loss_fn(model, x, y).backward()
-        acc += model.first.weight.grad.detach().abs().sum(dim=(2, 3))
+        if x.shape[1] == 3:
+            passes = [(x, slice(None))]
+        else:
+            passes = []
+            for c in range(3):
+                x3 = torch.zeros(x.shape[0], 3, *x.shape[2:], dtype=x.dtype)
+                x3[:, c] = x[:, 0]
+                passes.append((x3, slice(c, c + 1)))
+        for x3, cols in passes:
+            model.zero_grad(set_to_none=True)
+            loss_fn(model, x3, y).backward()
+            acc[:, cols] += model.first.weight.grad.detach().abs().sum(dim=(2, 3))[:, cols]
     model.zero_grad(set_to_none=True)
     return acc
 

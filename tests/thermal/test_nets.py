@@ -40,7 +40,7 @@ def test_pruning_keeps_the_slice_with_the_largest_accumulated_gradient():
     def loss_fn(model, x, y):  # ∂L/∂W[o, c, :, :] = planted[o, c] on every tap
         return (model.first.weight * planted[:, :, None, None]).sum()
 
-    grads = accumulate_first_layer_gradients(net, [(None, None)] * 3, loss_fn)
+    grads = accumulate_first_layer_gradients(net, [(torch.zeros(1, 3, 8, 8), None)] * 3, loss_fn)
     assert torch.allclose(grads, 3 * 9 * planted)
     pruned, keep = prune_first_layer(net.first, grads)
     assert keep.tolist() == keep_truth.tolist()
@@ -51,17 +51,27 @@ def test_pruning_keeps_the_slice_with_the_largest_accumulated_gradient():
         prune_first_layer(pruned, grads)
 
 
-def test_gradients_come_from_real_backprop_on_replicated_thermal():
+def test_thermal_gradients_are_collected_one_input_channel_at_a_time():
     torch.manual_seed(0)
     net = PretrainNet(n_identities=3).eval()
-    x = torch.randn(4, 1, 64, 64).repeat(1, 3, 1, 1)
+    x = torch.randn(4, 1, 64, 64)
     y = torch.tensor([0, 1, 2, 0])
 
     def loss_fn(model, xb, yb):
         return torch.nn.functional.cross_entropy(model.classifier(model(xb), yb), yb)
 
-    grads = accumulate_first_layer_gradients(net, [(x, y)], loss_fn)
-    assert grads.shape == (16, 3) and bool((grads > 0).all())
+    replicated = accumulate_first_layer_gradients(net, [(x.repeat(1, 3, 1, 1), y)], loss_fn)
+    # replication makes the three slices indistinguishable: the criterion could not choose
+    assert torch.allclose(replicated[:, 0], replicated[:, 1], rtol=1e-4)
+    assert torch.allclose(replicated[:, 0], replicated[:, 2], rtol=1e-4)
+    isolated = accumulate_first_layer_gradients(net, [(x, y)], loss_fn)
+    assert isolated.shape == (16, 3) and bool((isolated > 0).all())
+    assert not torch.allclose(isolated[:, 0], isolated[:, 1], rtol=1e-2)
+    # slice c's gradient is exactly the one of a pass with the thermal image in channel c alone
+    x_g = torch.zeros(4, 3, 64, 64)
+    x_g[:, 1] = x[:, 0]
+    alone = accumulate_first_layer_gradients(net, [(x_g, y)], loss_fn)
+    assert torch.allclose(isolated[:, 1], alone[:, 1])
     assert net.first.weight.grad is None  # left clean for training
 
 
