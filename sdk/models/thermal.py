@@ -312,16 +312,21 @@ class ThermalFace:
         engine: ``engine({"thermal": crop}) -> {"embedding", "temperature"}`` (a loaded
             :mod:`biogate.engine` bundle), or None for the model-free canthus estimate alone.
         config: :class:`ThermalConfig`.
+        gallery: optional :class:`biogate.gallery.Gallery` holding thermal templates; without
+            one, :meth:`enroll` keeps a small in-memory gallery.
     """
 
-    def __init__(self, engine: Engine | None = None, config: ThermalConfig | None = None) -> None:
+    def __init__(
+        self, engine: Engine | None = None, config: ThermalConfig | None = None, gallery: Any = None
+    ) -> None:
         self.engine = engine
         self.config = config or ThermalConfig()
+        self.gallery = gallery
         self._gallery: dict[str, np.ndarray] = {}
 
     @classmethod
     def from_bundle(
-        cls, bundle: str, config: ThermalConfig | None = None, **load_options: Any
+        cls, bundle: str, config: ThermalConfig | None = None, gallery: Any = None, **load_options: Any
     ) -> ThermalFace:
         """Load the ``thermal_face`` bundle; its manifest thresholds fill the calibration fields."""
         from .. import engine as engine_mod
@@ -333,7 +338,7 @@ class ThermalFace:
         for key in CALIBRATION_KEYS:
             if key in thresholds:
                 setattr(config, key, float(thresholds[key]))
-        return cls(engine_mod.load(opened, **load_options), config)
+        return cls(engine_mod.load(opened, **load_options), config, gallery)
 
     # -- identity -------------------------------------------------------------------------
     def enroll(self, name: str, embeddings: np.ndarray) -> None:
@@ -343,7 +348,14 @@ class ThermalFace:
         self._gallery[name] = mean / max(float(np.linalg.norm(mean)), 1e-12)
 
     def identify(self, embedding: np.ndarray) -> tuple[str | None, float]:
-        """Best gallery match by cosine similarity; None below ``match_threshold``."""
+        """Best gallery match by cosine similarity; None below ``match_threshold``.
+
+        With a :class:`biogate.gallery.Gallery` of *thermal* templates (this model's 64-d
+        embeddings; RGB face templates live in another space) its ``search`` is used instead.
+        """
+        if self.gallery is not None:
+            matches = self.gallery.search(embedding, k=1, threshold=self.config.match_threshold)
+            return (matches[0].identity_id, float(matches[0].score)) if matches else (None, 0.0)
         if not self._gallery:
             return None, 0.0
         names = list(self._gallery)

@@ -147,3 +147,15 @@ def test_identity_gallery_and_crop_normalisation():
     assert reading.identity == "ann" and reading.similarity == pytest.approx(1.0)
     crop = crop_face(np.full((50, 50), 37.0, np.float32), (10, 10, 30, 30))
     assert crop.shape == (1, 1, 64, 64) and np.allclose(crop, 1.0)
+
+
+def test_identity_through_an_encrypted_thermal_gallery(tmp_path):
+    from biogate.gallery import Gallery, GalleryKey
+
+    gallery = Gallery(tmp_path / "thermal.db", GalleryKey.generate(), create=True, dim=64)
+    gallery.enroll("p-001", "Ann", np.eye(64, dtype=np.float32)[:1])
+    gallery.enroll("p-002", "Bob", np.eye(64, dtype=np.float32)[1:2])
+    tf = ThermalFace(FakeEngine(36.8), ThermalConfig(emissivity=1.0), gallery=gallery)
+    (reading,) = tf.measure(_frame(_scene()))
+    assert reading.identity == "p-001" and reading.similarity == pytest.approx(1.0, abs=1e-3)
+    gallery.close()
