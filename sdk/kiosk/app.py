@@ -77,6 +77,8 @@ def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) 
     m = config.models
     if not m.detector or not m.embedder:
         raise ConfigError("kiosk config [models]: detector and embedder bundles are required")
+    if config.policy.require_liveness and not m.liveness:
+        raise ConfigError("kiosk config: policy.require_liveness is set but [models] liveness is empty")
     opts = _engine_options(config)
     sel = config.selection
     stages: list[Stage] = [
@@ -88,8 +90,6 @@ def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) 
     ]
     if m.liveness:
         stages.append(LivenessStage(FaceLiveness.from_bundle(config.resolve(m.liveness), **opts)))
-    elif config.policy.require_liveness:
-        raise ConfigError("kiosk config: policy.require_liveness is set but [models] liveness is empty")
     if m.super_resolution:
         from ..models import SuperResolver
 

@@ -124,7 +124,7 @@ def _build(cls: type, table: Any, where: str) -> Any:
         )
     try:
         return cls(**table)
-    except TypeError as exc:
+    except (TypeError, ConfigError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
