@@ -29,6 +29,10 @@ Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
 MTCNN_MEAN = 127.5
 MTCNN_SCALE = 1.0 / 128.0
 
+#: The single-stage detector's levels: (stride, anchor side in pixels), and channels per cell.
+YOLO_LEVELS: tuple[tuple[int, float], ...] = ((8, 24.0), (16, 72.0))
+YOLO_CHANNELS = 13
+
 
 @dataclass
 class FaceDetection:
@@ -256,4 +260,110 @@ class MTCNNDetector(FaceDetector):
         ]
 
 
-__all__ = ["FaceDetection", "FaceDetector", "MTCNNDetector", "pnet_candidates", "pyramid_scales"]
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def decode_yolo(
+    raw: Sequence[np.ndarray], score_threshold: float, levels: Sequence[tuple[int, float]] = YOLO_LEVELS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw per-level maps (13, H, W) → scores (M,), boxes (M, 4) and quads (M, 4, 2) in input pixels."""
+    scores, boxes, quads = [], [], []
+    for (stride, anchor), p in zip(levels, raw):
+        p = np.asarray(p, np.float32)
+        if p.ndim != 3 or p.shape[0] != YOLO_CHANNELS:
+            raise ConfigError(f"YOLO level output must be ({YOLO_CHANNELS}, H, W), got {p.shape}")
+        obj = _sigmoid(p[0])
+        ys, xs = np.nonzero(obj >= score_threshold)
+        t = p[:, ys, xs]
+        cx = (2 * _sigmoid(t[1]) - 0.5 + xs) * stride
+        cy = (2 * _sigmoid(t[2]) - 0.5 + ys) * stride
+        w = (2 * _sigmoid(t[3])) ** 2 * anchor
+        h = (2 * _sigmoid(t[4])) ** 2 * anchor
+        scores.append(obj[ys, xs])
+        boxes.append(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1))
+        quads.append(np.stack([cx, cy], 1)[:, None, :] + t[5:13].T.reshape(-1, 4, 2) * anchor)
+    return (
+        np.concatenate(scores),
+        np.concatenate(boxes).reshape(-1, 4),
+        np.concatenate(quads).reshape(-1, 4, 2),
+    )
+
+
+class YoloFaceDetector(FaceDetector):
+    """The seed's single-stage detector: boxes, face quadrilaterals (any of 4 orientations), scores.
+
+    Args:
+        engine: infer callable with input ``image`` (N, 3, H, W) RGB/255 and outputs ``p8``, ``p16``
+            (the ``face_detect_yolo`` bundle).
+        input_size: the image's longer side is resized to this (rounded to a multiple of 32).
+        score_threshold, nms_threshold: detection threshold and IoU limit (defaults: the bundle's).
+    """
+
+    name = "yolo_face"
+
+    def __init__(
+        self,
+        engine: Infer,
+        input_size: int = 640,
+        score_threshold: float | None = None,
+        nms_threshold: float | None = None,
+    ) -> None:
+        manifest = getattr(getattr(engine, "bundle", None), "manifest", None) or {}
+        thresholds = manifest.get("thresholds") or {}
+        self.engine = engine
+        self.input_size = max(32, round(input_size / 32.0) * 32)
+        self.score_threshold = float(
+            score_threshold if score_threshold is not None else thresholds.get("score", 0.5)
+        )
+        self.nms_threshold = float(
+            nms_threshold if nms_threshold is not None else thresholds.get("nms", 0.45)
+        )
+
+    @classmethod
+    def from_bundle(cls, bundle: str | Path, **options: Any) -> YoloFaceDetector:
+        """Load the ``face_detect_yolo`` bundle; engine options go to :func:`biogate.engine.load`."""
+        from .. import engine
+
+        keys = ("precision", "backend", "providers", "threads", "allow_unfit")
+        engine_opts = {k: options.pop(k) for k in keys if k in options}
+        return cls(engine.load(bundle, **engine_opts), **options)
+
+    def detect(self, image: Any, order: str = "RGB") -> list[FaceDetection]:
+        img = to_rgb8(image, order)
+        h, w = img.shape[:2]
+        scale = self.input_size / float(max(h, w))
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32
+        canvas = np.full((ph, pw, 3), 114, np.uint8)  # pad bottom/right with YOLO's grey
+        canvas[:nh, :nw] = cv2.resize(
+            img, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        )
+        x = (canvas.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
+        out = self.engine({"image": x})
+        scores, boxes, quads = decode_yolo(
+            [_first(out, "p8")[0], _first(out, "p16")[0]], self.score_threshold
+        )
+        keep = nms(boxes, scores, self.nms_threshold)
+        boxes, quads, scores = boxes[keep] / scale, quads[keep] / scale, scores[keep]
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
+        return [
+            FaceDetection(
+                box=boxes[i].astype(np.float32), quad=quads[i].astype(np.float32), score=float(scores[i])
+            )
+            for i in range(len(scores))
+        ]
+
+
+__all__ = [
+    "YOLO_CHANNELS",
+    "YOLO_LEVELS",
+    "FaceDetection",
+    "FaceDetector",
+    "MTCNNDetector",
+    "YoloFaceDetector",
+    "decode_yolo",
+    "pnet_candidates",
+    "pyramid_scales",
+]
