@@ -385,16 +385,30 @@ class Gallery:
             return count
 
     # -- matching --------------------------------------------------------------------------------
-    def _probe(self, embedding: Any) -> np.ndarray:
+    def _probes(self, embeddings: Any, what: str = "probe") -> np.ndarray:
+        """Validated unit probes ``(m, stored dim)``: normalised, transformed when protected."""
         if self._dim is None:
             raise GalleryError(f"gallery {self.path!r} is empty: enrol someone before searching")
+        unit = normalise(embeddings, self.dim, what)
+        if self._transform is not None:
+            unit = normalise(self._transform.apply(unit), self._transform.bits, what)
+        return unit
+
+    def _probe(self, embedding: Any) -> np.ndarray:
         arr = np.asarray(embedding)
         if arr.ndim != 1:
             raise GalleryError(f"a probe is one {self.dim}-d vector, got shape {arr.shape}")
-        unit = normalise(arr, self.dim, "probe")
-        if self._transform is not None:
-            unit = normalise(self._transform.apply(unit), self._transform.bits, "probe")
-        return unit[0]
+        return self._probes(arr)[0]
+
+    def _matches(self, result: Any) -> Matches:
+        out = Matches()
+        ids = self._ids
+        for hit in result.hits:
+            known = ids.get(hit.owner)
+            if known is not None:  # None only for an identity deleted while this search ran
+                out.append(Match(known[0], known[1], hit.score, hit.template_id.hex()))
+        out.exact, out.shortlist = result.exact, result.shortlist
+        return out
 
     def search(self, embedding: Any, k: int = 1, threshold: float | None = None) -> Matches:
         """1:N: the ``k`` identities most similar to ``embedding`` (cosine), best first.
@@ -404,15 +418,20 @@ class Gallery:
         """
         probe = self._probe(embedding)
         thr = self.threshold if threshold is None else threshold
-        result = self._index.search(probe, k, thr)
-        out = Matches()
-        ids = self._ids
-        for hit in result.hits:
-            known = ids.get(hit.owner)
-            if known is not None:  # None only for an identity deleted while this search ran
-                out.append(Match(known[0], known[1], hit.score, hit.template_id.hex()))
-        out.exact, out.shortlist = result.exact, result.shortlist
-        return out
+        return self._matches(self._index.search(probe, k, thr))
+
+    def search_many(self, embeddings: Any, k: int = 1, threshold: float | None = None) -> list[Matches]:
+        """:meth:`search` for every row of ``(m, dim)`` embeddings (all faces of a frame) at once.
+
+        One pass over the gallery serves all probes, so m faces cost far less than m searches.
+        """
+        arr = np.asarray(embeddings)
+        if arr.ndim != 2:
+            raise GalleryError(f"search_many takes an (m, {self.dim}) array of probes, got shape {arr.shape}")
+        if len(arr) == 0:
+            return []
+        thr = self.threshold if threshold is None else threshold
+        return [self._matches(r) for r in self._index.search_many(self._probes(arr, "probes"), k, thr)]
 
     def verify(self, identity_id: str, embedding: Any, threshold: float | None = None) -> Verification:
         """1:1: is ``embedding`` the enrolled identity ``identity_id``?"""

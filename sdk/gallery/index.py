@@ -273,49 +273,66 @@ class TemplateIndex:
 
     def search(self, query_unit: np.ndarray, k: int = 1, threshold: float | None = None) -> SearchResult:
         """Top-``k`` identities by their best template's cosine, optionally ``>= threshold``."""
+        return self.search_many(query_unit[None, :], k, threshold)[0]
+
+    def search_many(
+        self, queries: np.ndarray, k: int = 1, threshold: float | None = None
+    ) -> list[SearchResult]:
+        """:meth:`search` for several unit queries ``(m, dim)`` in one pass over the gallery.
+
+        The int8 pass reads the gallery once for all of them (a matrix product instead of m
+        matrix-vector products), so a frame with several faces costs little more than one.
+        """
         if k < 1:
             raise ConfigError(f"k must be >= 1, got {k}")
         snap = self._snap
         n = snap.n
         if n - len(snap.dead) == 0:
-            return SearchResult([], True, 0)
+            return [SearchResult([], True, 0) for _ in range(len(queries))]
         # S rows surely cover k identities.  Dead rows score -inf, so they enter the top S only
         # when fewer than S rows live, and are dropped after re-ranking.
         s = min(n, k * max(snap.per_owner_max, 1))
+        results = []
         if not self._int8_wanted(n):
-            scores = snap.unit[:n] @ query_unit
-            scores[snap.dead] = -np.inf
-            cand = _top(scores, s)
-            return SearchResult(_best_per_owner(snap, cand, scores[cand], k, threshold), True, len(cand))
-        approx, bound = self._approx_scores(snap, query_unit)
-        approx[snap.dead] = -np.inf
+            for scores in queries @ snap.unit[:n].T:
+                scores[snap.dead] = -np.inf
+                cand = _top(scores, s)
+                results.append(
+                    SearchResult(_best_per_owner(snap, cand, scores[cand], k, threshold), True, len(cand))
+                )
+            return results
+        approx, bounds = self._approx_scores(snap, queries)
+        approx[:, snap.dead] = -np.inf
         lowest = float(np.finfo(np.float32).min)  # never re-admit dead (-inf) rows
-        cand = _at_least_s_th_best(approx, s, 2.0 * bound, lowest if threshold is None else threshold - bound)
-        exact = True
-        if len(cand) > self.max_shortlist:
-            cand = cand[_top(approx[cand], self.max_shortlist)]
-            exact = False
-        scores = snap.unit[cand] @ query_unit
-        return SearchResult(_best_per_owner(snap, cand, scores, k, threshold), exact, len(cand))
+        for query, row, bound in zip(queries, approx, bounds.tolist()):
+            floor = lowest if threshold is None else threshold - bound
+            cand = _at_least_s_th_best(row, s, 2.0 * bound, floor)
+            exact = True
+            if len(cand) > self.max_shortlist:
+                cand = cand[_top(row[cand], self.max_shortlist)]
+                exact = False
+            scores = snap.unit[cand] @ query
+            results.append(SearchResult(_best_per_owner(snap, cand, scores, k, threshold), exact, len(cand)))
+        return results
 
-    def _approx_scores(self, snap: _Snapshot, query_unit: np.ndarray) -> tuple[np.ndarray, float]:
-        """int8 scores of every row and the proven bound ``b`` on their error."""
-        codes, step, err, _ = quantise(query_unit[None, :])
-        q_col = np.ascontiguousarray(codes.reshape(self.dim, 1))
-        q_row = (codes.astype(np.int16) + 128).astype(np.uint8)  # the segments' zero point is 128
-        out = np.empty(snap.n, np.float32)
+    def _approx_scores(self, snap: _Snapshot, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """int8 scores ``(m, n)`` of every row for every query, and each query's error bound ``b``."""
+        codes, step, err, _ = quantise(queries)
+        q_cols = np.ascontiguousarray(codes.T)  # (dim, m) int8 for the tail graph
+        q_rows = (codes.astype(np.int16) + 128).astype(np.uint8)  # the segments' zero point is 128
+        out = np.empty((len(queries), snap.n), np.float32)
         for a, b, session in snap.segments:
-            out[a:b] = session.run(None, {"A": q_row})[0][0]
+            out[:, a:b] = session.run(None, {"A": q_rows})[0]
         if snap.frozen < snap.n:
             tail = self._tail()
             for a in range(snap.frozen, snap.n, CHUNK_ROWS):
                 b = min(snap.n, a + CHUNK_ROWS)
-                out[a:b] = tail.run(None, {"A": snap.codes[a:b], "B": q_col})[0][:, 0]
-        out *= snap.step[: snap.n]
-        out *= float(step[0])
+                out[:, a:b] = tail.run(None, {"A": snap.codes[a:b], "B": q_cols})[0].T
+        out *= snap.step[None, : snap.n]
+        out *= step[:, None]
         # |x·q - x̂·q̂| <= ‖e_x‖·‖q‖ + ‖x̂‖·‖e_q‖ with ‖q‖ = 1; a little slack covers float32 rounding.
-        bound = snap.err_max + snap.norm_max * float(err[0]) + 1e-5
-        return out, bound
+        bounds = snap.err_max + snap.norm_max * err.astype(np.float64) + 1e-5
+        return out, bounds
 
     def _tail(self):
         if self._tail_session is None:  # a benign race: two threads may both build one

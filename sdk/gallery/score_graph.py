@@ -5,11 +5,11 @@
 they need by hand, in field-number order exactly as protobuf's own serializer does.
 ``tests/face/test_gallery_index.py`` rebuilds both with ``onnx.helper`` and compares bytes.
 
-* :func:`tail_scores_model`: ``Y[N,1] = (A[N,D] - 128) @ B[D,1]`` — gallery rows (uint8 codes
-  shifted by +128) against an int8 query; the rows are an input, so no rebuild on enrolment.
-* :func:`segment_scores_model`: ``Y[1,N] = (A[1,D] - 128) @ W[D,N]`` — a shifted query against a
+* :func:`tail_scores_model`: ``Y[N,M] = (A[N,D] - 128) @ B[D,M]`` — gallery rows (uint8 codes
+  shifted by +128) against M int8 queries; the rows are an input, so no rebuild on enrolment.
+* :func:`segment_scores_model`: ``Y[M,N] = (A[M,D] - 128) @ W[D,N]`` — M shifted queries against a
   frozen block of int8 templates held as a constant, which ONNX Runtime pre-packs once for its
-  GEMV kernel (about twice as fast per query as re-packing the rows on every call).
+  GEMV/GEMM kernels (about twice as fast per query as re-packing the rows on every call).
 """
 
 from __future__ import annotations
@@ -78,22 +78,22 @@ _ZERO_POINT = _tensor("zp", UINT8, [], struct.pack("B", 128))
 
 
 def tail_scores_model() -> bytes:
-    """``Y[N,1] = (A[N,D] - 128) @ B[D,1]``, everything but the zero point an input."""
+    """``Y[N,M] = (A[N,D] - 128) @ B[D,M]``, everything but the zero point an input."""
     return _model(
         ["A", "B", "zp"],
         [_ZERO_POINT],
-        [_value_info("A", UINT8, ["N", "D"]), _value_info("B", INT8, ["D", 1])],
-        _value_info("Y", INT32, ["N", 1]),
+        [_value_info("A", UINT8, ["N", "D"]), _value_info("B", INT8, ["D", "M"])],
+        _value_info("Y", INT32, ["N", "M"]),
     )
 
 
 def segment_scores_model(weights_t: bytes, dim: int, rows: int) -> bytes:
-    """``Y[1,rows] = (A[1,dim] - 128) @ W`` with ``W`` the int8 ``(dim, rows)`` bytes, constant."""
+    """``Y[M,rows] = (A[M,dim] - 128) @ W`` with ``W`` the int8 ``(dim, rows)`` bytes, constant."""
     if len(weights_t) != dim * rows:
         raise ValueError(f"segment weights hold {len(weights_t)} bytes, expected {dim}×{rows}")
     return _model(
         ["A", "W", "zp"],
         [_ZERO_POINT, _tensor("W", INT8, [dim, rows], weights_t)],
-        [_value_info("A", UINT8, [1, dim])],
-        _value_info("Y", INT32, [1, rows]),
+        [_value_info("A", UINT8, ["M", dim])],
+        _value_info("Y", INT32, ["M", rows]),
     )

@@ -290,6 +290,12 @@ def test_search_and_verify_decisions(db: Path, key: GalleryKey, tmp_path: Path) 
         best = gallery.search(probe, k=5)
         assert [m.identity_id for m in best] == ["P2"] and best.exact  # others fall below 0.6
         assert len(gallery.search(probe, k=5, threshold=-1.0)) == 5
+        frame_faces = np.stack([probe, temps[9], np.ones(DIM, np.float32)])  # P2, P4, a stranger
+        many = gallery.search_many(frame_faces, k=2)
+        assert [[m.identity_id for m in ms] for ms in many] == [["P2"], ["P4"], []]
+        assert abs(many[0][0].score - best[0].score) < 1e-6 and gallery.search_many(np.zeros((0, DIM))) == []
+        with pytest.raises(GalleryError, match="search_many takes an"):
+            gallery.search_many(probe)
         assert gallery.verify("P2", probe).accepted
         decision = gallery.verify("P3", probe)
         assert not decision.accepted and decision.score < 0.6 and decision.threshold == 0.6

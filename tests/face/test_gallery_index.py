@@ -195,19 +195,19 @@ def test_hand_written_graphs_equal_onnx_helper_bytes() -> None:
     tail = _helper_model(
         [
             helper.make_tensor_value_info("A", TensorProto.UINT8, ["N", "D"]),
-            helper.make_tensor_value_info("B", TensorProto.INT8, ["D", 1]),
+            helper.make_tensor_value_info("B", TensorProto.INT8, ["D", "M"]),
         ],
         [zp],
         ["A", "B", "zp"],
-        helper.make_tensor_value_info("Y", TensorProto.INT32, ["N", 1]),
+        helper.make_tensor_value_info("Y", TensorProto.INT32, ["N", "M"]),
     )
     assert tail == score_graph.tail_scores_model()
     weights = np.random.default_rng(0).integers(-127, 128, (16, 300), dtype=np.int8)
     segment = _helper_model(
-        [helper.make_tensor_value_info("A", TensorProto.UINT8, [1, 16])],
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, ["M", 16])],
         [zp, numpy_helper.from_array(weights, "W")],
         ["A", "W", "zp"],
-        helper.make_tensor_value_info("Y", TensorProto.INT32, [1, 300]),
+        helper.make_tensor_value_info("Y", TensorProto.INT32, ["M", 300]),
     )
     assert segment == score_graph.segment_scores_model(weights.tobytes(), 16, 300)
 
@@ -215,11 +215,26 @@ def test_hand_written_graphs_equal_onnx_helper_bytes() -> None:
 def test_graphs_compute_the_int8_dot_products() -> None:
     rng = np.random.default_rng(15)
     codes = rng.integers(-127, 128, (700, 24), dtype=np.int8)
-    query = rng.integers(-127, 128, 24, dtype=np.int8)
-    want = codes.astype(np.int32) @ query.astype(np.int32)
+    queries = rng.integers(-127, 128, (3, 24), dtype=np.int8)
+    want = codes.astype(np.int32) @ queries.astype(np.int32).T  # (700, 3)
     tail = gindex._session(score_graph.tail_scores_model())
     shifted = (codes.astype(np.int16) + 128).astype(np.uint8)
-    np.testing.assert_array_equal(tail.run(None, {"A": shifted, "B": query.reshape(24, 1)})[0][:, 0], want)
+    np.testing.assert_array_equal(
+        tail.run(None, {"A": shifted, "B": np.ascontiguousarray(queries.T)})[0], want
+    )
     seg = gindex._session(score_graph.segment_scores_model(np.ascontiguousarray(codes.T).tobytes(), 24, 700))
-    q_row = (query.astype(np.int16) + 128).astype(np.uint8).reshape(1, 24)
-    np.testing.assert_array_equal(seg.run(None, {"A": q_row})[0][0], want)
+    q_rows = (queries.astype(np.int16) + 128).astype(np.uint8)
+    np.testing.assert_array_equal(seg.run(None, {"A": q_rows})[0], want.T)
+    np.testing.assert_array_equal(seg.run(None, {"A": q_rows[:1]})[0][0], want[:, 0])
+
+
+def test_search_many_equals_one_by_one() -> None:
+    rng = np.random.default_rng(24)
+    unit, owners, centres = _clustered(rng, 700, 3, 64, spread=0.6)
+    index = _build("int8", unit, owners)
+    probes = np.vstack([centres[:6], normalise(rng.standard_normal((4, 64)), 64)])
+    batch = index.search_many(probes, 4, 0.2)
+    assert batch == [index.search(q, 4, 0.2) for q in probes]
+    alive = np.ones(len(unit), bool)
+    for q, got in zip(probes, batch):
+        assert [h.owner for h in got.hits] == [o for o, _ in _brute(unit, owners, alive, q, 4, 0.2)]
