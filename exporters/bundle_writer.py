@@ -17,7 +17,7 @@ from biogate.bundle import MANIFEST, SCHEMA, sha256_file, verify
 from biogate.exporters.registry import ModelSpec
 
 #: Files a bundle may ship (``engines/`` is built on the device and never hashed).
-SHIPPED = ("model.onnx", "model.int8.onnx", "calib.cache")
+SHIPPED = ("model.onnx", "model.int8.onnx", "model.int8.cpu.onnx", "calib.cache")
 
 
 def _versions() -> dict[str, str]:

@@ -44,6 +44,14 @@ QUANTIZED_OPS = (
 )
 
 
+#: ``trt``: symmetric S8S8 for TensorRT (and ORT); ``cpu``: U8S8 for ONNX Runtime on x86.
+FORMATS = ("trt", "cpu")
+FORMAT_TEXT = {
+    "trt": "QDQ S8S8: symmetric int8 activations and weights (zero-point 0), per-channel weights, float bias",
+    "cpu": "QDQ U8S8: asymmetric uint8 activations, symmetric 7-bit int8 per-channel weights, int32 bias",
+}
+
+
 def quantize(
     fp32_path: Path,
     out_path: Path,
@@ -55,22 +63,34 @@ def quantize(
     percentile: float = 99.999,
     range_cache: Path | None = None,
     op_types: list[str] | None = None,
+    fmt: str = "trt",
 ) -> Path:
-    """Write a symmetric-int8 QDQ model of ``fp32_path`` to ``out_path``.
+    """Write a QDQ INT8 model of ``fp32_path`` to ``out_path``.
 
-    ``range_cache`` (a file) keeps the calibrated tensor ranges, so retries with other
-    exclusions do not calibrate again.
+    ``fmt="trt"`` (the bundle's ``model.int8.onnx``): signed int8 activations and weights,
+    symmetric (zero-point 0), per-channel weights, float biases — what TensorRT's explicit
+    quantization accepts.  ``fmt="cpu"`` (``model.int8.cpu.onnx``): uint8 asymmetric
+    activations × int8 weights (U8S8) with 7-bit weight range, ONNX Runtime's fast x86 path
+    (VNNI/``VPMADDUBSW``; ``reduce_range`` avoids the saturation of ``VPMADDUBSW`` on CPUs
+    without VNNI).  ``range_cache`` (a file) keeps the calibrated tensor ranges, so retries with
+    other exclusions do not calibrate again.
     """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown INT8 format {fmt!r}; valid: {', '.join(FORMATS)}")
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     method = resolve_method(method)
-    extra: dict[str, Any] = {
-        "ActivationSymmetric": True,
-        "WeightSymmetric": True,
-        "CalibTensorRangeSymmetric": True,
-        # TensorRT rejects DequantizeLinear on int32 biases; float biases still fuse on ORT CPU.
-        "QuantizeBias": False,
-    }
+    cpu = fmt == "cpu"
+    extra: dict[str, Any] = {"WeightSymmetric": True}
+    if not cpu:
+        extra.update(
+            {
+                "ActivationSymmetric": True,
+                "CalibTensorRangeSymmetric": True,
+                # TensorRT rejects DequantizeLinear on int32 biases (onnx/onnx-tensorrt#850).
+                "QuantizeBias": False,
+            }
+        )
     if method is CalibrationMethod.PERCENTILE:
         extra["CalibPercentile"] = percentile
     reader.rewind()
@@ -86,8 +106,8 @@ def quantize(
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=list(op_types or QUANTIZED_OPS),
             per_channel=per_channel,
-            reduce_range=False,
-            activation_type=QuantType.QInt8,
+            reduce_range=cpu,
+            activation_type=QuantType.QUInt8 if cpu else QuantType.QInt8,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=list(nodes_to_exclude or []),
             calibrate_method=ort_method(method),
@@ -119,6 +139,7 @@ class Int8Verdict:
     sensitivity: list[dict[str, Any]] = field(default_factory=list)
     int8_metrics: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    fmt: str = "trt"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,7 +154,7 @@ class Int8Verdict:
             "excluded_nodes": list(self.excluded_nodes),
             "attempts": list(self.attempts),
             "sensitivity_top": list(self.sensitivity[:10]),
-            "format": "QDQ, symmetric int8 activations and weights, per-channel weights",
+            "format": FORMAT_TEXT[self.fmt],
         }
 
 
@@ -148,6 +169,7 @@ def quantize_gated(
     max_retries: int = 2,
     exclude_fraction: float = 0.1,
     per_channel: bool = True,
+    fmt: str = "trt",
 ) -> Int8Verdict:
     """Quantize, evaluate with ``spec.evaluate``, and retry excluding the most sensitive nodes.
 
@@ -173,6 +195,7 @@ def quantize_gated(
                 nodes_to_exclude=excluded,
                 range_cache=cache,
                 op_types=[op for op in QUANTIZED_OPS if op not in spec.int8_exclude_ops],
+                fmt=fmt,
             )
             metrics = spec.evaluate(ort_infer(out_path))
             int8_metric = float(metrics["metric"])
@@ -214,4 +237,5 @@ def quantize_gated(
         ranking,
         {k: float(v) for k, v in metrics.items()},
         reason,
+        fmt,
     )

@@ -24,6 +24,7 @@ from .base import Engine, EngineInfo, TensorInfo
 from .precision import auto_cpu_precision, check_precision, require_int8
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
+_CPU_ONLY = ("cpu", ["cpu"], ["CPUExecutionProvider"], "CPUExecutionProvider")
 
 
 def _tensorrt_present() -> bool:
@@ -63,7 +64,8 @@ def load(
     if backend == "auto":
         backend = "tensorrt" if _tensorrt_present() else "onnxruntime"
     if precision == "int8":
-        require_int8(b, allow_unfit)
+        cpu_only = backend == "onnxruntime" and options.get("providers", "cpu") in _CPU_ONLY
+        require_int8(b, allow_unfit, "cpu" if cpu_only else "gpu")
     if backend == "tensorrt":
         from .tensorrt import TensorRTEngine
 
@@ -75,8 +77,7 @@ def load(
         options["threads"] = check_threads(options["threads"])
     reason = f"requested {precision}"
     if precision == "auto":
-        cpu_only = providers in ("cpu", ["cpu"], ["CPUExecutionProvider"], "CPUExecutionProvider")
-        if cpu_only:
+        if providers in _CPU_ONLY:
             precision, reason = auto_cpu_precision(b)
         else:
             precision, reason = "fp16", "GPU execution provider: FP16 (TensorRT EP) or FP32 fallback"

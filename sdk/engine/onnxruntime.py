@@ -22,6 +22,7 @@ from .._lazy import lazy_import
 from ..bundle import Bundle
 from ..errors import ConfigError, EngineError
 from .base import Engine
+from .precision import int8_choice
 
 _SHORT = {
     "cpu": "CPUExecutionProvider",
@@ -104,8 +105,12 @@ class OnnxRuntimeEngine(Engine):
             raise EngineError(
                 "precision 'fp16' needs the TensorRT provider or backend; on CPU use fp32 or int8"
             )
-        self._file = bundle.path("model.int8.onnx" if precision == "int8" else "model.onnx")
         requested = resolve_providers(providers)
+        on_cpu = requested == ["CPUExecutionProvider"]
+        if precision == "int8":
+            self._file = bundle.path(int8_choice(bundle, "cpu" if on_cpu else "gpu")["file"])
+        else:
+            self._file = bundle.path("model.onnx")
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1

@@ -8,6 +8,8 @@ bundle whose gate failed is refused unless ``allow_unfit=True``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..bundle import Bundle
 from ..errors import ConfigError, EngineError
 
@@ -24,14 +26,35 @@ def check_precision(precision: str) -> str:
     return value
 
 
-def int8_usable(bundle: Bundle) -> tuple[bool, str]:
-    """(usable, why): the INT8 file exists and its accuracy gate passed."""
+def int8_choice(bundle: Bundle, device: str = "cpu") -> dict[str, Any]:
+    """The INT8 file for ``device`` (``cpu`` or ``gpu``) with its gate verdict.
+
+    On CPU the exporter may ship ``model.int8.cpu.onnx`` (U8S8, ONNX Runtime's fast x86 format)
+    next to the TensorRT-ready symmetric ``model.int8.onnx``; ``manifest["int8"]["cpu"]`` names it.
+    """
     verdict = bundle.int8
-    if not bundle.has("model.int8.onnx"):
-        return False, "the bundle has no model.int8.onnx"
-    if not verdict.get("fit"):
-        return False, f"INT8 failed its accuracy gate ({verdict.get('reason', 'no verdict')})"
-    return True, str(verdict.get("reason", "accuracy gate passed"))
+    cpu = verdict.get("cpu") if device == "cpu" else None
+    if cpu:
+        return {
+            "file": str(cpu.get("file", "model.int8.onnx")),
+            "fit": bool(cpu.get("fit")),
+            "reason": str(cpu.get("reason", "")),
+        }
+    return {
+        "file": "model.int8.onnx",
+        "fit": bool(verdict.get("fit")),
+        "reason": str(verdict.get("reason", "")),
+    }
+
+
+def int8_usable(bundle: Bundle, device: str = "cpu") -> tuple[bool, str]:
+    """(usable, why): the INT8 file for ``device`` exists and its accuracy gate passed."""
+    choice = int8_choice(bundle, device)
+    if not bundle.has(choice["file"]):
+        return False, f"the bundle has no {choice['file']}"
+    if not choice["fit"]:
+        return False, f"INT8 failed its accuracy gate ({choice['reason'] or 'no verdict'})"
+    return True, choice["reason"] or "accuracy gate passed"
 
 
 def auto_cpu_precision(bundle: Bundle) -> tuple[str, str]:
@@ -50,12 +73,13 @@ def auto_cpu_precision(bundle: Bundle) -> tuple[str, str]:
     )
 
 
-def require_int8(bundle: Bundle, allow_unfit: bool) -> None:
+def require_int8(bundle: Bundle, allow_unfit: bool, device: str = "cpu") -> None:
     """Refuse an explicit INT8 request the bundle cannot honour."""
-    if not bundle.has("model.int8.onnx"):
-        raise EngineError(f"bundle {bundle.root}: precision 'int8' requested but it has no model.int8.onnx")
-    if not bundle.int8.get("fit") and not allow_unfit:
+    choice = int8_choice(bundle, device)
+    if not bundle.has(choice["file"]):
+        raise EngineError(f"bundle {bundle.root}: precision 'int8' requested but it has no {choice['file']}")
+    if not choice["fit"] and not allow_unfit:
         raise EngineError(
-            f"bundle {bundle.root}: INT8 failed its accuracy gate ({bundle.int8.get('reason', '?')}); "
+            f"bundle {bundle.root}: INT8 failed its accuracy gate ({choice['reason'] or '?'}); "
             "pass allow_unfit=True to run it anyway"
         )

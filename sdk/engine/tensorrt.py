@@ -33,7 +33,7 @@ def auto_trt_precision(bundle: Bundle, t: Any) -> tuple[str, str]:
     builder = t.Builder(t.Logger(t.Logger.WARNING))
     fast_int8 = bool(getattr(builder, "platform_has_fast_int8", True))
     fast_fp16 = bool(getattr(builder, "platform_has_fast_fp16", True))
-    ok, why = int8_usable(bundle)
+    ok, why = int8_usable(bundle, "gpu")
     explicit_ok = bool(bundle.int8.get("tensorrt", {}).get("explicit_ok"))
     if ok and fast_int8 and (explicit_ok or not supports_explicit_int8(t.__version__)):
         return "int8", "INT8 passed its accuracy gate and this GPU has fast INT8"

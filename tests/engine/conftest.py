@@ -80,6 +80,7 @@ def make_bundle(
     int8_ms: float = 1.0,
     with_int8: bool = True,
     with_cache: bool = False,
+    cpu_variant_fit: bool | None = None,
 ) -> Path:
     """Write a verified tiny bundle; ``int8_fit``/latencies set what ``auto`` must decide from."""
     from biogate.exporters.bundle_writer import write_manifest
@@ -91,7 +92,10 @@ def make_bundle(
         _conv_net(root / "model.onnx")
         reader = CalibrationDataReader(real_samples(8), ["x"])
         quantize(root / "model.onnx", root / "model.int8.onnx", reader)
+        quantize(root / "model.onnx", root / "cpu.tmp", reader, fmt="cpu")
         _CACHE.update({name: (root / name).read_bytes() for name in ("model.onnx", "model.int8.onnx")})
+        _CACHE["model.int8.cpu.onnx"] = (root / "cpu.tmp").read_bytes()
+        (root / "cpu.tmp").unlink()
     (root / "model.onnx").write_bytes(_CACHE["model.onnx"])
     int8 = {"available": False, "fit": False, "reason": "not quantized"}
     latency = {"cpu_fp32": fp32_ms}
@@ -104,6 +108,9 @@ def make_bundle(
             "reason": "test verdict",
             "tensorrt": {"explicit_ok": True},
         }
+        if cpu_variant_fit is not None:
+            (root / "model.int8.cpu.onnx").write_bytes(_CACHE["model.int8.cpu.onnx"])
+            int8["cpu"] = {"file": "model.int8.cpu.onnx", "fit": cpu_variant_fit, "reason": "cpu verdict"}
         if with_cache:
             from biogate.exporters.trt.calib_cache import write_from_qdq
 

@@ -114,3 +114,14 @@ def test_importing_the_engine_never_imports_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_cpu_int8_runs_the_u8s8_variant_when_the_bundle_names_it(bundle_factory):
+    root = bundle_factory(int8_fit=True, cpu_variant_fit=True)
+    eng = engine.load(root, backend="onnxruntime")
+    assert eng.info.precision == "int8" and eng.info.model_file.endswith("model.int8.cpu.onnx")
+    x = _batch(2)
+    fp32 = engine.load(root, precision="fp32")({"x": x})["y"]
+    assert np.abs(eng({"x": x})["y"] - fp32).max() < 0.1 * np.abs(fp32).max()
+    unfit = engine.load(bundle_factory(int8_fit=True, cpu_variant_fit=False), backend="onnxruntime")
+    assert unfit.info.precision == "fp32"  # the CPU file's own verdict decides on CPU

@@ -1,0 +1,33 @@
+"""``biogate bundle verify|info`` and the argument errors of ``biogate export``."""
+
+from __future__ import annotations
+
+from biogate.cli.main import main
+
+
+def test_verify_ok_and_tampered(bundle_factory, capsys):
+    root = bundle_factory()
+    assert main(["bundle", "verify", str(root)]) == 0
+    assert "OK" in capsys.readouterr().out
+    (root / "model.onnx").write_bytes(b"x" + (root / "model.onnx").read_bytes()[1:])
+    assert main(["bundle", "verify", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "model.onnx" in err and "sha256" in err and "Traceback" not in err
+
+
+def test_info_prints_the_summary(bundle_factory, capsys):
+    assert main(["bundle", "info", str(bundle_factory())]) == 0
+    out = capsys.readouterr().out
+    assert "tiny" in out and "cpu_fp32" in out and "model.int8.onnx" in out
+
+
+def test_export_needs_exactly_one_target(capsys):
+    assert main(["export"]) == 2
+    assert "exactly one of MODEL or --all" in capsys.readouterr().err
+    assert main(["export", "no_such_model"]) == 2
+    assert "unknown model 'no_such_model'" in capsys.readouterr().err
+
+
+def test_export_list(capsys):
+    assert main(["export", "--list"]) == 0
+    assert "reference_cnn" in capsys.readouterr().out
