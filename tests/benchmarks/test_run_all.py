@@ -34,6 +34,6 @@ def test_run_all_collects_a_board_report(tmp_path):
 
 
 def test_run_all_rejects_unknown_benchmark(tmp_path):
-    proc = subprocess.run([sys.executable, str(BENCH / "run_all.py"), "--only", "nope", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    cmd = [sys.executable, str(BENCH / "run_all.py"), "--only", "nope", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown benchmark" in proc.stderr
