@@ -72,6 +72,20 @@ def threshold_for_apcer(attacks_by_type: Mapping[str, np.ndarray], target_apcer:
     return best
 
 
+def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % (z = 1.96) Wilson score interval of an error rate measured on ``n`` independent trials.
+
+    Pass the number of *independent* subjects: several captures of one face are not independent.
+    """
+    if n <= 0:
+        raise ValueError("wilson_interval needs n ≥ 1")
+    p = min(1.0, max(0.0, rate))
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def det_points(bona_fide: np.ndarray, attacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(APCER, BPCER) at every distinct threshold, sorted by threshold, for a DET curve."""
     bona = np.sort(_as_scores(bona_fide, "bona fide"))

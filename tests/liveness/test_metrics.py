@@ -12,6 +12,7 @@ from biogate.exporters.pad.metrics import (
     det_points,
     pad_report,
     threshold_for_apcer,
+    wilson_interval,
 )
 
 
@@ -70,3 +71,13 @@ def test_det_points_are_monotone() -> None:
     ap, bp = det_points(rng.normal(0, 1, 300), rng.normal(2, 1, 200))
     assert np.all(np.diff(ap) >= 0) and np.all(np.diff(bp) <= 0)
     assert ap[-1] == 1.0 and bp[-1] == 0.0
+
+
+def test_wilson_interval() -> None:
+    lo, hi = wilson_interval(0.05, 22)
+    assert lo < 0.05 < hi and hi > 0.2  # 22 faces cannot pin a 5 % rate down
+    lo, hi = wilson_interval(0.0, 1000)
+    assert lo == 0.0 and hi < 0.005
+    assert wilson_interval(0.5, 100) == pytest.approx((0.4038, 0.5962), abs=1e-3)
+    with pytest.raises(ValueError):
+        wilson_interval(0.1, 0)
