@@ -87,6 +87,7 @@ def identify(
     t0 = time.perf_counter()
     frames = select_frames(args.source, args.every, args.candidates)
     timing["select_ms"] = (time.perf_counter() - t0) * 1e3
+    t_load = time.perf_counter()
     if detector is None or embedder is None:
         from ..models import FaceEmbedder, MTCNNDetector
 
@@ -102,6 +103,7 @@ def identify(
         from ..gallery import Gallery, GalleryKey
 
         gallery = Gallery(args.gallery, GalleryKey.resolve(args.key_file))
+    timing["load_ms"] = (time.perf_counter() - t_load) * 1e3  # engines and gallery index, once per process
     threshold = args.threshold if args.threshold is not None else embedder.thresholds.get("cosine")
     try:
         return _run_chain(frames, detector, embedder, gallery, threshold, args.top_k, timing, t0)
