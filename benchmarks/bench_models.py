@@ -3,8 +3,9 @@
 For each model: export a bundle with INT8 (or reuse one from ``--bundles DIR``), then time
 FP32 and INT8 through ``biogate.engine.load`` at batch 1 and ``--batch`` (p50/p99 after
 warm-up, interleaved so background load hits both alike), and evaluate both with the model's
-own metric.  Summary per model: ``int8_speedup`` (FP32 p50 / INT8 p50 at batch 1) and
-``int8_metric_drop`` (in the metric's bad direction).  ::
+own metric.  Summary per model: ``int8_speedup`` (FP32 p50 / INT8 p50 at batch 1, wall clock;
+``int8_speedup_cpu_time`` the same from thread CPU time, which other processes on a shared
+machine do not inflate) and ``int8_metric_drop`` (in the metric's bad direction).  ::
 
     python benchmarks/bench_models.py --model reference_cnn --json out/bench_models.json --plot out/models.png
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import base_parser, print_table, time_call, write_report
+
+
+def _cpu_p50(fn: Any, repeat: int) -> float:
+    """p50 of the calling thread's CPU time per call (one intra-op thread computes on it)."""
+    samples = []
+    for _ in range(repeat):
+        t0 = time.thread_time()
+        fn()
+        samples.append((time.thread_time() - t0) * 1e3)
+    return float(np.median(samples))
 
 
 def _input_for(spec: Any, batch: int) -> dict[str, np.ndarray]:
@@ -66,9 +78,11 @@ def bench_model(name: str, args: Any, workdir: Path) -> list[dict[str, Any]]:
     for batch in sorted({1, args.batch}):
         feed = _input_for(spec, batch)
         stats: dict[str, list[dict[str, float]]] = {k: [] for k in engines}
+        cpu: dict[str, list[float]] = {k: [] for k in engines}
         for _ in range(args.rounds):
             for key, eng in engines.items():
                 stats[key].append(time_call(lambda e=eng, f=feed: e(f), args.repeat, args.warmup))
+                cpu[key].append(_cpu_p50(lambda e=eng, f=feed: e(f), args.repeat))
         for key, runs in stats.items():
             rows.append(
                 {
@@ -77,6 +91,7 @@ def bench_model(name: str, args: Any, workdir: Path) -> list[dict[str, Any]]:
                     "batch": batch,
                     "p50_ms": float(np.median([r["p50_ms"] for r in runs])),
                     "p99_ms": float(np.median([r["p99_ms"] for r in runs])),
+                    "cpu_p50_ms": float(np.median(cpu[key])),
                 }
             )
     for key, eng in engines.items():
@@ -98,6 +113,7 @@ def summarise(rows: list[dict[str, Any]], specs: dict[str, Any]) -> dict[str, An
             continue
         drop = fp32[spec.metric] - int8[spec.metric]
         summary[f"{name}.int8_speedup"] = fp32["p50_ms"] / int8["p50_ms"]
+        summary[f"{name}.int8_speedup_cpu_time"] = fp32["cpu_p50_ms"] / int8["cpu_p50_ms"]
         summary[f"{name}.int8_metric_drop"] = drop if spec.higher_is_better else -drop
         summary[f"{name}.int8_budget"] = spec.int8_budget
     return summary
@@ -151,7 +167,7 @@ def main() -> int:
             print(f"== {name}", flush=True)
             rows += bench_model(name, args, Path(tmp))
     metric_cols = sorted({s.metric for s in specs.values()})
-    print_table(rows, ["model", "engine", "batch", "p50_ms", "p99_ms", *metric_cols])
+    print_table(rows, ["model", "engine", "batch", "p50_ms", "p99_ms", "cpu_p50_ms", *metric_cols])
     summary = summarise(rows, specs)
     config = {k: v for k, v in vars(args).items() if k not in ("json", "plot")}
     write_report(args, "bench_models", config, rows, summary)

@@ -125,11 +125,19 @@ def export(
         sections: dict[str, Any] = {}
         latency: dict[str, Any] = {}
         if int8:
-            sections.update(
-                _int8_stage(spec, work, fp32_path, reader, fp32_metrics, method, max_retries, note)
-            )
-            metrics["int8"] = sections["int8"].pop("_metrics")
-            metrics["int8_cpu"] = sections["int8"].pop("_cpu_metrics")
+            try:
+                sections.update(
+                    _int8_stage(spec, work, fp32_path, reader, fp32_metrics, method, max_retries, note)
+                )
+            except Exception as exc:  # an op ORT cannot quantize must not cost the FP32 bundle
+                log.warning("%s: INT8 quantization failed, shipping FP32 only: %s", spec.name, exc)
+                for name in ("model.int8.onnx", CPU_INT8, "calib.cache"):
+                    (work / name).unlink(missing_ok=True)
+                int8 = False
+                sections["int8"] = {"available": False, "fit": False, "reason": f"quantization failed: {exc}"}
+            else:
+                metrics["int8"] = sections["int8"].pop("_metrics")
+                metrics["int8_cpu"] = sections["int8"].pop("_cpu_metrics")
         if measure_latency:
             note("latency")
             latency = _latency_stage(work, sample1, int8)

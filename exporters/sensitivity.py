@@ -1,7 +1,7 @@
 """Per-node INT8 sensitivity: which nodes lose the most when their tensors are quantized.
 
 For every activation the QDQ model quantizes, the FP32 model's real values on calibration
-samples are fake-quantized with the QDQ scale (symmetric int8) and the relative error
+samples are fake-quantized with the QDQ scale and zero point and the relative error
 ``‖x − q(x)‖ / ‖x‖`` is measured; weights are scored the same way with their per-channel
 scales.  A node's score is the worst error among its quantized inputs and output, so both
 clipping (range too small) and coarse steps (range too large) show up.  Cheap: one FP32
@@ -19,12 +19,15 @@ import numpy as np
 from biogate.exporters.calibration import CalibrationDataReader
 
 
-def _fake_quant(x: np.ndarray, scale: np.ndarray, axis: int | None = None) -> np.ndarray:
-    if axis is not None and scale.size > 1:
+def _fake_quant(x: np.ndarray, q: tuple[np.ndarray, int | None, np.ndarray, int, int]) -> np.ndarray:
+    """Quantize-dequantize ``x`` with (scale, axis, zero_point, qmin, qmax)."""
+    scale, axis, zero, lo, hi = q
+    if scale.size > 1:
+        axis = 1 if axis is None else axis  # ONNX's default per-channel axis
         shape = [1] * x.ndim
         shape[axis] = scale.size
-        scale = scale.reshape(shape)
-    return np.clip(np.round(x / scale), -127, 127) * scale
+        scale, zero = scale.reshape(shape), zero.reshape(shape)
+    return (np.clip(np.round(x / scale) + zero, lo, hi) - zero) * scale
 
 
 def _rel_err(x: np.ndarray, q: np.ndarray) -> float:
@@ -32,16 +35,25 @@ def _rel_err(x: np.ndarray, q: np.ndarray) -> float:
     return float(np.linalg.norm(x - q) / norm) if norm > 0 else 0.0
 
 
-def qdq_scales(qdq_model: Any) -> dict[str, tuple[np.ndarray, int | None]]:
-    """tensor name → (scale, axis) for each QuantizeLinear/weight DequantizeLinear of a QDQ model."""
+def _qparams(node: Any, inits: dict[str, Any]) -> tuple[np.ndarray, int | None, np.ndarray, int, int]:
     from onnx import numpy_helper
 
-    inits = {i.name: numpy_helper.to_array(i) for i in qdq_model.graph.initializer}
-    out: dict[str, tuple[np.ndarray, int | None]] = {}
+    scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
+    axis = next((a.i for a in node.attribute if a.name == "axis"), None)
+    if len(node.input) > 2 and node.input[2] in inits:
+        zp = numpy_helper.to_array(inits[node.input[2]])
+        info = np.iinfo(zp.dtype)
+        return scale, axis, zp.astype(np.float64), int(info.min), int(info.max)
+    return scale, axis, np.zeros_like(scale), 0, 255  # ONNX default zero point: uint8 0
+
+
+def qdq_scales(qdq_model: Any) -> dict[str, tuple[np.ndarray, int | None, np.ndarray, int, int]]:
+    """tensor name → (scale, axis, zero point, qmin, qmax) of each QuantizeLinear in a QDQ model."""
+    inits = {i.name: i for i in qdq_model.graph.initializer}
+    out = {}
     for node in qdq_model.graph.node:
         if node.op_type == "QuantizeLinear" and node.input[1] in inits:
-            axis = next((a.i for a in node.attribute if a.name == "axis"), None)
-            out[node.input[0]] = (inits[node.input[1]].astype(np.float64), axis)
+            out[node.input[0]] = _qparams(node, inits)
     return out
 
 
@@ -67,12 +79,11 @@ def rank_nodes(
     # Weights: quantized either by a QuantizeLinear on the float initializer or stored as int8.
     for name, w in weights.items():
         if name in scales:
-            scale, axis = scales[name]
-            errors[name] = _rel_err(w, _fake_quant(w, scale, axis))
+            errors[name] = _rel_err(w, _fake_quant(w, scales[name]))
     with_scales_w = _weight_scales_from_dq(onnx.load(str(qdq_path)))
-    for name, (scale, axis) in with_scales_w.items():
+    for name, q in with_scales_w.items():
         if name in weights:
-            errors[name] = _rel_err(weights[name], _fake_quant(weights[name], scale, axis))
+            errors[name] = _rel_err(weights[name], _fake_quant(weights[name], q))
     if activations:
         with tempfile.TemporaryDirectory(prefix="biogate-sens-") as tmp:
             path = Path(tmp) / "augmented.onnx"
@@ -86,8 +97,7 @@ def rank_nodes(
                 values = dict(zip(names, session.run(names, sample)))
                 for n in activations:
                     x = values[n].astype(np.float64)
-                    scale, axis = scales[n]
-                    sums[n].append(_rel_err(x, _fake_quant(x, scale, axis)))
+                    sums[n].append(_rel_err(x, _fake_quant(x, scales[n])))
             for n, errs in sums.items():
                 errors[n] = float(np.mean(errs)) if errs else 0.0
     ranking = []
@@ -99,18 +109,14 @@ def rank_nodes(
     return ranking
 
 
-def _weight_scales_from_dq(qdq_model: Any) -> dict[str, tuple[np.ndarray, int | None]]:
+def _weight_scales_from_dq(qdq_model: Any) -> dict[str, tuple[np.ndarray, int | None, np.ndarray, int, int]]:
     """Weights stored as int8 initializers feed DequantizeLinear; map the float name back."""
-    from onnx import numpy_helper
-
     inits = {i.name: i for i in qdq_model.graph.initializer}
-    out: dict[str, tuple[np.ndarray, int | None]] = {}
+    out = {}
     for node in qdq_model.graph.node:
         if node.op_type != "DequantizeLinear" or node.input[0] not in inits:
             continue
         q_name = node.input[0]
-        base = q_name[: -len("_quantized")] if q_name.endswith("_quantized") else None
-        if base and node.input[1] in inits:
-            axis = next((a.i for a in node.attribute if a.name == "axis"), None)
-            out[base] = (numpy_helper.to_array(inits[node.input[1]]).astype(np.float64), axis)
+        if q_name.endswith("_quantized") and node.input[1] in inits:
+            out[q_name[: -len("_quantized")]] = _qparams(node, inits)
     return out

@@ -86,6 +86,50 @@ def make_pycuda() -> dict[str, types.ModuleType]:
     return {"pycuda": pycuda, "pycuda.driver": driver, "pycuda.autoinit": autoinit}
 
 
+class _CudaError(enum.IntEnum):
+    cudaSuccess = 0  # noqa: N815 - the CUDA name
+
+
+class cudaMemcpyKind(enum.IntEnum):  # noqa: N801 - the cuda-python name
+    cudaMemcpyHostToDevice = 1  # noqa: N815
+    cudaMemcpyDeviceToHost = 2  # noqa: N815
+
+
+class _Props:
+    name = b"NVIDIA GeForce RTX 3060"
+    major, minor = 8, 6
+
+
+def make_cuda_python() -> dict[str, types.ModuleType]:
+    """``cuda.bindings.runtime`` (cuda-python >= 12.6): every call returns ``(err, *values)``."""
+    import ctypes
+
+    rt = types.ModuleType("cuda.bindings.runtime")
+    ok = _CudaError.cudaSuccess
+
+    def malloc(nbytes: int) -> tuple:
+        buf = np.zeros(nbytes, np.uint8)
+        MEMORY[buf.ctypes.data] = buf  # device pointer = address of the backing array
+        return ok, buf.ctypes.data
+
+    def memcpy(dst: int, src: int, nbytes: int, kind: Any, stream: Any) -> tuple:
+        ctypes.memmove(int(dst), int(src), int(nbytes))
+        return (ok,)
+
+    rt.cudaSetDevice = lambda device: (ok,)
+    rt.cudaStreamCreate = lambda: (ok, 11)
+    rt.cudaMalloc = malloc
+    rt.cudaMemcpyAsync = memcpy
+    rt.cudaMemcpyKind = cudaMemcpyKind
+    rt.cudaStreamSynchronize = lambda stream: (ok,)
+    rt.cudaFree = lambda ptr: (MEMORY.pop(int(ptr), None), ok)[1:]
+    rt.cudaGetDeviceProperties = lambda device: (ok, _Props())
+    cuda = types.ModuleType("cuda")
+    bindings = types.ModuleType("cuda.bindings")
+    cuda.bindings, bindings.runtime = bindings, rt
+    return {"cuda": cuda, "cuda.bindings": bindings, "cuda.bindings.runtime": rt}
+
+
 def _read(ptr: int, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
     n = int(np.prod(shape)) * np.dtype(dtype).itemsize
     return MEMORY[ptr][:n].view(dtype).reshape(shape).copy()
@@ -403,7 +447,13 @@ def make_tensorrt(version: str = "8.6.1") -> types.ModuleType:
     __version__ = version
     module = types.ModuleType("tensorrt")
     for name, value in dict(globals()).items():
-        if not name.startswith("_") and name not in ("make_tensorrt", "make_pycuda", "install", "MEMORY"):
+        if not name.startswith("_") and name not in (
+            "make_tensorrt",
+            "make_pycuda",
+            "make_cuda_python",
+            "install",
+            "MEMORY",
+        ):
             setattr(module, name, value)
     module.__version__ = version
     Builder.builds = []
@@ -412,11 +462,16 @@ def make_tensorrt(version: str = "8.6.1") -> types.ModuleType:
     return module
 
 
-def install(monkeypatch: Any, version: str = "8.6.1") -> types.ModuleType:
-    """Put fake ``tensorrt`` + ``pycuda`` into ``sys.modules`` for one test."""
+def install(monkeypatch: Any, version: str = "8.6.1", cuda: str = "pycuda") -> types.ModuleType:
+    """Put fake ``tensorrt`` + ``pycuda`` (or cuda-python) into ``sys.modules`` for one test."""
     module = make_tensorrt(version)
     monkeypatch.setitem(sys.modules, "tensorrt", module)
-    for name, mod in make_pycuda().items():
+    if cuda == "pycuda":
+        fakes = make_pycuda()
+    else:
+        fakes = make_cuda_python()
+        monkeypatch.setitem(sys.modules, "pycuda", None)  # absent: biogate must use cuda-python
+    for name, mod in fakes.items():
         monkeypatch.setitem(sys.modules, name, mod)
     import biogate.engine.trt_calibrator as calib
 

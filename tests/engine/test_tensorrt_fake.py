@@ -150,3 +150,17 @@ def test_auto_precision_on_gpu_without_fast_int8_is_fp16(trt, bundle_factory):
     trt.Builder.fast_int8 = False  # e.g. Jetson Nano / TX2
     eng = engine.load(bundle_factory(int8_fit=True))
     assert eng.info.backend == "tensorrt" and eng.info.precision == "fp16"
+
+
+def test_cuda_python_is_used_where_pycuda_is_absent(monkeypatch, bundle_factory):
+    fake_trt.install(monkeypatch, cuda="cuda-python")
+    root = bundle_factory()
+    eng = engine.load(root, backend="tensorrt", precision="fp16")
+    assert "CUDA via cuda-python" in eng.info.providers
+    assert eng.info.extra["engine_file"] == "tiny.fp16.trt8.6.1.nvidia-geforce-rtx-3060.sm86.engine"
+    x = _x(2)
+    ref = ort.InferenceSession(str(root / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x}
+    )[0]
+    np.testing.assert_allclose(eng({"x": x})["y"], ref, rtol=1e-5, atol=1e-6)
+    eng.close()
