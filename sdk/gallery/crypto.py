@@ -139,19 +139,15 @@ def check_key_location(key: GalleryKey, db_path: str | Path) -> None:
         )
 
 
-def _aad(gallery_uuid: bytes, identity_id: str, template_id: bytes) -> bytes:
+def _aad_prefix(gallery_uuid: bytes) -> bytes:
+    return _AAD_TAG + struct.pack(">H", len(gallery_uuid)) + gallery_uuid
+
+
+def _aad(prefix: bytes, identity_id: str, template_id: bytes) -> bytes:
     # Length-prefixed fields: no choice of identity id can collide with another (id, tid) pair.
     ident = identity_id.encode("utf-8")
     return b"".join(
-        (
-            _AAD_TAG,
-            struct.pack(">H", len(gallery_uuid)),
-            gallery_uuid,
-            struct.pack(">I", len(ident)),
-            ident,
-            struct.pack(">H", len(template_id)),
-            template_id,
-        )
+        (prefix, struct.pack(">I", len(ident)), ident, struct.pack(">H", len(template_id)), template_id)
     )
 
 
@@ -160,12 +156,12 @@ class TemplateCipher:
 
     def __init__(self, key: GalleryKey, gallery_uuid: bytes) -> None:
         self._aead = _aesgcm(key.secret)
-        self._uuid = bytes(gallery_uuid)
+        self._prefix = _aad_prefix(bytes(gallery_uuid))  # tag and gallery uuid: the same for every row
 
     def seal(self, identity_id: str, template_id: bytes, plaintext: bytes) -> tuple[bytes, bytes]:
         """Encrypt one template; returns ``(nonce, ciphertext_with_tag)``."""
         nonce = os.urandom(NONCE_BYTES)
-        return nonce, self._aead.encrypt(nonce, plaintext, _aad(self._uuid, identity_id, template_id))
+        return nonce, self._aead.encrypt(nonce, plaintext, _aad(self._prefix, identity_id, template_id))
 
     def open(self, identity_id: str, template_id: bytes, nonce: bytes, ciphertext: bytes) -> bytes:
         """Decrypt one template; a modified, moved or foreign ciphertext is a :class:`GalleryError`."""
@@ -173,7 +169,7 @@ class TemplateCipher:
 
         try:
             return self._aead.decrypt(
-                bytes(nonce), bytes(ciphertext), _aad(self._uuid, identity_id, template_id)
+                bytes(nonce), bytes(ciphertext), _aad(self._prefix, identity_id, template_id)
             )
         except (InvalidTag, ValueError):
             raise GalleryError(
@@ -192,7 +188,7 @@ class TemplateCipher:
 
         nonce, sealed = record[:NONCE_BYTES], record[NONCE_BYTES:]
         try:
-            plain = self._aead.decrypt(nonce, sealed, _aad(self._uuid, "", b"key-check"))
+            plain = self._aead.decrypt(nonce, sealed, _aad(self._prefix, "", b"key-check"))
         except (InvalidTag, ValueError):
             plain = b""
         if plain != _CHECK_PLAINTEXT:

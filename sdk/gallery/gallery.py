@@ -233,9 +233,9 @@ class Gallery:
     def reload(self) -> None:
         """Re-read every identity and decrypt every template into a fresh in-memory index."""
         with self._store.lock:
-            rows = self._store.identities()
-            self._ids = {r.pk: (r.id, r.name) for r in rows}
-            self._pk = {r.id: r.pk for r in rows}
+            rows = self._store.names()
+            self._ids = {pk: (ident, name) for pk, ident, name in rows}
+            self._pk = {ident: pk for pk, ident, _ in rows}
             index = TemplateIndex(self._dim or 1, self._backend, self._max_shortlist)
             templates = self._store.templates()
             if templates:

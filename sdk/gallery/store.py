@@ -145,6 +145,11 @@ class GalleryStore:
         db.execute("DELETE FROM identities WHERE pk = ?", (identity_pk,))
         return int(count)
 
+    def names(self) -> list[tuple[int, str, str]]:
+        """``(row key, id, name)`` of every identity: what the search index needs, cheaply."""
+        with self.lock:
+            return self._db.execute("SELECT pk, id, name FROM identities ORDER BY pk").fetchall()
+
     def identity(self, identity_id: str) -> IdentityRow | None:
         rows = self._identities("WHERE i.id = ?", (identity_id,))
         return rows[0] if rows else None
