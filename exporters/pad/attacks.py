@@ -107,7 +107,7 @@ def cylinder_bend(img: Image, curvature: float, shade: float, backdrop: float) -
     map_x = np.tile(x_src, (h, 1)).astype(np.float32)
     map_y = np.tile(np.arange(h, dtype=np.float32)[:, None], (1, w))
     bent = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    light = (np.cos(theta) ** shade).astype(np.float32)[None, :, None]
+    light = (np.clip(np.cos(theta), 0.0, 1.0) ** shade).astype(np.float32)[None, :, None]
     out = bent * light
     out[:, ~inside] = backdrop
     return out
