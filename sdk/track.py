@@ -1,14 +1,12 @@
 """Surveillance modes of seed 000 §4: many faces per frame, one recognition per person.
 
-* **Mode A** — every face of every frame, skipping people already identified:
-  :class:`IdentifiedCache` remembers identities by track id and by embedding, and
-  :class:`FrameIdentifier` runs embed → cache → gallery for each detected face.
-* **Mode B** — group face crops by embedding similarity (:func:`group_by_similarity`) and keep
-  the sharpest crop of each group (:func:`sharpest_per_group`).
-* **Mode C** — follow faces with :class:`IoUTracker` (SORT-style: optional constant-velocity
-  Kalman prediction, Hungarian assignment on IoU, track birth after ``min_hits`` and death after
-  ``max_age`` missed frames) and keep each track's sharpest face with
-  :class:`~biogate.select.TrackSelector` (:class:`TrackedFaceSelector`).
+* **Mode A** — every face, skipping people already identified (:class:`IdentifiedCache` by track
+  id and by embedding; :class:`FrameIdentifier` runs embed → cache → gallery).
+* **Mode B** — group crops by embedding similarity, keep each group's sharpest
+  (:func:`group_by_similarity`, :func:`sharpest_per_group`).
+* **Mode C** — SORT-style :class:`IoUTracker` (Kalman prediction, Hungarian IoU assignment, birth
+  after ``min_hits``, death after ``max_age`` misses); :class:`TrackedFaceSelector` keeps each
+  track's sharpest face through :class:`~biogate.select.TrackSelector`.
 
 Boxes are ``(x, y, w, h)`` in pixels, as :data:`biogate.sharpness.Roi`.  Only numpy (and OpenCV
 for colour crops) is used; the Hungarian solver is written here so the device needs no SciPy.
@@ -18,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, Tuple
+from typing import Any, Callable, Sequence, Tuple
 
 import numpy as np
 
@@ -168,10 +166,12 @@ class IoUTracker:
             raise ConfigError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
         if min_hits < 1 or max_age < 0:
             raise ConfigError(f"need min_hits >= 1 and max_age >= 0, got {min_hits} and {max_age}")
-        self.iou_threshold = iou_threshold
-        self.min_hits = min_hits
-        self.max_age = max_age
-        self.kalman = kalman
+        self.iou_threshold, self.min_hits, self.max_age, self.kalman = (
+            iou_threshold,
+            min_hits,
+            max_age,
+            kalman,
+        )
         self.tracks: list[Track] = []
         self.dead: list[Track] = []  # tracks that died during the last update
         self._next_id = 1
@@ -202,9 +202,8 @@ class IoUTracker:
             track.time_since_update = 0
             track.confirmed = track.confirmed or track.hit_streak >= self.min_hits
             matched_dets.add(d)
-        for track in self.tracks:
-            if track.det_index is None:
-                track.time_since_update += 1
+        for track in (t for t in self.tracks if t.det_index is None):
+            track.time_since_update += 1
         self.dead = [t for t in self.tracks if t.time_since_update > self.max_age]
         self.tracks = [t for t in self.tracks if t.time_since_update <= self.max_age]
         for d in range(len(dets)):  # birth: every unmatched detection starts a tentative track
@@ -227,11 +226,10 @@ def _roi(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] 
 class TrackedFaceSelector:
     """Mode C: track faces through a clip and keep each track's sharpest face.
 
-    ``push`` takes a frame and its detections; :meth:`best` gives a live track's sharpest face so
-    far, and :meth:`push` returns the tracks that just ended with their sharpest face, so an
-    application identifies each person once, when they leave (or earlier, via :meth:`best`).
-    The sharpest face is that of the track's last ``window_s`` seconds (``None``: whole track,
-    holding every frame of it in memory).
+    :meth:`push` takes a frame and its detections and returns the tracks that just ended with
+    their sharpest face (identify each person once, as they leave); :meth:`best` gives a live
+    track's sharpest so far.  "Sharpest" covers the track's last ``window_s`` seconds (``None``:
+    the whole track, holding all its frames in memory).
     """
 
     def __init__(
@@ -376,9 +374,7 @@ class IdentifiedCache:
     def __init__(self, threshold: float = 0.5, ttl_s: float = 30.0, max_entries: int = 256) -> None:
         if max_entries < 1 or ttl_s <= 0:
             raise ConfigError(f"need max_entries >= 1 and ttl_s > 0, got {max_entries} and {ttl_s}")
-        self.threshold = threshold
-        self.ttl_ns = int(ttl_s * 1e9)
-        self.max_entries = max_entries
+        self.threshold, self.ttl_ns, self.max_entries = threshold, int(ttl_s * 1e9), max_entries
         self._by_track: dict[int, Identified] = {}
         self._people: OrderedDict = OrderedDict()  # identity_id -> Identified, oldest first
 
@@ -397,11 +393,9 @@ class IdentifiedCache:
             return None
         probe = _unit_rows(np.asarray(embedding)[None])[0]
         known = [e for e in self._people.values() if e.embedding is not None]
-        if not known:
-            return None
-        sims = np.array([float(probe @ e.embedding) for e in known])
-        best = int(np.argmax(sims))
-        return known[best] if sims[best] >= self.threshold else None
+        sims = [float(probe @ e.embedding) for e in known]
+        best = int(np.argmax(sims)) if sims else -1
+        return known[best] if best >= 0 and sims[best] >= self.threshold else None
 
     def remember(
         self,
@@ -439,9 +433,12 @@ class FrameIdentifier:
 
     Args:
         embed: ``embed(frame, box) -> embedding`` (detect-align-embed of one face).
-        search: ``search(embedding) -> (identity_id, score)`` or ``None`` below threshold,
-            e.g. ``lambda e: (lambda m: (m[0].identity_id, m[0].score) if m else None)(gallery.search(e))``.
+        search: ``search(embedding) -> (identity_id, score)`` or ``None`` below threshold.
         cache: the :class:`IdentifiedCache` (one per camera).
+        search_many: optional ``search_many(embeddings) -> [(identity_id, score) | None, ...]``;
+            when given, the new faces of a frame go to the gallery in one batch.
+
+    :meth:`for_gallery` wires both searches to a :class:`biogate.gallery.Gallery`.
     """
 
     def __init__(
@@ -449,10 +446,30 @@ class FrameIdentifier:
         embed: Callable[[Frame, np.ndarray], np.ndarray],
         search: Callable[[np.ndarray], tuple[str, float] | None],
         cache: IdentifiedCache | None = None,
+        search_many: Callable[[np.ndarray], Sequence[tuple[str, float] | None]] | None = None,
     ) -> None:
-        self.embed, self.search = embed, search
+        self.embed, self.search, self.search_many = embed, search, search_many
         self.cache = cache or IdentifiedCache()
         self.gallery_queries = 0
+
+    @classmethod
+    def for_gallery(
+        cls,
+        embed: Callable[[Frame, np.ndarray], np.ndarray],
+        gallery: Any,
+        cache: IdentifiedCache | None = None,
+    ) -> FrameIdentifier:
+        """Mode A against a gallery (its own threshold decides who is known)."""
+
+        def best(matches: Any) -> tuple[str, float] | None:
+            return (matches[0].identity_id, matches[0].score) if matches else None
+
+        return cls(
+            embed,
+            lambda e: best(gallery.search(e, k=1)),
+            cache,
+            lambda many: [best(m) for m in gallery.search_many(many, k=1)],
+        )
 
     def process(
         self, frame: Frame, boxes: Sequence[Box] | np.ndarray, track_ids: Sequence[int] | None = None
@@ -463,24 +480,30 @@ class FrameIdentifier:
         if len(ids) != len(dets):
             raise ConfigError(f"{len(dets)} boxes but {len(ids)} track ids")
         now = frame.t_capture
-        results = []
-        for box, track_id in zip(dets, ids):
+        results: list[FaceResult | None] = [None] * len(dets)
+        pending = []  # faces nobody remembers: (index, embedding), searched together below
+        for i, (box, track_id) in enumerate(zip(dets, ids)):
             hit = self.cache.lookup(now, track_id=track_id) if track_id is not None else None
             if hit is not None:
-                results.append(FaceResult(box, hit.identity_id, hit.score, "track-cache", track_id))
+                results[i] = FaceResult(box, hit.identity_id, hit.score, "track-cache", track_id)
                 continue
             embedding = self.embed(frame, box)
             hit = self.cache.lookup(now, embedding=embedding)
-            source = "embedding-cache"
             if hit is None:
-                self.gallery_queries += 1
-                found = self.search(embedding)
-                if found is None:
-                    results.append(FaceResult(box, None, 0.0, "unknown", track_id))
+                pending.append((i, embedding))
+                continue
+            self.cache.remember(hit.identity_id, hit.score, now, track_id, embedding)
+            results[i] = FaceResult(box, hit.identity_id, hit.score, "embedding-cache", track_id)
+        if pending:
+            self.gallery_queries += len(pending)
+            embeddings = np.stack([np.asarray(e, np.float32) for _, e in pending])
+            many = self.search_many or (lambda batch: [self.search(e) for e in batch])
+            found_all = list(many(embeddings))
+            for (i, embedding), found in zip(pending, found_all):
+                if found is None:  # strangers are not cached: the next frame asks again
+                    results[i] = FaceResult(dets[i], None, 0.0, "unknown", ids[i])
                     continue
-                source, (identity_id, score) = "gallery", found
-            else:
-                identity_id, score = hit.identity_id, hit.score
-            self.cache.remember(identity_id, score, now, track_id, embedding)
-            results.append(FaceResult(box, identity_id, score, source, track_id))
-        return results
+                identity_id, score = found
+                self.cache.remember(identity_id, score, now, ids[i], embedding)
+                results[i] = FaceResult(dets[i], identity_id, score, "gallery", ids[i])
+        return [r for r in results if r is not None]

@@ -250,3 +250,26 @@ def test_identified_cache_is_bounded() -> None:
     assert cache.lookup(3, embedding=vecs[2]).identity_id == "z"
     with pytest.raises(ConfigError):
         IdentifiedCache(max_entries=0)
+
+
+def test_mode_a_with_a_gallery_batches_the_new_faces(tmp_path) -> None:
+    from biogate.gallery import Gallery, GalleryKey
+
+    scene = _Scene()
+    (tmp_path / "db").mkdir()
+    with Gallery(tmp_path / "db" / "g.db", GalleryKey.generate(), create=True, threshold=0.8) as gallery:
+        gallery.enroll_many([("a", "A", scene.people["a"]), ("b", "B", scene.people["b"])])
+        batches = []
+        real = gallery.search_many
+        gallery.search_many = lambda e, k=1: batches.append(len(e)) or real(e, k)
+        ident = FrameIdentifier.for_gallery(scene.embed, gallery)
+        boxes = [(10, 10, 40, 40), (110, 10, 40, 40), (210, 10, 40, 40)]
+        first = ident.process(_frame(0, 0.0), boxes, track_ids=[1, 2, 3])
+        assert [(r.identity_id, r.source) for r in first] == [
+            ("a", "gallery"),
+            ("b", "gallery"),
+            (None, "unknown"),
+        ]
+        assert batches == [3]  # the three new faces went to the gallery together
+        second = ident.process(_frame(1, 0.1), boxes, track_ids=[1, 2, 3])
+        assert [r.source for r in second] == ["track-cache", "track-cache", "unknown"] and batches == [3, 1]
