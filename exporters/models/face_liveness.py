@@ -56,7 +56,10 @@ def threshold() -> float:
 def _protocol() -> Any:
     from biogate.exporters.pad.evaluate import build_protocol
 
-    return build_protocol(input_size())
+    train = _record().get("train", {})
+    return build_protocol(
+        input_size(), source=train.get("data", "builtin"), split_seed=int(train.get("seed", 4))
+    )
 
 
 def build() -> Any:

@@ -17,8 +17,8 @@ from .protocol import EvaluationSet, Split, evaluation_set, load_genuine_faces, 
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 
-#: Seeds of the fixed protocol: the face split, the validation captures, the test presentations.
-SPLIT_SEED, VAL_SEED, TEST_SEED = 4, 104, 204
+#: Seed of the fixed protocol's face split (validation captures use +100, test presentations +200).
+SPLIT_SEED = 4
 
 
 @dataclass
@@ -31,16 +31,21 @@ class Protocol:
 
 
 def build_protocol(
-    size: int, source: str = "builtin", captures: int = 3, attacks: Sequence[str] | None = None
+    size: int,
+    source: str = "builtin",
+    captures: int = 3,
+    attacks: Sequence[str] | None = None,
+    split_seed: int = SPLIT_SEED,
 ) -> Protocol:
     """Validation genuine captures (threshold calibration) and the test presentations, at ``size``.
 
-    The split and the validation seed match :func:`biogate.exporters.train_liveness.train`, so the
-    threshold shipped with the weights is the one this protocol would calibrate.
+    With the training run's ``source`` and ``seed`` as ``split_seed``, the split and the validation
+    captures are the ones :func:`biogate.exporters.train_liveness.train` calibrated its threshold on
+    (validation seed = split seed + 100).
     """
-    split = split_faces(load_genuine_faces(source), seed=SPLIT_SEED)
-    val = evaluation_set(split.val, size, seed=VAL_SEED, captures=captures, attacks=[])
-    test = evaluation_set(split.test, size, seed=TEST_SEED, captures=captures, attacks=attacks)
+    split = split_faces(load_genuine_faces(source), seed=split_seed)
+    val = evaluation_set(split.val, size, seed=split_seed + 100, captures=captures, attacks=[])
+    test = evaluation_set(split.test, size, seed=split_seed + 200, captures=captures, attacks=attacks)
     return Protocol(split, val, test)
 
 

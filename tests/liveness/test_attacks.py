@@ -70,3 +70,28 @@ def test_split_is_disjoint_and_seeded() -> None:
     assert len(a.train) + len(a.val) + len(a.test) == 20
     with pytest.raises(ConfigError, match="too few"):
         split_faces(faces[:2])
+
+
+def test_genuine_faces_from_an_image_folder(tmp_path) -> None:
+    import cv2
+
+    from biogate.exporters.pad.protocol import load_genuine_faces
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    img = np.zeros((20, 30, 3), np.uint8)
+    img[..., 2] = 200  # red in BGR on disk
+    cv2.imwrite(str(tmp_path / "a" / "one.png"), img)
+    cv2.imwrite(str(tmp_path / "a" / "b" / "two.jpg"), img)
+    (tmp_path / "notes.txt").write_text("not an image")
+    faces = load_genuine_faces(tmp_path)
+    assert len(faces) == 2 and faces[0].shape == (20, 30, 3)
+    assert faces[0][..., 0].mean() > 150  # returned as RGB
+    with pytest.raises(ConfigError, match="neither"):
+        load_genuine_faces(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no images"):
+        load_genuine_faces(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.png").write_bytes(b"not a png")
+    with pytest.raises(ConfigError, match="cannot decode"):
+        load_genuine_faces(tmp_path / "bad")

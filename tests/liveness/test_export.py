@@ -98,3 +98,14 @@ def test_sdk_wrapper_errors_name_the_fault(exported: tuple[LivenessDelta, Path],
         FaceLiveness.from_onnx(tmp_path / "missing.onnx", threshold=0.1)
     with pytest.raises(ConfigError, match="finite"):
         FaceLiveness(lambda x: x, threshold=float("nan"))
+
+
+def test_sdk_module_never_imports_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import biogate.models.liveness as m; from biogate.models import FaceLiveness; "
+        "assert FaceLiveness is m.FaceLiveness; assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
