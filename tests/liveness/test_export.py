@@ -109,3 +109,36 @@ def test_sdk_module_never_imports_torch() -> None:
         "assert FaceLiveness is m.FaceLiveness; assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_face_liveness_from_a_real_bundle(exported: tuple[LivenessDelta, Path], tmp_path: Path) -> None:
+    """export() → bundle with thresholds → FaceLiveness.from_bundle decides like the torch model."""
+    from biogate.exporters import export
+    from biogate.exporters.registry import ModelSpec, TensorSpec
+
+    model, _ = exported
+    rng = np.random.default_rng(5)
+    samples = [rng.uniform(-1, 1, size=(1, 3, 32, 32)).astype(np.float32) for _ in range(4)]
+    spec = ModelSpec(
+        name="face_liveness_test",
+        task="liveness",
+        seed="004",
+        build=lambda: model,
+        inputs=[TensorSpec("image", (-1, 3, 32, 32), color="RGB", normalization=face_liveness.NORMALIZATION)],
+        outputs=[TensorSpec("delta", (-1,), layout="N")],
+        calibration_data=lambda n: ({"image": s} for s in samples[:n]),
+        evaluate=lambda infer: {"metric": 0.0},
+        metric="acer",
+        higher_is_better=False,
+        thresholds={"delta": 0.5, "crop_margin": 0.25},
+    )
+    bundle = export(spec, tmp_path, int8=False, measure_latency=False, parity_samples=4)
+    live = FaceLiveness.from_bundle(bundle, threads=1)
+    assert live.threshold == 0.5 and live.input_size == 32 and live.margin == 0.25
+    image = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    result = live(image, color="rgb")
+    with torch.no_grad():
+        ref = float(model(torch.from_numpy(live.preprocess([image])))[0])
+    assert result.delta == pytest.approx(ref, rel=1e-4)
+    assert result.is_live == (ref <= 0.5)
+    assert FaceLiveness.from_bundle(bundle, threshold=ref / 2, threads=1)(image, color="rgb").is_live is False
