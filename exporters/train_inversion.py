@@ -95,6 +95,19 @@ def prepare(data: dict, test_fraction: float = 0.3, seed: int = 0) -> dict:
     }
 
 
+def save_heldout_templates(data: dict, prep: dict, path: Path) -> Path:
+    """The test identities' original photos as a templates file for ``biogate audit inversion``."""
+    rows = np.flatnonzero(np.isin(data["labels"], prep["test_ids"]) & data["original"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        templates=data["embeddings"][rows],
+        names=np.array([str(data["names"][data["labels"][i]]) for i in rows]),
+        chips=data["chips"][rows],
+    )
+    return path
+
+
 def train(
     data: dict,
     prep: dict,
@@ -189,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (<= 2 on shared machines)")
+    p.add_argument("--heldout-templates", type=Path, help="also write the test identities' templates (npz)")
+    p.add_argument("--no-train", action="store_true", help="only build the cache (and the templates file)")
     args = p.parse_args(argv)
 
     data = (
@@ -201,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{data['describe']}; train {len(prep['train_ids'])} identities / {len(prep['train'])} images, "
         f"test {len(prep['test_ids'])} identities / {len(prep['test'])} images (disjoint)"
     )
+    if args.heldout_templates:
+        print(f"held-out templates -> {save_heldout_templates(data, prep, args.heldout_templates)}")
+    if args.no_train:
+        return 0
     t0 = time.time()
     model, history = train(
         data,

@@ -143,7 +143,8 @@ def run_inversion(args: argparse.Namespace) -> int:
         print(
             f"thresholds: operating {report['threshold_operating']:.4f}, "
             f"FMR {args.fmr:g} {report['threshold_fmr']:.4f} "
-            f"({report['fmr_calibration_impostor_pairs']} impostor pairs); grid {report['grid']}"
+            f"(zero-effort impostor accept rate at the operating point {report['zero_effort_rate']:.4f}; "
+            f"{report['fmr_calibration_impostor_pairs']} impostor pairs); grid {report['grid']}"
         )
     return 0
 

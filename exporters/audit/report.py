@@ -132,6 +132,17 @@ def attack(
     return rows, images
 
 
+def _pool(rows: list[dict]) -> dict:
+    """One row from the same attack repeated (e.g. over guessed keys): rates and means pooled."""
+    out = dict(rows[0])
+    out["n"] = sum(r["n"] for r in rows)
+    for k in ("rate_operating", "rate_fmr", "mean_score", "mean_cosine"):
+        if out[k] is not None:
+            out[k] = float(sum(r[k] * r["n"] for r in rows) / out["n"])
+    out["repeats"] = len(rows)
+    return out
+
+
 def save_grid(path: Path, rows: dict[str, np.ndarray], columns: int = 8, size: int = 96) -> Path:
     """PNG grid: one labelled row per entry (``float (N,3,H,W)`` in [0, 1] or uint8 chips NHWC)."""
     lines = []
@@ -182,11 +193,13 @@ def run_audit(
     fmr: float = 1e-3,
     spread: float | None = None,
     progress=None,
+    guesses: int = 3,
 ) -> dict:
     """Audit one gallery/template file: every mode plus the mean-face baseline; JSON + PNG in ``out_dir``.
 
     For a protected matcher (cancelable gallery) the attacker has the stored templates but not the
-    transform key: they guess a key.  A second scenario gives the attacker the key too.
+    transform key: they guess a key (``guesses`` independent guesses, pooled).  A second scenario
+    gives the attacker the key too.
     """
     from biogate.gallery import GalleryKey
 
@@ -199,20 +212,24 @@ def run_audit(
         t = matcher.transform
         if spread is None:
             spread = float(np.median(np.linalg.norm(unit(calib[0]) - t.center, axis=1)))
-        guess = type(t)(GalleryKey.generate(), t.dim, t.bits, t.center)
-        r, imgs = attack(
-            templates,
-            attacker,
-            encoder,
-            matcher,
-            thr_fmr,
-            modes,
-            guess,
-            spread,
-            "cancelable, no key",
-            progress,
-        )
-        rows += r
+        # Each guessed key is one attacker; several guesses average out the luck of one key.
+        per_guess = []
+        for _ in range(max(1, guesses)):
+            guess = type(t)(GalleryKey.generate(), t.dim, t.bits, t.center)
+            r, imgs = attack(
+                templates,
+                attacker,
+                encoder,
+                matcher,
+                thr_fmr,
+                modes,
+                guess,
+                spread,
+                "cancelable, no key",
+                progress,
+            )
+            per_guess.append(r)
+        rows += [_pool(group) for group in zip(*per_guess)]
         grid.update({f"{m} no key": v for m, v in imgs.items() if m != "baseline"})
         r, imgs = attack(
             templates,
@@ -242,6 +259,8 @@ def run_audit(
         "fmr": fmr,
         "threshold_fmr": thr_fmr,
         "fmr_calibration_impostor_pairs": n_imp,
+        # the zero-effort impostor: the share of other people's faces accepted at the operating point
+        "zero_effort_rate": float(np.mean(impostor_scores(calib[0], calib[1], matcher) >= matcher.threshold)),
         "whitebox": attacker.whitebox.__dict__ if "whitebox" in modes else None,
         "results": rows,
     }
@@ -263,6 +282,7 @@ def audit_project(
     bits: int = 1024,
     limit: int | None = None,
     progress=None,
+    guesses: int = 3,
 ) -> dict:
     """The project's own audit: held-out identities (original photos) in a plain and a cancelable gallery."""
     from biogate.gallery import Gallery, GalleryKey
@@ -307,7 +327,16 @@ def audit_project(
     protected = Templates(stored, plain.names, plain.plain, plain.chips)
     matcher = ProtectedMatcher(transform, threshold=protected_threshold(transform, calib, operating))
     report["cancelable"] = run_audit(
-        protected, attacker, encoder, matcher, calib, modes, out_dir / "cancelable", fmr, progress=progress
+        protected,
+        attacker,
+        encoder,
+        matcher,
+        calib,
+        modes,
+        out_dir / "cancelable",
+        fmr,
+        progress=progress,
+        guesses=guesses,
     )
     # The transform's cost: every same-identity / different-identity pair of the whole set.
     acc_plain = verification_accuracy(emb, labels, PlainMatcher(operating))
