@@ -238,3 +238,47 @@ def test_search_many_equals_one_by_one() -> None:
     alive = np.ones(len(unit), bool)
     for q, got in zip(probes, batch):
         assert [h.owner for h in got.hits] == [o for o, _ in _brute(unit, owners, alive, q, 4, 0.2)]
+
+
+def test_concurrent_adds_freezes_compactions_and_searches() -> None:
+    import threading
+
+    rng = np.random.default_rng(25)
+    stable = normalise(rng.standard_normal((300, 32)), 32)
+    churn = normalise(rng.standard_normal((3000, 32)), 32)
+    index = _build("int8", stable, np.arange(300))
+    start, errors, wrong = threading.Barrier(3), [], []
+
+    def searcher(seed: int) -> None:
+        local = np.random.default_rng(seed)
+        start.wait()
+        try:
+            for _ in range(300):
+                i = int(local.integers(300))
+                hit = index.search(stable[i], 1).hits[0]
+                if hit.owner != i or hit.score < 0.9999:
+                    wrong.append((i, hit))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    def writer() -> None:
+        start.wait()
+        try:
+            for a in range(0, 3000, 100):  # crosses many segment freezes and merges
+                index.add_many(np.arange(1000 + a, 1100 + a), [bytes(4)] * 100, churn[a : a + 100])
+                for owner in range(1000 + a, 1060 + a):  # deleting 60% of each batch forces compactions
+                    index.remove(owner)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searcher, args=(s,)) for s in (1, 2)] + [
+        threading.Thread(target=writer)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and not wrong
+    assert len(index) == 300 + 1200 and len(index._snap.segments) > 1
+    for i in (0, 150, 299):
+        assert index.search(stable[i], 1).hits[0].owner == i
