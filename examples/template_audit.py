@@ -79,7 +79,8 @@ def main() -> int:
     print(str(data["describe"]))
     print_table(report["plain"]["results"] + report["cancelable"]["results"])
     print(
-        f"zero-effort impostor accept rate at the operating point: plain {report['plain']['zero_effort_rate']:.4f}, "
+        "zero-effort impostor accept rate at the operating point: "
+        f"plain {report['plain']['zero_effort_rate']:.4f}, "
         f"cancelable {report['cancelable']['zero_effort_rate']:.4f}"
     )
     acc = report["accuracy"]
