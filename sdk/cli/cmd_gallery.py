@@ -118,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{m.identity_id}\t{m.name}\t{m.score:.4f}")
             if not matches:
                 print(f"no identity reaches the threshold {thr}")
+            if not matches.exact:  # only when the proven shortlist exceeded its cap
+                print(
+                    f"note: only {matches.shortlist} templates of a longer shortlist were re-ranked; "
+                    "scores are exact, the ranking may not be"
+                )
             return 0 if matches else 1
         decision: Any = gallery.verify(args.identity_id, probe, _threshold(args, required=True))
         verdict = "ACCEPT" if decision.accepted else "REJECT"
