@@ -153,7 +153,7 @@ def _update_atoms(
 def _replace_duplicates(
     d: np.ndarray, x: np.ndarray, index: np.ndarray, coef: np.ndarray, limit: float = 0.99
 ) -> int:
-    """Restart atoms nearly equal to an earlier one on the worst-coded signals (K-SVD's dictionary clean-up)."""
+    """Restart atoms nearly equal to an earlier one on the worst-coded signals (K-SVD clean-up)."""
     g = np.abs(d.T @ d)
     np.fill_diagonal(g, 0.0)
     dup = np.flatnonzero(np.triu(g > limit).any(axis=0))
@@ -212,7 +212,7 @@ def ksvd(
         with np.load(ckpt) as z:
             if str(z["key"]) != key:
                 raise ConfigError(
-                    f"checkpoint {ckpt} was made with other K-SVD settings or data; delete it or change the path"
+                    f"checkpoint {ckpt} was made with other K-SVD settings or data; delete it or use another"
                 )
             d, start, history = z["d"].astype(np.float32), int(z["iteration"]), z["history"].tolist()
             rng = np.random.default_rng([cfg.seed, start])

@@ -156,7 +156,7 @@ def sample_set(rng: np.random.Generator, n: int, lr_size: int, scale: int) -> tu
         src = hr_size / zoom
         x0 = int(np.clip(cx - src / 2, 0, im.shape[1] - src))
         y0 = int(np.clip(cy - src / 2, 0, im.shape[0] - src))
-        crop = im[y0 : y0 + int(round(src)), x0 : x0 + int(round(src))]
+        crop = im[y0 : y0 + round(src), x0 : x0 + round(src)]
         crop = cv2.resize(crop, (hr_size, hr_size), interpolation=cv2.INTER_AREA)
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
@@ -181,7 +181,7 @@ class TrainConfig:
     min_psnr_gain: float = 1.0
     min_ssim_gain: float = 0.0
     max_rounds: int = 2
-    threads: int = 2
+    threads: int = 1  # more than one thread on a shared, busy CPU only adds barrier waits
     seed: int = 0
     log_every: int = 25
 
@@ -264,22 +264,34 @@ def accept(metrics: dict[str, float], cfg: TrainConfig) -> bool:
 
 
 def fit(
-    net: torch.nn.Module, cfg: TrainConfig, scale: int, log: Callable[[str], None] = print
+    net: torch.nn.Module,
+    cfg: TrainConfig,
+    scale: int,
+    log: Callable[[str], None] = print,
+    on_round: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Train round after round until the acceptance test passes or ``max_rounds`` are spent."""
+    """Train round after round until the acceptance test passes or ``max_rounds`` are spent.
+
+    ``on_round(result_so_far)`` runs after every round (the CLI saves the weights there, so an
+    interrupted later round never loses an earlier one).
+    """
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    rounds = []
+    rounds: list[dict[str, Any]] = []
+    result: dict[str, Any] = {}
     for k in range(cfg.max_rounds):
         info = train_round(net, cfg, scale, rng, lr_scale=0.5**k, log=log)
         metrics = evaluate_net(net, scale)
         ok = accept(metrics, cfg)
         rounds.append({**info, "metrics": metrics, "accepted": ok})
         log(f"round {k + 1}: {info['iterations']} its ({info['stop']}), held-out {metrics}, accepted={ok}")
+        result = {"rounds": rounds, "accepted": ok, "metrics": metrics}
+        if on_round is not None:
+            on_round(result)
         if ok:
             break
-    return {"rounds": rounds, "accepted": rounds[-1]["accepted"], "metrics": rounds[-1]["metrics"]}
+    return result
 
 
 # ------------------------------------------------------------------------------- nets and files
@@ -349,15 +361,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(cfg.threads)
     net = build_net(args.arch, args.config, args.scale, args.dictionary)
     out = args.out or weights_path(args.arch, args.config, args.scale)
-    result = fit(net, cfg, args.scale)
-    record = {
-        "train_config": asdict(cfg),
-        "arch": args.arch,
-        "config": args.config,
-        "scale": args.scale,
-        **result,
-    }
-    save_net(net, out, args.arch, record)
+    head = {"train_config": asdict(cfg), "arch": args.arch, "config": args.config, "scale": args.scale}
+    result = fit(net, cfg, args.scale, on_round=lambda r: save_net(net, out, args.arch, {**head, **r}))
     print(json.dumps({"saved": str(out), "accepted": result["accepted"], **result["metrics"]}, indent=2))
 
 

@@ -7,7 +7,8 @@ Output ``refined`` RGB in [0, 1].  Trained here to remove the SR net's artefacts
 ``face_sr``'s output for a training-side face, the target its HR original.  Metric: held-out
 Y-PSNR of the refined image (dB).  Train with::
 
-    OPENBLAS_NUM_THREADS=1 nice -n 10 .venv/bin/python -m biogate.exporters.models.face_refine --train --minutes 12
+    OPENBLAS_NUM_THREADS=1 nice -n 10 .venv/bin/python -m biogate.exporters.models.face_refine \\
+        --train --minutes 12
 """
 
 from __future__ import annotations
@@ -203,7 +204,8 @@ SPEC = register(
         parity_atol=1e-4,
         license="Apache-2.0",
         description=(
-            "Seed-000 refinement: generic-face-mesh 3D coordinate map (stand-in for 3DDFA_V2) -> NeuTex-style "
+            "Seed-000 refinement: generic-face-mesh 3D coordinate map (stand-in for 3DDFA_V2) -> "
+            "NeuTex-style "
             "XYZ->UV->XYZ MLPs and UV texture MLP -> two-level U-Net renderer; trained on face_sr outputs of "
             "training-side faces to match their HR originals."
         ),

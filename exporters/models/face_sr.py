@@ -74,7 +74,7 @@ def _spec(name: str, arch: str, description: str) -> ModelSpec:
             thresholds={"scale": float(SCALE)},
             license="Apache-2.0",
             description=description,
-            calibration_description="bicubic-downscaled training-side face crops (6 identities) and augmented captures",
+            calibration_description="bicubic-downscaled training-side face crops (6 people) and captures",
             calib_samples=64,
         )
     )

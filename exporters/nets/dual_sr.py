@@ -163,7 +163,7 @@ class DualChannelSR(nn.Module):
             dictionary = random_dictionary(cfg.dict_patch**2, cfg.dict_atoms)
         if tuple(dictionary.shape) != (cfg.dict_patch**2, cfg.dict_atoms):
             raise ConfigError(
-                f"dictionary shape {tuple(dictionary.shape)} != ({cfg.dict_patch**2}, {cfg.dict_atoms}) of the config"
+                f"dictionary {tuple(dictionary.shape)} != config ({cfg.dict_patch**2}, {cfg.dict_atoms})"
             )
         self.upper_convs = nn.ModuleList([_conv(3, w, 1), _conv(w, w, 1)])  # U1
         self.dictionary = DictionaryChannel(dictionary, cfg.dict_patch, cfg.dict_trainable, cfg.fc_relu)
@@ -194,7 +194,7 @@ class DualChannelSR(nn.Module):
 
     def _features(self, x: torch.Tensor, trace: Trace | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         p = self.cfg.dict_patch
-        if x.shape[-1] % p or x.shape[-2] % p:
+        if not torch.jit.is_tracing() and (x.shape[-1] % p or x.shape[-2] % p):
             raise ConfigError(f"input {tuple(x.shape[-2:])} is not a multiple of the dictionary patch {p}")
         u = x
         for i, conv in enumerate(self.upper_convs):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict
 
 import cv2
 import numpy as np
@@ -68,7 +68,7 @@ class Pose:
 
 
 def fit_pose(landmarks: np.ndarray, scheme: str = "dlib5") -> Pose:
-    """Fit a weak-perspective pose of the generic face to five 2D landmarks (least squares + orthonormalisation)."""
+    """Weak-perspective pose of the generic face from five 2D landmarks (least squares)."""
     model = {"dlib5": CANONICAL_DLIB5, "mtcnn5": CANONICAL_MTCNN5}.get(scheme)
     if model is None:
         raise ConfigError(f"unknown landmark scheme {scheme!r}; use 'dlib5' or 'mtcnn5'")
@@ -94,12 +94,12 @@ def fit_pose(landmarks: np.ndarray, scheme: str = "dlib5") -> Pose:
     )
 
 
-_POINTS: Optional[np.ndarray] = None
+_POINTS: np.ndarray | None = None
 
 
 def coordinate_map(
-    landmarks: np.ndarray, size: Tuple[int, int], scheme: str = "dlib5"
-) -> Tuple[np.ndarray, np.ndarray, Pose]:
+    landmarks: np.ndarray, size: tuple[int, int], scheme: str = "dlib5"
+) -> tuple[np.ndarray, np.ndarray, Pose]:
     """Per-pixel canonical 3D coordinates of the face: ``(xyz (3,H,W) float32, mask (1,H,W), pose)``.
 
     Pixels the posed generic face does not cover get zeros and mask 0.  Coordinates are divided by
@@ -143,7 +143,7 @@ class Refiner:
         scheme: landmark order the caller passes (``dlib5`` or ``mtcnn5``).
     """
 
-    def __init__(self, engine: Optional[Infer], enabled: bool = True, scheme: str = "dlib5") -> None:
+    def __init__(self, engine: Infer | None, enabled: bool = True, scheme: str = "dlib5") -> None:
         if enabled and engine is None:
             raise ConfigError("an enabled Refiner needs an engine (the face_refine bundle)")
         self.engine = engine

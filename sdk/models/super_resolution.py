@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Sequence
 
 import cv2
 import numpy as np
@@ -36,7 +36,7 @@ class EnhancedFace:
     image: np.ndarray
     origin: np.ndarray
     scale: float
-    landmarks: Optional[np.ndarray] = None
+    landmarks: np.ndarray | None = None
 
     def to_image(self, points: np.ndarray) -> np.ndarray:
         """Frame coordinates → coordinates in :attr:`image`."""
@@ -55,9 +55,9 @@ def square_crop(
         raise ConfigError(f"face box {tuple(box)} is empty")
     side = max(x1 - x0, y1 - y0) * (1.0 + 2.0 * margin)
     left, top, n = (
-        int(round((x0 + x1 - side) / 2)),
-        int(round((y0 + y1 - side) / 2)),
-        max(1, int(round(side))),
+        round((x0 + x1 - side) / 2),
+        round((y0 + y1 - side) / 2),
+        max(1, round(side)),
     )
     h, w = image.shape[:2]
     pad = max(0, -left, -top, left + n - w, top + n - h)
@@ -75,7 +75,7 @@ class SuperResolver:
         input_size: ``s``; read from the engine's bundle when it has one.
     """
 
-    def __init__(self, engine: Infer, input_size: Optional[int] = None) -> None:
+    def __init__(self, engine: Infer, input_size: int | None = None) -> None:
         self.engine = engine
         if input_size is None:
             manifest = getattr(getattr(engine, "bundle", None), "manifest", None) or {}
@@ -112,9 +112,9 @@ class SuperResolver:
         return self.upscale(rgb[None])[0]
 
     def enhance(
-        self, image: Any, box: Sequence[float], landmarks: Optional[np.ndarray] = None, order: str = "BGR"
+        self, image: Any, box: Sequence[float], landmarks: np.ndarray | None = None, order: str = "BGR"
     ) -> EnhancedFace:
-        """Crop the face ``box`` out of a frame (default BGR, as the kiosk pipeline holds it) and super-resolve it."""
+        """Crop the face ``box`` out of a frame (BGR by default, as in the kiosk) and super-resolve it."""
         rgb = to_rgb8(image, order)
         crop, origin, side = square_crop(rgb, box)
         sr = self(crop, "RGB")

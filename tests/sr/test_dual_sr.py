@@ -95,7 +95,7 @@ def test_bad_configs_and_inputs() -> None:
         replace(EDGE, n_dense=1)
     with pytest.raises(ConfigError, match="must divide"):
         replace(FAITHFUL, dict_patch=48)
-    with pytest.raises(ConfigError, match="dictionary shape"):
+    with pytest.raises(ConfigError, match="dictionary"):
         DualChannelSR(EDGE, torch.zeros(10, 10))
     with pytest.raises(ConfigError, match="multiple of the dictionary patch"):
         DualChannelSR(EDGE)(torch.rand(1, 3, 30, 30))

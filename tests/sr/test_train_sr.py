@@ -31,7 +31,7 @@ def test_sample_set_pairs_are_aligned() -> None:
     lr, hr = train_sr.sample_set(np.random.default_rng(0), 4, 16, 2)
     assert lr.shape == (4, 3, 16, 16) and hr.shape == (4, 3, 32, 32)
     np.testing.assert_allclose(train_sr.downscale(hr, 2), lr, atol=1e-6)
-    assert 0.0 <= lr.min() and lr.max() <= 1.0
+    assert lr.min() >= 0.0 and lr.max() <= 1.0
 
 
 def test_held_out_faces_exclude_training_identities() -> None:
@@ -61,14 +61,18 @@ def test_training_reduces_loss_on_tiny_set() -> None:
 
 def test_fit_stops_and_acceptance_sends_training_back() -> None:
     net = DualChannelSR(TINY)
-    cfg = train_sr.TrainConfig(set_size=4, lr_patch=16, max_iters=2, minutes=5, max_rounds=2, min_psnr_gain=50.0)
+    cfg = train_sr.TrainConfig(
+        set_size=4, lr_patch=16, max_iters=2, minutes=5, max_rounds=2, min_psnr_gain=50.0
+    )
     logs: list[str] = []
     result = train_sr.fit(net, cfg, 2, log=logs.append)
     # an impossible +50 dB acceptance fails: training is sent back once more, then gives up
     assert len(result["rounds"]) == 2 and not result["accepted"]
     assert all(r["stop"] == "max_iters" and r["iterations"] == 2 for r in result["rounds"])
     assert train_sr.accept({"psnr_gain_db": 1.2, "ssim_gain": 0.01}, train_sr.TrainConfig(min_psnr_gain=1.0))
-    assert not train_sr.accept({"psnr_gain_db": 0.8, "ssim_gain": 0.01}, train_sr.TrainConfig(min_psnr_gain=1.0))
+    assert not train_sr.accept(
+        {"psnr_gain_db": 0.8, "ssim_gain": 0.01}, train_sr.TrainConfig(min_psnr_gain=1.0)
+    )
 
 
 def test_untrained_skip_net_is_exactly_bicubic() -> None:
@@ -78,7 +82,10 @@ def test_untrained_skip_net_is_exactly_bicubic() -> None:
 
 
 def test_save_load_round_trip(tmp_path) -> None:
-    for net, arch in [(DualChannelSR(TINY), "dual"), (RDN(RDNConfig(width=8, growth=4, blocks=2, depth=2)), "rdn")]:
+    for net, arch in [
+        (DualChannelSR(TINY), "dual"),
+        (RDN(RDNConfig(width=8, growth=4, blocks=2, depth=2)), "rdn"),
+    ]:
         path = tmp_path / f"{arch}.pt"
         train_sr.save_net(net, path, arch, {"note": "test"})
         back = train_sr.load_net(path)
