@@ -301,12 +301,13 @@ class TemplateIndex:
                     SearchResult(_best_per_owner(snap, cand, scores[cand], k, threshold), True, len(cand))
                 )
             return results
-        approx, bounds = self._approx_scores(snap, queries)
+        approx, qsteps, bounds = self._approx_scores(snap, queries)
         approx[:, snap.dead] = -np.inf
         lowest = float(np.finfo(np.float32).min)  # never re-admit dead (-inf) rows
-        for query, row, bound in zip(queries, approx, bounds.tolist()):
-            floor = lowest if threshold is None else threshold - bound
-            cand = _at_least_s_th_best(row, s, 2.0 * bound, floor)
+        for query, row, qstep, bound in zip(queries, approx, qsteps.tolist(), bounds.tolist()):
+            # row holds approximate cosines divided by the query's step (see _approx_scores)
+            floor = lowest if threshold is None else max(lowest, (threshold - bound) / qstep)
+            cand = _at_least_s_th_best(row, s, 2.0 * bound / qstep, floor)
             exact = True
             if len(cand) > self.max_shortlist:
                 cand = cand[_top(row[cand], self.max_shortlist)]
@@ -315,24 +316,32 @@ class TemplateIndex:
             results.append(SearchResult(_best_per_owner(snap, cand, scores, k, threshold), exact, len(cand)))
         return results
 
-    def _approx_scores(self, snap: _Snapshot, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """int8 scores ``(m, n)`` of every row for every query, and each query's error bound ``b``."""
+    def _approx_scores(
+        self, snap: _Snapshot, queries: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """int8 scores of every row for every query, ``(m, n)``, and per query its step and bound ``b``.
+
+        Scores are left divided by the query's quantisation step (approximate cosine = score ×
+        step): one pass less over the ``(m, n)`` array; callers scale their thresholds instead.
+        """
         codes, step, err, _ = quantise(queries)
         q_cols = np.ascontiguousarray(codes.T)  # (dim, m) int8 for the tail graph
         q_rows = (codes.astype(np.int16) + 128).astype(np.uint8)  # the segments' zero point is 128
         out = np.empty((len(queries), snap.n), np.float32)
         for a, b, session in snap.segments:
-            out[:, a:b] = session.run(None, {"A": q_rows})[0]
+            block = out[:, a:b]
+            block[...] = session.run(None, {"A": q_rows})[0]
+            block *= snap.step[a:b]  # while the block is still in cache
         if snap.frozen < snap.n:
             tail = self._tail()
             for a in range(snap.frozen, snap.n, CHUNK_ROWS):
                 b = min(snap.n, a + CHUNK_ROWS)
-                out[:, a:b] = tail.run(None, {"A": snap.codes[a:b], "B": q_cols})[0].T
-        out *= snap.step[None, : snap.n]
-        out *= step[:, None]
+                block = out[:, a:b]
+                block[...] = tail.run(None, {"A": snap.codes[a:b], "B": q_cols})[0].T
+                block *= snap.step[a:b]
         # |x·q - x̂·q̂| <= ‖e_x‖·‖q‖ + ‖x̂‖·‖e_q‖ with ‖q‖ = 1; a little slack covers float32 rounding.
         bounds = snap.err_max + snap.norm_max * err.astype(np.float64) + 1e-5
-        return out, bounds
+        return out, step.astype(np.float64), bounds
 
     def _tail(self):
         if self._tail_session is None:  # a benign race: two threads may both build one
