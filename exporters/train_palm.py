@@ -99,7 +99,7 @@ def load_split(name: str, cache: Path | None = None, scale_down: int = 1) -> Pal
     seed, counts = SPLITS[name]
     counts = {k: max(1, n // scale_down) for k, n in counts.items()}
     cache = Path(cache) if cache else default_cache()
-    path = cache / f"{name}-{seed}-{sum(counts.values())}-v1.npz"
+    path = cache / f"{name}-{seed}-{sum(counts.values())}-v2.npz"
     if path.exists():
         z = np.load(path)
         return PalmSet(z["raw"], z["lr"], z["hr"], z["labels"], z["kinds"])
@@ -160,21 +160,29 @@ def train_sr(
     stop_loss: float = 0.0,
     seed: int = 0,
     log_every: int = 100,
+    init: torch.nn.Module | None = None,
     **net_options: Any,
 ) -> tuple[torch.nn.Module, list[float]]:
     """L2 training on LR/HR pairs (random aligned patches); stops at ``iters`` or mean loss ≤ stop_loss."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     scale = data.hr.shape[-1] // data.lr.shape[-1]
-    net = SR_VARIANTS[variant](scale=scale, **net_options)
+    net = init.train() if init is not None else SR_VARIANTS[variant](scale=scale, **net_options)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters)
     lr_t, hr_t = torch.from_numpy(data.lr), torch.from_numpy(data.hr)
     n, size = len(data), data.lr.shape[-1]
     history: list[float] = []
     for it in range(iters):
-        idx = rng.integers(0, n, batch)
-        ys, xs = rng.integers(0, size - patch + 1, batch), rng.integers(0, size - patch + 1, batch)
+        # Draw 4x candidates and keep patches that show some of the hand: open-beam-only patches
+        # teach the net nothing and would waste most of a small CPU budget.
+        idx = rng.integers(0, n, 4 * batch)
+        ys, xs = rng.integers(0, size - patch + 1, 4 * batch), rng.integers(0, size - patch + 1, 4 * batch)
+        busy = np.array(
+            [float(lr_t[i, y : y + patch, c : c + patch].mean()) > 0.03 for i, y, c in zip(idx, ys, xs)]
+        )
+        order = np.argsort(~busy, kind="stable")[:batch]
+        idx, ys, xs = idx[order], ys[order], xs[order]
         x = torch.stack([lr_t[i, y : y + patch, c : c + patch] for i, y, c in zip(idx, ys, xs)])[:, None]
         t = torch.stack(
             [
@@ -321,7 +329,8 @@ def checkpoint_meta(path: Path) -> dict[str, Any]:
 def _cmd_sr(args: argparse.Namespace) -> dict[str, Any]:
     train = load_split("train", args.cache).without(HELD_OUT_KIND)
     t0 = time.time()
-    net, _hist = train_sr(train, iters=args.iters, variant=args.variant)
+    init = load_sr(args.init) if args.init else None
+    net, _hist = train_sr(train, iters=args.iters, variant=args.variant, lr=args.lr or 1e-3, init=init)
     val = load_split("val", args.cache)
     m = sr_metrics(sr_apply(net, val.lr), bicubic(val.lr, net.scale), val.hr)
     m["train_s"] = round(time.time() - t0, 1)
@@ -385,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--surrogate", choices=["logistic", "sigmoid"], default="logistic")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default 1e-3 SR, 2e-3 liveness)"
+    )
+    parser.add_argument("--init", type=Path, default=None, help="SR: continue training this checkpoint")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, min(args.threads, 2)))
     if args.what in ("sr", "all"):

@@ -382,7 +382,14 @@ def _fake_line_integral(kind, rng, hand: Hand, cfg: ScanConfig) -> tuple[np.ndar
         )
     if kind == "printed":  # a radiograph of someone else printed with radiopaque ink, held in the beam
         src = sample_hand(rng)
-        a_src, _ = _live_line_integral(rng, src, cfg)
+        a_line, _ = _live_line_integral(rng, src, cfg)
+        # The attacker has a radiograph *image* (a detector's output with its own blur, noise and
+        # pixel grid), windowed to line-integral units and resampled by the printer.
+        shot_psf, shot_quanta = float(rng.uniform(0.25, 0.6)), float(rng.uniform(3000.0, 20000.0))
+        shot = _detect(np.exp(-a_line), cfg.render_factor, shot_psf, shot_quanta, cfg, rng).astype(np.float32)
+        shot = np.log(float(np.percentile(shot, 99.5)) / np.maximum(shot, 1.0))
+        n = cfg.render_size
+        a_src = np.clip(cv2.resize(shot, (n, n), interpolation=cv2.INTER_LINEAR), 0.0, None)
         px = cfg.render_px_mm
         blur = float(rng.uniform(0.3, 0.9))
         levels = int(rng.choice([16, 32, 64]))
