@@ -84,14 +84,25 @@ def scales_from_qdq(qdq_path: str | Path) -> dict[str, float]:
 
     model = onnx.load(str(qdq_path))
     inits = {i.name: i for i in model.graph.initializer}
+    outputs = {o.name for o in model.graph.output}
     scales: dict[str, float] = {}
     for node in model.graph.node:
         if node.op_type != "QuantizeLinear" or node.input[0] in inits or node.input[1] not in inits:
             continue
         scale = numpy_helper.to_array(inits[node.input[1]])
         if scale.size == 1:
-            scales[node.input[0]] = float(scale.reshape(()))
+            scales[_fp32_name(node.input[0], outputs)] = float(scale.reshape(()))
     return scales
+
+
+_RENAMED_OUTPUT = "_QuantizeLinear_Input"
+
+
+def _fp32_name(name: str, outputs: set[str]) -> str:
+    """ORT renames a quantized graph output's producer tensor; TensorRT sees the original name."""
+    if name.endswith(_RENAMED_OUTPUT) and name[: -len(_RENAMED_OUTPUT)] in outputs:
+        return name[: -len(_RENAMED_OUTPUT)]
+    return name
 
 
 def write_from_qdq(qdq_path: str | Path, cache_path: str | Path, header: str = DEFAULT_HEADER) -> Path:
