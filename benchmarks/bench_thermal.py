@@ -62,7 +62,9 @@ def main() -> int:
     parser.add_argument("--captures", type=int, default=8, help="captures per person (3 enrol, rest probe)")
     parser.add_argument("--bundle", help="an exported thermal_face bundle (default: export one now)")
     parser.add_argument("--bundle-dir", help="export the bundle here (default: a temporary folder)")
-    parser.add_argument("--weights", default=str(WEIGHTS), help="folder with thermal_face*.pt (ablation rows)")
+    parser.add_argument(
+        "--weights", default=str(WEIGHTS), help="folder with thermal_face*.pt (ablation rows)"
+    )
     args = parser.parse_args()
     import torch
 
