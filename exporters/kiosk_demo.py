@@ -30,6 +30,9 @@ from biogate.frame import Frame, now_ns
 KIOSK_MODELS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "face_embed_dlib", "face_liveness")
 KIOSK_MODELS_NO_LIVENESS = KIOSK_MODELS[:-1]
 FRAME_W, FRAME_H = 640, 480
+PAPER_C = 22.5  # a print held up at the kiosk, a little above the 22 °C room
+#: The RGB silent-liveness model decides only if its own evaluation shows it fit (ACER at most this).
+LIVENESS_FIT_ACER = 0.10
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,10 @@ class ScriptedThermal:
         if visitor is None:
             return None
         self._index += 1
+        if visitor.attack:  # a printed photo or a screen: the "face" is at room temperature
+            y16, _ = render_thermal(self._index, seed=11, skin_c=PAPER_C, ffc_period=0)
+            return Frame(y16, "y16", t_capture=now_ns(), seq=self._index, source="demo://thermal",
+                         meta={"ambient_c": 22.0})  # fmt: skip
         y16, _ = render_thermal(
             self._index, seed=11, skin_c=visitor.core_c - self.skin_offset_c, ffc_period=0
         )
@@ -213,6 +220,14 @@ class ScriptedThermal:
 
     def close(self) -> None:
         pass
+
+
+def _liveness_acer(bundle: Path) -> float:
+    """The FP32 ACER the exporter measured for the liveness bundle (1.0 if it is missing)."""
+    import json
+
+    metrics = json.loads((bundle / "manifest.json").read_text()).get("metrics", {})
+    return float(metrics.get("fp32", {}).get("acer", 1.0))
 
 
 def _enrol(bundles: Path, gallery, views: dict[str, np.ndarray], log) -> None:
@@ -297,6 +312,16 @@ def run_kiosk_demo(
     with Gallery(work / "gallery.db", GalleryKey.from_file(gallery_key_file), create=True) as gallery:
         _enrol(bundles, gallery, walkup.enrol_views(), print)
 
+    source = "thermal"
+    if liveness:
+        acer = _liveness_acer(bundles / "face_liveness")
+        source = "both" if acer <= LIVENESS_FIT_ACER else "thermal"
+        verdict = (
+            "decides together with the thermal skin check"
+            if source == "both"
+            else f"above {LIVENESS_FIT_ACER:.2f}: its Δ is logged, the thermal skin check decides (docs/liveness.md)"
+        )
+        print(f"  RGB liveness model (seed 004): ACER {acer:.3f} on its own evaluation -> {verdict}")
     print("3. gate controller firmware on a pseudo-terminal")
     key = load_key(str(gate_key_file))
     bb_roi, bb_c = ScriptedThermal.blackbody()
@@ -316,6 +341,7 @@ def run_kiosk_demo(
                 "deny_cooldown_s": 2.0,
                 "open_duration_ms": 1000,
                 "require_liveness": liveness,
+                "liveness_source": source,
             },
         },
         base_dir=work,

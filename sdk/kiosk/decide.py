@@ -36,6 +36,7 @@ def evidence_from(work: Work) -> Evidence:
         t_capture=work.t_capture,
         face_found=face is not None,
         live=None if live is None else bool(live.is_live),
+        thermal_live=r.get("thermal_live"),
         liveness_score=None if live is None else float(live.delta),
         identity=r.get("identity"),
         match_score=r.get("match_score"),

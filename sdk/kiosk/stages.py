@@ -155,8 +155,17 @@ class MatchStage(Stage):
         return work
 
 
+#: Skin-surface temperatures (°C) a living face shows at the inner canthus; paper and screens read
+#: near room temperature (a presentation-attack cue that needs no training data).
+SKIN_RANGE_C = (30.0, 40.0)
+
+
 class ThermalStage(Stage):
-    """Reads the newest thermal frame and measures the face's temperature on it."""
+    """Reads the newest thermal frame and measures the face's temperature on it.
+
+    Also sets ``thermal_live``: True when warm skin is where the face is, False when the thermal
+    image shows no warm face there (a printed photo or a screen), None without a recent frame.
+    """
 
     name = "thermal"
     threaded = False
@@ -176,16 +185,21 @@ class ThermalStage(Stage):
             self._last = frame
         last = self._last
         work.results["temperature_c"] = None
+        work.results["thermal_live"] = None
         if last is None or abs(work.t_capture - last.t_capture) / 1e6 > self.max_age_ms:
             return work  # no thermal frame close enough in time to this face
+        if last.meta.get("measurable") is False or last.meta.get("ffc_in_progress"):
+            return work  # shutter closed (FFC): nothing can be concluded from this frame
         if self.homography is not None:
             box = tuple(float(v) for v in work.results["face"].box)
             readings = self.thermal.measure(last, rgb_boxes=[box], homography=self.homography)
         else:  # one person at the kiosk: the warmest face the thermal camera sees
             readings = sorted(self.thermal.measure(last), key=lambda r: r.temperature_c)[-1:]
-        if readings:
-            work.results["temperature_c"] = float(readings[0].temperature_c)
-            work.results["thermal_reading"] = readings[0]
+        skin = [r for r in readings if SKIN_RANGE_C[0] <= r.canthus_c <= SKIN_RANGE_C[1]]
+        work.results["thermal_live"] = bool(skin)
+        if skin:
+            work.results["temperature_c"] = float(skin[0].temperature_c)
+            work.results["thermal_reading"] = skin[0]
         return work
 
     def close(self) -> None:

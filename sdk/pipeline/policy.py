@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ..errors import ConfigError
 
 OPEN, DENY, ALARM, NONE = "open", "deny", "alarm", "none"
+LIVENESS_SOURCES = ("rgb", "thermal", "both")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,9 @@ class PolicyConfig:
     """Decision thresholds; ``None`` for a threshold means "use the model bundle's"."""
 
     require_liveness: bool = True
+    # Which presentation-attack checks decide "live": the RGB silent-liveness model (seed 004),
+    # the thermal camera's skin check (prints and screens are at room temperature), or both.
+    liveness_source: str = "rgb"
     require_temperature: bool = False  # True: no temperature reading means deny
     fever_c: float = 37.3
     open_cooldown_s: float = 5.0  # the same person is not let through twice within this time
@@ -26,6 +30,11 @@ class PolicyConfig:
     open_duration_ms: int = 3000
 
     def __post_init__(self) -> None:
+        if self.liveness_source not in LIVENESS_SOURCES:
+            raise ConfigError(
+                f"policy.liveness_source must be one of {', '.join(LIVENESS_SOURCES)}, "
+                f"got {self.liveness_source!r}"
+            )
         if not 30.0 <= self.fever_c <= 45.0:
             raise ConfigError(f"policy.fever_c must be a body temperature in °C (30–45), got {self.fever_c}")
         if self.open_cooldown_s < 0 or self.deny_cooldown_s < 0:
@@ -40,7 +49,8 @@ class Evidence:
 
     t_capture: int
     face_found: bool = False
-    live: bool | None = None
+    live: bool | None = None  # RGB silent-liveness verdict
+    thermal_live: bool | None = None  # warm skin where the face is, on the thermal image
     liveness_score: float | None = None
     identity: str | None = None  # None: not matched to anyone enrolled
     match_score: float | None = None
@@ -89,8 +99,8 @@ class DecisionPolicy:
             reasons.append(f"temperature {ev.temperature_c:.1f} °C >= {cfg.fever_c:.1f} °C")
         if cfg.require_temperature and ev.temperature_c is None:
             reasons.append("no temperature reading")
-        if cfg.require_liveness and ev.live is not True:
-            reasons.append("presentation attack suspected" if ev.live is False else "liveness not checked")
+        if cfg.require_liveness:
+            reasons += self._liveness_reasons(ev)
         if ev.identity is None:
             reasons.append(
                 "not enrolled" if ev.match_score is None else f"no match (best {ev.match_score:.3f})"
@@ -118,6 +128,19 @@ class DecisionPolicy:
         return Decision(
             OPEN, ev.t_capture, ev.identity, [f"{ev.identity} matched, live, temperature normal"], scores
         )
+
+    def _liveness_reasons(self, ev: Evidence) -> list[str]:
+        checks = []
+        if self.config.liveness_source in ("rgb", "both"):
+            checks.append((ev.live, "presentation attack suspected", "liveness not checked"))
+        if self.config.liveness_source in ("thermal", "both"):
+            spoof = "presentation attack suspected: no warm skin on the thermal image"
+            checks.append((ev.thermal_live, spoof, "no thermal liveness reading"))
+        return [
+            spoof if verdict is False else missing
+            for verdict, spoof, missing in checks
+            if verdict is not True
+        ]
 
     @staticmethod
     def _recent(table: dict[str, int], key: str, now: int, window_s: float) -> bool:

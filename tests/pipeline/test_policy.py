@@ -103,3 +103,28 @@ def test_audit_log_bad_path_is_config_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="audit log"):
         AuditLog(tmp_path / "file" / "log.jsonl")
+
+
+THERMAL_CASES = [
+    ("rgb", {"live": True, "thermal_live": False}, OPEN),
+    ("thermal", {"live": None, "thermal_live": True}, OPEN),
+    ("thermal", {"live": True, "thermal_live": False}, DENY),
+    ("thermal", {"live": True, "thermal_live": None}, DENY),
+    ("both", {"live": True, "thermal_live": True}, OPEN),
+    ("both", {"live": False, "thermal_live": True}, DENY),
+    ("both", {"live": True, "thermal_live": False}, DENY),
+]
+
+
+@pytest.mark.parametrize(("source", "fields", "action"), THERMAL_CASES)
+def test_liveness_sources(source, fields, action):
+    policy = DecisionPolicy(PolicyConfig(liveness_source=source))
+    decision = policy.decide(Evidence(t_capture=0, **{**GOOD, **fields}))
+    assert decision.action == action, decision.reasons
+    if fields.get("thermal_live") is False and source != "rgb":
+        assert any("no warm skin" in r for r in decision.reasons)
+
+
+def test_unknown_liveness_source():
+    with pytest.raises(ConfigError, match="liveness_source"):
+        PolicyConfig(liveness_source="sonar")
