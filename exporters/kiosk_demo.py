@@ -319,7 +319,8 @@ def run_kiosk_demo(
         verdict = (
             "decides together with the thermal skin check"
             if source == "both"
-            else f"above {LIVENESS_FIT_ACER:.2f}: its Δ is logged, the thermal skin check decides (docs/liveness.md)"
+            else f"above {LIVENESS_FIT_ACER:.2f}: its Δ is logged, the thermal skin check decides "
+            "(docs/liveness.md)"
         )
         print(f"  RGB liveness model (seed 004): ACER {acer:.3f} on its own evaluation -> {verdict}")
     print("3. gate controller firmware on a pseudo-terminal")
