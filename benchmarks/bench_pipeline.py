@@ -4,7 +4,8 @@ The kiosk configuration of ``biogate demo`` (sharpness gate → MTCNN → livene
 gallery → thermal → policy → GateClient over a pty to the C firmware) runs on a paced walk-up
 stream of enrolled faces at 15 and 30 fps, with the policy's cooldowns set to zero so that every
 frame that reaches a decision sends a gate command.  Reported per configuration: end-to-end
-latency p50/p99 (capture → gate command confirmed), frame age at decision, decisions per
+latency p50/p99 (capture → gate command confirmed), frame age at decision (the age of a frame
+when the detector takes it up; its age on reaching the sink is ``frame_age_at_sink``), decisions per
 second, process CPU use, and the p99 of each consecutive window of the run (to show that
 latency does not grow).  SR/refinement "on" rows appear when those bundles can be built.
 
@@ -85,8 +86,11 @@ def run_config(
         "decisions_per_s": len(records) / wall,
         "e2e_p50_ms": e2e_stats["p50_ms"],
         "e2e_p99_ms": e2e_stats["p99_ms"],
-        "frame_age_p50_ms": stats["frame_age_at_decision"]["p50_ms"],
-        "frame_age_p99_ms": stats["frame_age_at_decision"]["p99_ms"],
+        # Frame age at decision: how old a frame is when the pipeline takes it up to decide on it
+        # (dequeued by the detector); the age when the decision reaches the sink is reported too.
+        "frame_age_p50_ms": stats["input_age"]["detect"]["p50_ms"],
+        "frame_age_p99_ms": stats["input_age"]["detect"]["p99_ms"],
+        "frame_age_at_sink_p99_ms": stats["frame_age_at_decision"]["p99_ms"],
         "cpu_cores_used": cpu / wall,
         "window_p99_ms": window_p99,
         "p99_growth_ratio": window_p99[-1] / window_p99[0] if len(window_p99) > 1 else 1.0,
@@ -132,6 +136,7 @@ def main() -> int:
         "e2e_p50_ms": max(r["e2e_p50_ms"] for r in base),
         "e2e_p99_ms": max(r["e2e_p99_ms"] for r in base),
         "frame_age_p99_ms": max(r["frame_age_p99_ms"] for r in base),
+        "frame_age_at_sink_p99_ms": max(r["frame_age_at_sink_p99_ms"] for r in base),
         "decisions_per_s": min(r["decisions_per_s"] for r in base),
         "max_p99_growth_ratio": max(r["p99_growth_ratio"] for r in base),
         "errors": sum(sum(r["errors"].values()) for r in results),

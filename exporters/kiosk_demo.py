@@ -265,7 +265,8 @@ def _judge(walkup: WalkUp, records) -> list[tuple[Visitor, list[str], bool]]:
 def _latency_table(stats: dict) -> None:
     rows = [(name, s) for name, s in stats["stages"].items()]
     rows += [
-        ("frame age at decision", stats["frame_age_at_decision"]),
+        ("frame age at pickup", stats["input_age"]["detect"]),
+        ("frame age at sink", stats["frame_age_at_decision"]),
         ("capture → gate", stats["capture_to_gate"]),
     ]
     print(f"\n  {'latency':<24}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")

@@ -60,6 +60,8 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self.stage_latency: dict[str, LatencyWindow] = {s.name: LatencyWindow() for s in self._stages}
         self.frame_age_at_decision = LatencyWindow()
+        # Age of each frame when a stage thread takes it from its queue: how stale the input is.
+        self.input_age: dict[str, LatencyWindow] = {g[0].name: LatencyWindow() for g in self._groups}
         self.capture_to_sink = LatencyWindow()
         self.errors: dict[str, int] = {}
         self.recent_errors: deque[str] = deque(maxlen=50)
@@ -165,6 +167,7 @@ class Pipeline:
                     if inbox.closed:
                         break
                     continue
+                self.input_age[self._groups[index][0].name].add((now_ns() - work.t_capture) / 1e6)
                 for stage in self._groups[index]:
                     t0 = time.perf_counter_ns()
                     try:
@@ -209,6 +212,7 @@ class Pipeline:
             "stages": {name: window.summary() for name, window in self.stage_latency.items()},
             "queues": {q.name: {"dropped": q.dropped, "put": q.put_count} for q in self._queues},
             "frame_age_at_decision": self.frame_age_at_decision.summary(),
+            "input_age": {name: window.summary() for name, window in self.input_age.items()},
             "capture_to_sink": self.capture_to_sink.summary(),
             "errors": dict(self.errors),
             "recent_errors": list(self.recent_errors),
