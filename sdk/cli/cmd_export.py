@@ -6,11 +6,15 @@ Needs the ``train`` extra (torch, onnx); the device SDK never imports it.
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 NAME = "export"
 HELP = "export registered models to verified bundles (ONNX, parity, INT8, TensorRT)"
@@ -82,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         stages.append("tensorrt")
     started = time.perf_counter()
     out = Path(args.out)
+    failed: list[str] = []
     for name in names:
         bar = tqdm(total=len(stages), desc=name, unit="stage", leave=True)
 
@@ -90,23 +95,35 @@ def run(args: argparse.Namespace) -> int:
             if bar.n < bar.total:
                 bar.update(1)
 
-        bundle = export(
-            name,
-            out,
-            int8=args.int8,
-            calib_method=args.calib_method,
-            calib_samples=args.calib_samples,
-            max_retries=args.max_retries,
-            opset=args.opset,
-            simplify=args.simplify,
-            trt=args.trt,
-            trt_precisions=tuple(args.trt_precision or ["fp16"]),
-            progress=progress,
-        )
+        t0 = time.perf_counter()
+        try:
+            bundle = export(
+                name,
+                out,
+                int8=args.int8,
+                calib_method=args.calib_method,
+                calib_samples=args.calib_samples,
+                max_retries=args.max_retries,
+                opset=args.opset,
+                simplify=args.simplify,
+                trt=args.trt,
+                trt_precisions=tuple(args.trt_precision or ["fp16"]),
+                progress=progress,
+            )
+        except Exception as exc:  # one model's failure must not stop --all; never a traceback
+            bar.close()
+            log.debug("export of %s failed", name, exc_info=True)
+            failed.append(name)
+            print(f"  {name}: FAILED: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            continue
         bar.update(bar.total - bar.n)
         bar.close()
-        print(_summary(bundle))
-    print(f"exported {len(names)} model(s) to {out}/ in {time.perf_counter() - started:.1f} s")
+        print(_summary(bundle) + f", {time.perf_counter() - t0:.1f} s")
+    done = len(names) - len(failed)
+    print(f"exported {done}/{len(names)} model(s) to {out}/ in {time.perf_counter() - started:.1f} s")
+    if failed:
+        print(f"failed: {', '.join(failed)} (rerun one with -vv for the traceback)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -31,3 +31,21 @@ def test_export_needs_exactly_one_target(capsys):
 def test_export_list(capsys):
     assert main(["export", "--list"]) == 0
     assert "reference_cnn" in capsys.readouterr().out
+
+
+def test_a_failing_model_is_one_line_not_a_traceback(monkeypatch, capsys, tmp_path):
+    from biogate.exporters import registry
+
+    from .conftest import spec
+
+    def boom():
+        raise RuntimeError("size mismatch for stem.0.weight")
+
+    broken = spec()
+    broken.name, broken.build = "broken_for_test", boom
+    registry.load_all()
+    monkeypatch.setitem(registry._REGISTRY, broken.name, broken)
+    assert main(["export", "broken_for_test", "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "broken_for_test: FAILED: RuntimeError: size mismatch" in captured.out
+    assert "Traceback" not in captured.out + captured.err
