@@ -90,11 +90,8 @@ def linear_assignment(cost: np.ndarray) -> list[tuple[int, int]]:
 
 
 class _KalmanBox:
-    """Constant-velocity Kalman filter on (cx, cy, area, aspect) — the state model of SORT.
-
-    Bewley et al., "Simple Online and Realtime Tracking", ICIP 2016: area and centre move at
-    constant velocity, the aspect ratio is constant.  Noise scales follow that paper.
-    """
+    """Constant-velocity Kalman filter on (cx, cy, area, aspect): SORT's state model and noise
+    scales (Bewley et al., "Simple Online and Realtime Tracking", ICIP 2016)."""
 
     def __init__(self, box: np.ndarray) -> None:
         self.F = np.eye(7)
@@ -271,23 +268,21 @@ class TrackedFaceSelector:
 
 def _unit_rows(embeddings: np.ndarray) -> np.ndarray:
     arr = np.asarray(embeddings, dtype=np.float32)
-    if arr.ndim != 2 or not np.isfinite(arr).all():
-        raise ConfigError(f"embeddings must be a finite (n, dim) array, got shape {arr.shape}")
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    if (norms < 1e-12).any():
-        raise ConfigError("an embedding is the zero vector")
+    norms = np.linalg.norm(arr, axis=-1, keepdims=True) if arr.ndim == 2 else None
+    if norms is None or not np.isfinite(arr).all() or (norms < 1e-12).any():
+        raise ConfigError(f"embeddings must be finite, non-zero (n, dim) rows, got shape {arr.shape}")
     return arr / norms
 
 
 def group_by_similarity(
-    embeddings: np.ndarray, threshold: float = 0.5, method: str = "connected"
+    embeddings: np.ndarray, threshold: float, method: str = "connected"
 ) -> list[list[int]]:
-    """Mode B: group faces whose embeddings' cosine similarity reaches ``threshold``.
+    """Mode B: group faces whose embeddings' cosine similarity reaches ``threshold``; largest first.
 
-    ``connected`` joins any two faces above the threshold, transitively (single linkage: robust
-    to pose drift within a person, can chain two look-alikes); ``centroid`` puts each face, in
-    order, into the first group whose mean direction it matches (stricter, order-dependent).
-    Groups are lists of indices, largest first.
+    ``connected``: any two faces above the threshold, transitively (single linkage: tolerant of
+    pose drift, can chain look-alikes); ``centroid``: each face, in order, joins the first group
+    whose mean direction it matches.  No default threshold: it belongs to the embedder (dlib's
+    puts different people up to 0.93, so grouping needs ~0.95, docs/gallery.md).
     """
     unit = _unit_rows(embeddings) if len(embeddings) else np.zeros((0, 1), np.float32)
     if method not in ("connected", "centroid"):
@@ -337,7 +332,7 @@ def crop_sharpness(crop: np.ndarray, metric: str = "laplacian") -> float:
 def sharpest_per_group(
     crops: Sequence[np.ndarray],
     embeddings: np.ndarray,
-    threshold: float = 0.5,
+    threshold: float,
     metric: str = "laplacian",
     method: str = "connected",
 ) -> list[tuple[list[int], int, float]]:
@@ -345,11 +340,9 @@ def sharpest_per_group(
     if len(crops) != len(embeddings):
         raise ConfigError(f"{len(crops)} crops but {len(embeddings)} embeddings")
     scores = [crop_sharpness(c, metric) for c in crops]
-    result = []
-    for group in group_by_similarity(embeddings, threshold, method):
-        best = max(group, key=lambda i: (scores[i], -i))
-        result.append((group, best, scores[best]))
-    return result
+    groups = group_by_similarity(embeddings, threshold, method)
+    best = [max(g, key=lambda i: (scores[i], -i)) for g in groups]
+    return [(g, b, scores[b]) for g, b in zip(groups, best)]
 
 
 @dataclass
@@ -366,12 +359,14 @@ class IdentifiedCache:
     """Mode A's "already identified?" memory, by track id and by embedding, with expiry.
 
     Args:
-        threshold: cosine similarity at which an embedding counts as a cached person.
+        threshold: cosine similarity at which an embedding counts as a cached person — at least
+            the gallery's own threshold for this embedder (0.92 for ``face_embed_dlib``), since
+            a cache hit skips the gallery.
         ttl_s: entries older than this (capture time) are forgotten.
         max_entries: least recently seen entries go first beyond this.
     """
 
-    def __init__(self, threshold: float = 0.5, ttl_s: float = 30.0, max_entries: int = 256) -> None:
+    def __init__(self, threshold: float, ttl_s: float = 30.0, max_entries: int = 256) -> None:
         if max_entries < 1 or ttl_s <= 0:
             raise ConfigError(f"need max_entries >= 1 and ttl_s > 0, got {max_entries} and {ttl_s}")
         self.threshold, self.ttl_ns, self.max_entries = threshold, int(ttl_s * 1e9), max_entries
@@ -434,7 +429,7 @@ class FrameIdentifier:
     Args:
         embed: ``embed(frame, box) -> embedding`` (detect-align-embed of one face).
         search: ``search(embedding) -> (identity_id, score)`` or ``None`` below threshold.
-        cache: the :class:`IdentifiedCache` (one per camera).
+        cache: the :class:`IdentifiedCache` (one per camera; its threshold is the embedder's).
         search_many: optional ``search_many(embeddings) -> [(identity_id, score) | None, ...]``;
             when given, the new faces of a frame go to the gallery in one batch.
 
@@ -445,11 +440,11 @@ class FrameIdentifier:
         self,
         embed: Callable[[Frame, np.ndarray], np.ndarray],
         search: Callable[[np.ndarray], tuple[str, float] | None],
-        cache: IdentifiedCache | None = None,
+        cache: IdentifiedCache,
         search_many: Callable[[np.ndarray], Sequence[tuple[str, float] | None]] | None = None,
     ) -> None:
         self.embed, self.search, self.search_many = embed, search, search_many
-        self.cache = cache or IdentifiedCache()
+        self.cache = cache
         self.gallery_queries = 0
 
     @classmethod
@@ -459,7 +454,13 @@ class FrameIdentifier:
         gallery: Any,
         cache: IdentifiedCache | None = None,
     ) -> FrameIdentifier:
-        """Mode A against a gallery (its own threshold decides who is known)."""
+        """Mode A against a gallery; its threshold decides who is known and, by default, the cache's."""
+        if cache is None:
+            if gallery.threshold is None:
+                raise ConfigError(
+                    "mode A needs a threshold: open the gallery with threshold= or pass a cache"
+                )
+            cache = IdentifiedCache(gallery.threshold)
 
         def best(matches: Any) -> tuple[str, float] | None:
             return (matches[0].identity_id, matches[0].score) if matches else None

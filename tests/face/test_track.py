@@ -188,7 +188,7 @@ def test_sharpest_per_group_picks_the_sharpest_crop() -> None:
     result = sharpest_per_group(crops, faces, threshold=0.5)
     assert sorted((sorted(g), best) for g, best, _ in result) == [([0, 1, 2], 1), ([3, 4, 5], 5)]
     with pytest.raises(ConfigError, match="uint8"):
-        sharpest_per_group([c.astype(np.float32) for c in crops], faces)
+        sharpest_per_group([c.astype(np.float32) for c in crops], faces, 0.5)
 
 
 class _Scene:
@@ -249,7 +249,7 @@ def test_identified_cache_is_bounded() -> None:
     assert cache.lookup(3, embedding=vecs[0]) is None  # x was evicted, the oldest
     assert cache.lookup(3, embedding=vecs[2]).identity_id == "z"
     with pytest.raises(ConfigError):
-        IdentifiedCache(max_entries=0)
+        IdentifiedCache(0.9, max_entries=0)
 
 
 def test_mode_a_with_a_gallery_batches_the_new_faces(tmp_path) -> None:
@@ -273,3 +273,7 @@ def test_mode_a_with_a_gallery_batches_the_new_faces(tmp_path) -> None:
         assert batches == [3]  # the three new faces went to the gallery together
         second = ident.process(_frame(1, 0.1), boxes, track_ids=[1, 2, 3])
         assert [r.source for r in second] == ["track-cache", "track-cache", "unknown"] and batches == [3, 1]
+        assert ident.cache.threshold == 0.8  # the cache takes the gallery's threshold
+        gallery.threshold = None
+        with pytest.raises(ConfigError, match="mode A needs a threshold"):
+            FrameIdentifier.for_gallery(scene.embed, gallery)
