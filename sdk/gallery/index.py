@@ -1,7 +1,7 @@
 """The in-memory 1:N index: exact cosine top-k over normalised templates, fast at a million.
 
 A float32 scan of 1 000 000 × 128 templates reads 512 MB per query and is bound by memory
-bandwidth (≈40 ms on one server core).  Large galleries are therefore scanned twice:
+bandwidth (see benchmarks/bench_gallery.py).  Large galleries are therefore scanned twice:
 
 1. an **int8 pass**: every template is also kept as int8 with its own scale (128 B a row,
    4× less traffic), scored against the int8 query by ONNX Runtime's ``MatMulInteger``

@@ -9,7 +9,7 @@ they need by hand, in field-number order exactly as protobuf's own serializer do
   shifted by +128) against M int8 queries; the rows are an input, so no rebuild on enrolment.
 * :func:`segment_scores_model`: ``Y[M,N] = (A[M,D] - 128) @ W[D,N]`` — M shifted queries against a
   frozen block of int8 templates held as a constant, which ONNX Runtime pre-packs once for its
-  GEMV/GEMM kernels (about twice as fast per query as re-packing the rows on every call).
+  GEMV/GEMM kernels (2–3× faster per row on the build VM than re-packing the rows on every call).
 """
 
 from __future__ import annotations
