@@ -48,14 +48,15 @@ def to_object_celsius(
     frame: Frame,
     emissivity: float = SKIN_EMISSIVITY,
     reflected_c: float | None = None,
-    blackbody: BlackbodyReference | None = None,
+    blackbody: BlackbodyReference | Sequence[BlackbodyReference] | None = None,
     blackbody_emissivity: float = 0.99,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The object-temperature map (°C, float32) of a thermal frame and what was done to it.
 
     ``y16`` frames are centi-kelvin (Lepton TLinear); ``celsius32`` frames come from a driver
     that may already have applied blackbody and emissivity correction (its ``meta`` says so).
-    ``blackbody`` is a reference at a known set point; its apparent temperature (what an ε = 1
+    ``blackbody`` is a reference at a known set point, or two at different set points (offset and
+    gain); a reference's apparent temperature (what an ε = 1
     camera reads for a ``blackbody_emissivity`` source reflecting the room) is what the sensor
     reading is pulled to, so a slightly grey reference does not bias every face.
     """
@@ -75,16 +76,21 @@ def to_object_celsius(
         raise ConfigError(
             f"ThermalFace needs a 'y16' or 'celsius32' frame from {frame.source!r}, got {frame.format!r}"
         )
-    if blackbody is not None and not facts["blackbody_corrected"]:
+    refs = [blackbody] if isinstance(blackbody, BlackbodyReference) else list(blackbody or [])
+    if refs and not facts["blackbody_corrected"]:
         if driver_emissivity != 1.0:
             raise ConfigError(
                 f"frame from {frame.source!r} is already emissivity-corrected; "
                 "configure the blackbody on the source instead"
             )
-        target = float(
-            apparent_temperature(np.float32(blackbody.setpoint_c), blackbody_emissivity, reflected_c)
-        )
-        fit = fit_blackbody(celsius, [BlackbodyReference(blackbody.roi, target)])
+        apparent = [
+            BlackbodyReference(
+                r.roi,
+                float(apparent_temperature(np.float32(r.setpoint_c), blackbody_emissivity, reflected_c)),
+            )
+            for r in refs
+        ]
+        fit = fit_blackbody(celsius, apparent)
         facts["blackbody"] = fit.as_meta()
         if fit.ok:
             celsius = fit.apply(celsius, out=celsius)
@@ -258,6 +264,18 @@ class FaceReading:
     embedding: np.ndarray | None = field(default=None, repr=False)
     alarm: TemperatureAlarm | None = None
 
+    def evidence(self) -> dict[str, Any]:
+        """The fields of the pipeline's ``Evidence`` this reading fills (``Evidence(t, **r.evidence())``).
+
+        ``thermal_live``: the canthus reads as living skin (30–43 °C); prints and screens held
+        to the camera sit at room temperature.
+        """
+        return {
+            "face_found": True,
+            "thermal_live": bool(30.0 <= self.canthus_c <= 43.0),
+            "temperature_c": self.temperature_c,
+        }
+
 
 @dataclass
 class ThermalConfig:
@@ -276,6 +294,8 @@ class ThermalConfig:
     reflected_c: float | None = None
     blackbody_roi: tuple[int, int, int, int] | None = None
     blackbody_c: float | None = None
+    blackbody2_roi: tuple[int, int, int, int] | None = None
+    blackbody2_c: float | None = None
     blackbody_emissivity: float = 0.99
     canthus_offset_c: float = 0.5
     canthus_ambient_per_c: float = 0.0
@@ -287,8 +307,11 @@ class ThermalConfig:
     match_threshold: float = 0.5
 
     def __post_init__(self) -> None:
-        if (self.blackbody_roi is None) != (self.blackbody_c is None):
-            raise ConfigError("ThermalConfig: blackbody_roi and blackbody_c must be given together")
+        for roi, temp in ((self.blackbody_roi, self.blackbody_c), (self.blackbody2_roi, self.blackbody2_c)):
+            if (roi is None) != (temp is None):
+                raise ConfigError("ThermalConfig: blackbody_roi/blackbody_c (and blackbody2_*) go in pairs")
+        if self.blackbody2_roi is not None and self.blackbody_roi is None:
+            raise ConfigError("ThermalConfig: blackbody2_* needs blackbody_roi/blackbody_c as well")
         if not 0.0 < self.emissivity <= 1.0:
             raise ConfigError(f"ThermalConfig: emissivity must be in (0, 1], got {self.emissivity}")
 
@@ -367,13 +390,22 @@ class ThermalFace:
         return (names[best] if sim >= self.config.match_threshold else None), sim
 
     # -- measurement ----------------------------------------------------------------------
+    def references(self) -> list[BlackbodyReference]:
+        """The in-scene references this config names (0, 1: offset, or 2: gain and offset)."""
+        cfg = self.config
+        pairs = ((cfg.blackbody_roi, cfg.blackbody_c), (cfg.blackbody2_roi, cfg.blackbody2_c))
+        return [
+            BlackbodyReference(roi, float(temp))
+            for roi, temp in pairs
+            if roi is not None and temp is not None
+        ]
+
     def object_celsius(self, frame: Frame) -> tuple[np.ndarray, dict[str, Any]]:
         """The corrected object-temperature map of ``frame`` (see :func:`to_object_celsius`)."""
         cfg = self.config
-        ref = (
-            BlackbodyReference(cfg.blackbody_roi, cfg.blackbody_c) if cfg.blackbody_roi is not None else None
+        return to_object_celsius(
+            frame, cfg.emissivity, cfg.reflected_c, self.references(), cfg.blackbody_emissivity
         )
-        return to_object_celsius(frame, cfg.emissivity, cfg.reflected_c, ref, cfg.blackbody_emissivity)
 
     def infer(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings, temperatures °C) of a batch of normalised crops through the engine."""
@@ -404,7 +436,7 @@ class ThermalFace:
                 raise ConfigError("rgb_boxes need the RGB→thermal homography (calibrate_homography)")
             boxes = map_boxes(rgb_boxes, homography)
         if boxes is None:
-            exclude = [cfg.blackbody_roi] if cfg.blackbody_roi is not None else []
+            exclude = [r.roi for r in self.references()]
             boxes = find_faces(celsius, exclude=exclude)
         boxes = [b for b in boxes if b[2] - b[0] >= 8]
         if not boxes:

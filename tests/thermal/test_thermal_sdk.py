@@ -109,7 +109,7 @@ def test_blackbody_correction_removes_sensor_offset_and_tightens_uncertainty():
     assert reading.alarm is not None and reading.alarm.probability_above > 0.99  # 37.0 ± 0.2 vs 36.5
     uncorrected = ThermalFace(None, ThermalConfig(emissivity=1.0)).measure(_frame(img + offset))[0]
     assert abs(uncorrected.canthus_c - (36.5 + offset)) < 0.05
-    with pytest.raises(ConfigError, match="together"):
+    with pytest.raises(ConfigError, match="go in pairs"):
         ThermalConfig(blackbody_roi=(0, 0, 4, 4))
 
 
@@ -159,3 +159,27 @@ def test_identity_through_an_encrypted_thermal_gallery(tmp_path):
     (reading,) = tf.measure(_frame(_scene()))
     assert reading.identity == "p-001" and reading.similarity == pytest.approx(1.0, abs=1e-3)
     gallery.close()
+
+
+def test_two_references_correct_gain_and_reading_feeds_the_pipeline():
+    img = _scene(canthus_c=37.0)
+    img[4:14, 140:150] = 30.0
+    img[20:30, 140:150] = 38.0
+    cfg = ThermalConfig(
+        emissivity=1.0,
+        blackbody_roi=(140, 4, 10, 10),
+        blackbody_c=30.0,
+        blackbody2_roi=(140, 20, 10, 10),
+        blackbody2_c=38.0,
+        blackbody_emissivity=1.0,
+    )
+    tf = ThermalFace(None, cfg)
+    assert len(tf.references()) == 2
+    (reading,) = tf.measure(_frame(0.93 * img + 1.2))  # a sensor 7 % low in gain, 1.2 °C high
+    assert abs(reading.canthus_c - 37.0) < 0.05
+    from biogate.pipeline.policy import Evidence
+
+    ev = Evidence(t_capture=1, **reading.evidence())
+    assert ev.face_found and ev.thermal_live and ev.temperature_c == reading.temperature_c
+    with pytest.raises(ConfigError, match="needs blackbody_roi"):
+        ThermalConfig(blackbody2_roi=(0, 0, 4, 4), blackbody2_c=30.0)
