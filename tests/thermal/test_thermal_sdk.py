@@ -183,3 +183,14 @@ def test_two_references_correct_gain_and_reading_feeds_the_pipeline():
     assert ev.face_found and ev.thermal_live and ev.temperature_c == reading.temperature_c
     with pytest.raises(ConfigError, match="needs blackbody_roi"):
         ThermalConfig(blackbody2_roi=(0, 0, 4, 4), blackbody2_c=30.0)
+
+
+def test_two_people_give_two_readings_largest_first():
+    img = _scene(canthus_c=36.4)
+    yy, xx = np.mgrid[0:120, 0:160]
+    img[((xx - 135) / 12.0) ** 2 + ((yy - 40) / 16.0) ** 2 <= 1] = 35.5  # a second, farther face
+    img[36:38, 131:133] = 38.6
+    readings = ThermalFace(FakeEngine(36.8), ThermalConfig(emissivity=1.0)).measure(_frame(img))
+    assert len(readings) == 2
+    assert readings[0].box[2] - readings[0].box[0] > readings[1].box[2] - readings[1].box[0]
+    assert abs(readings[1].canthus_c - 38.6) < 0.05 and readings[0].canthus_c < 36.6
