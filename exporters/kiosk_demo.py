@@ -56,11 +56,18 @@ VISITORS = (
 )
 
 
+#: The files the kiosk bundles are made from (nets, registry modules, weights, the exporter).
+_KIOSK_SOURCES = (
+    "nets/mtcnn.py", "nets/dlib_resnet.py", "nets/liveness.py", "models/mtcnn*.py", "models/face_embed*.py",
+    "models/face_liveness.py", "weights/liveness_*", "dlib_reader.py", "pipeline.py", "onnx_export.py",
+)  # fmt: skip
+
+
 def _weights_digest() -> str:
-    """Hash of the committed weights and model code, so cached bundles are rebuilt when they change."""
+    """Hash of the kiosk models' code and weights, so cached bundles are rebuilt when they change."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted([*root.glob("weights/*"), *root.glob("nets/*.py"), *root.glob("models/*.py")]):
+    for path in sorted(p for pattern in _KIOSK_SOURCES for p in root.glob(pattern)):
         if path.is_file():
             h.update(path.name.encode())
             h.update(path.read_bytes())
