@@ -235,9 +235,19 @@ def feedback(
     if dry_run:
         report.accepted, report.reason = True, "candidate passes the gate (dry run: bundle not replaced)"
         return report
-    report.bundle = str(_replace_bundle(bundle, manifest, new_net, use_sr, meta, export_fn, report))
+    why = _replace_bundle(bundle, manifest, new_net, use_sr, meta, export_fn, report, acer_tolerance)
+    if why:
+        report.reason = "refused: " + why
+        return report
+    report.bundle = str(bundle)
     report.accepted, report.reason = True, "candidate passes the gate; bundle replaced (old kept as .prev)"
     return report
+
+
+def _bundle_metric(manifest: dict[str, Any]) -> float | None:
+    """The exporter's own FP32 evaluation (ACER on split ``test``) recorded in a manifest, if any."""
+    value = ((manifest.get("metrics") or {}).get("fp32") or {}).get("metric")
+    return None if value is None else float(value)
 
 
 def _replace_bundle(
@@ -248,8 +258,13 @@ def _replace_bundle(
     meta: dict[str, Any],
     export_fn: Any,
     report: FeedbackReport,
-) -> Path:
-    """Export the candidate next to ``bundle`` and swap it in; the old bundle becomes ``<bundle>.prev``."""
+    acer_tolerance: float,
+) -> str:
+    """Export the candidate next to ``bundle`` and swap it in; the old bundle becomes ``<bundle>.prev``.
+
+    The exported bundle's own metric (the exporter's evaluation) is compared with the old bundle's
+    before the swap; a worse one is deleted and the reason returned (empty string: swapped).
+    """
     from biogate.exporters.models.palm_liveness import make_spec
     from biogate.exporters.nets.palm import WithSoftmax
 
@@ -268,6 +283,12 @@ def _replace_bundle(
     if export_fn is None:
         from biogate.exporters import export as export_fn
     built = Path(getattr(export_fn(spec, staging), "root", staging / spec.name))
+    old_metric = _bundle_metric(manifest)
+    new_metric = _bundle_metric(json.loads((built / "manifest.json").read_text()))
+    report.new["bundle_acer"], report.old["bundle_acer"] = new_metric, old_metric
+    if old_metric is not None and new_metric is not None and new_metric > old_metric + acer_tolerance:
+        shutil.rmtree(staging, ignore_errors=True)
+        return f"exported bundle ACER {new_metric:.4f} is worse than the current bundle's {old_metric:.4f}"
     new_meta = dict(meta, feedback=report.to_json(), version=version)
     train_palm.save_checkpoint(net, built / CHECKPOINT, **new_meta)
     prev = bundle.with_name(bundle.name + ".prev")
@@ -275,4 +296,4 @@ def _replace_bundle(
     bundle.rename(prev)
     built.rename(bundle)
     shutil.rmtree(staging, ignore_errors=True)
-    return bundle
+    return ""

@@ -14,7 +14,7 @@ def test_palm_simulate_writes_dicom_and_labels(tmp_path, capsys):
     assert (
         main(["palm", "simulate", str(out), "--live", "2", "--fake", "1", "--kinds", "rubber", "rods"]) == 0
     )
-    rows = list(csv.DictReader(open(out / "labels.csv")))
+    rows = list(csv.DictReader((out / "labels.csv").read_text().splitlines()))
     assert [r["kind"] for r in rows] == ["live", "live", "rubber", "rods"]
     assert [r["label"] for r in rows] == ["1", "1", "0", "0"]
     ds = pydicom.dcmread(out / rows[0]["id"])

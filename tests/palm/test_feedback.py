@@ -47,12 +47,19 @@ def test_labels_csv_json_and_hard_examples(tmp_path):
         hard_examples(tmp_path / "log", read_labels(tmp_path / "other.csv"))
 
 
+def _small(counts: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(counts, (32, 32), interpolation=cv2.INTER_AREA)
+
+
 @pytest.fixture(scope="module")
 def tiny_world(tmp_path_factory):
     """A raw-input liveness net that tells live from rubber, its checkpoint and a bundle folder."""
     root = tmp_path_factory.mktemp("fb")
-    live = [X.simulate("live", 31, i).lr for i in range(10)]
-    rubber = [X.simulate("rubber", 31, i).lr for i in range(10)]
+    # 32x32 device images (the classifier is size-agnostic) keep this fixture fast.
+    live = [_small(X.simulate("live", 31, i).lr) for i in range(10)]
+    rubber = [_small(X.simulate("rubber", 31, i).lr) for i in range(10)]
     x = np.stack([log_attenuation(r) for r in live + rubber])
     y = np.array([1] * 10 + [0] * 10)
     kinds = np.array(["live"] * 10 + ["rubber"] * 10)
@@ -65,7 +72,7 @@ def tiny_world(tmp_path_factory):
         "task": "liveness",
         "seed": "001",
         "version": "1",
-        "inputs": [{"name": "image", "shape": [-1, 1, 64, 64]}],
+        "inputs": [{"name": "image", "shape": [-1, 1, 32, 32]}],
         "thresholds": {"live": 0.5},
     }
     (bundle / "manifest.json").write_text(json.dumps(manifest))
@@ -136,6 +143,40 @@ def test_feedback_swaps_in_a_passing_candidate(tmp_path, tiny_world):
     assert json.loads((bundle / "manifest.json").read_text())["version"].startswith("1+fb")
     assert (bundle / fb.CHECKPOINT).is_file()
     assert (tmp_path / "palm_liveness_raw.prev" / "model.onnx").read_bytes() == b"old model bytes"
+
+
+def test_feedback_refuses_an_exported_bundle_with_a_worse_metric(tmp_path, tiny_world):
+    w = tiny_world
+    bundle = tmp_path / "palm_liveness_raw"
+    bundle.mkdir()
+    manifest = json.loads((w["bundle"] / "manifest.json").read_text())
+    manifest["metrics"] = {"fp32": {"metric": 0.0}}  # the current bundle's ACER on the test split
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    (bundle / "model.onnx").write_bytes(b"old model bytes")
+    log_dir, labels = _field_log(tmp_path, w, "fake")
+
+    def export_worse(spec, out_dir):
+        target = out_dir / spec.name
+        target.mkdir(parents=True)
+        (target / "manifest.json").write_text(json.dumps({"metrics": {"fp32": {"metric": 0.9}}}))
+        return type("B", (), {"root": target})()
+
+    report = fb.feedback(
+        log_dir,
+        labels,
+        bundle,
+        weights=w["ck"],
+        iters=5,
+        holdout=0.0,
+        acer_tolerance=0.5,
+        bpcer_tolerance=1.0,
+        reference=w["ref"],
+        replay=w["replay"],
+        export_fn=export_worse,
+    )
+    assert not report.accepted and "worse than the current bundle" in report.reason
+    assert (bundle / "model.onnx").read_bytes() == b"old model bytes"
+    assert not (tmp_path / ".palm_liveness_raw.candidate").exists()
 
 
 def test_cli_feedback_without_torch_says_which_extra(tmp_path):
