@@ -316,9 +316,9 @@ class ThermalConfig:
             raise ConfigError(f"ThermalConfig: emissivity must be in (0, 1], got {self.emissivity}")
 
 
-#: ThermalConfig fields a bundle's ``thresholds`` may set.
+#: ThermalConfig fields a bundle's ``thresholds`` set: the model's own calibration. The bundle's
+#: ``alarm_c`` is only a default: a site's own ``ThermalConfig(alarm_c=...)`` wins.
 CALIBRATION_KEYS = (
-    "alarm_c",
     "canthus_offset_c",
     "canthus_ambient_per_c",
     "canthus_per_inv_side",
@@ -356,8 +356,9 @@ class ThermalFace:
         from ..bundle import open_bundle
 
         opened = open_bundle(bundle)
-        config = config or ThermalConfig()
         thresholds = opened.manifest.get("thresholds", {})
+        if config is None:
+            config = ThermalConfig(alarm_c=float(thresholds.get("alarm_c", ThermalConfig.alarm_c)))
         for key in CALIBRATION_KEYS:
             if key in thresholds:
                 setattr(config, key, float(thresholds[key]))
