@@ -45,7 +45,8 @@ def run_config(
     enrolled = [v for v in VISITORS if v.enrolled and not v.attack and v.expect == "open"]
     visitors = tuple(enrolled[i % len(enrolled)] for i in range(max(1, int(duration / 5.0))))
     walkup = WalkUp(visitors, fps=fps, dwell_s=5.0, gap_s=0.0)
-    key_file = work / f"gallery-{fps:g}-{sr_bundle is not None}.key"
+    (work / "keys").mkdir(exist_ok=True)  # the gallery refuses a key beside its database
+    key_file = work / "keys" / f"gallery-{fps:g}-{sr_bundle is not None}.key"
     db = work / f"gallery-{fps:g}-{sr_bundle is not None}.db"
     GalleryKey.generate().write(key_file)
     with Gallery(db, GalleryKey.from_file(key_file), create=True) as gallery:
