@@ -8,7 +8,7 @@ number below is a documented parameter (see ``docs/thermal.md``); the chain is::
       → atmosphere (τ over the distance)  → optics PSF (blur in radiance)  → apparent °C
       → sensor: gain error about the shutter temperature, offset drift + FFC jumps,
         fixed-pattern noise, NETD temporal noise  → Y16 centi-kelvin frame
-    plus an in-scene blackbody (ETRS) disc at a known set point, and a paired RGB rendering of the
+    plus an in-scene blackbody (ETRS) square at a known set point, and a paired RGB rendering of the
     same face from a camera mounted beside the thermal imager on the same horizontal line.
 
 Everything is deterministic under ``seed``: identity ``k`` of a generator is the same face on every

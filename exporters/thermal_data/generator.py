@@ -144,14 +144,14 @@ class ThermalFaceGenerator:
             temp[win], eps[win] = thermal_scene(
                 ident, cap, cam, xs[win], ys[win], detail, cfg.skin_emissivity, cfg.background_emissivity
             )
-        # in-scene blackbody: a disc at a fixed distance, at its (slightly unstable) set point
+        # in-scene blackbody: a square emitter at a fixed distance, at its (slightly unstable) set point
         bb_rng = np.random.default_rng([self.seed, 5, cap.sensor, cap.ffc_epoch])
         bb_true = cfg.blackbody_set_c + bb_rng.normal(0, cfg.blackbody_stability_c)
         bb_r = cam.focal_px * cfg.blackbody_half_m / cfg.blackbody_distance_m
         bx, by = cfg.blackbody_center_px
-        disc = (np.abs(xs - bx) <= bb_r) & (np.abs(ys - by) <= bb_r)
-        temp[disc], eps[disc] = bb_true, cfg.blackbody_emissivity
-        dist = np.where(disc, cfg.blackbody_distance_m, cap.distance_m)
+        emitter = (np.abs(xs - bx) <= bb_r) & (np.abs(ys - by) <= bb_r)
+        temp[emitter], eps[emitter] = bb_true, cfg.blackbody_emissivity
+        dist = np.where(emitter, cfg.blackbody_distance_m, cap.distance_m)
         # grey body + reflections of the room, then the air path, in radiance
         refl = band_radiance(cap.ambient_c)
         tau = np.exp(-cfg.atmosphere_per_m * dist)
