@@ -8,7 +8,8 @@ refinement:
 * PSNR / SSIM on the Y channel (BT.601, ``r`` border pixels shaved);
 * identity preservation: cosine between the dlib-ResNet embedding (``face_embed_dlib``) of the
   output and of the HR original (aligned 150x150 chips from the landmarks);
-* latency p50 on ONNX Runtime CPU, one thread, FP32 and INT8 (QDQ through the exporter, gated on PSNR).
+* latency p50 on ONNX Runtime CPU, one thread, FP32 and INT8 (QDQ through the exporter, gated on
+  PSNR): wall clock, and the calling thread's CPU time (the one-core cost when the machine is shared).
 
 Every model goes through ``biogate.exporters.export`` and runs through ``biogate.engine.load``,
 exactly as on a device.  Usage::
@@ -136,20 +137,23 @@ def main() -> None:
                 continue
             stats = time_call(lambda e=eng, s=sample: e(s), repeat, warmup)
             fit = b.int8.get("fit") if precision == "int8" else True
-            latency.append({"model": name, "precision": precision, "fit": fit, **stats})
-    print_table(latency, ["model", "precision", "fit", "p50_ms", "p99_ms", "min_ms"])
+            latency.append(
+                {"model": name, "precision": precision, "fit": fit, **stats, **_cpu_p50(eng, sample, repeat)}
+            )
+    print_table(latency, ["model", "precision", "fit", "p50_ms", "p99_ms", "min_ms", "cpu_p50_ms"])
 
     def pick(deg: str, method: str, key: str) -> float:
         return next(r[key] for r in results if r["degradation"] == deg and r["method"] == method)
 
-    def p50(model: str, precision: str) -> float | None:
-        return next(
-            (r.get("p50_ms") for r in latency if r["model"] == model and r["precision"] == precision), None
-        )
+    def p50(model: str, precision: str, key: str = "p50_ms") -> float | None:
+        rows = (r for r in latency if r["model"] == model and r["precision"] == precision)
+        return next((r.get(key) for r in rows), None)
 
     lat32, lat8 = p50("face_sr", "fp32"), p50("face_sr", "int8")
+    cpu32, cpu8 = p50("face_sr", "fp32", "cpu_p50_ms"), p50("face_sr", "int8", "cpu_p50_ms")
     int8_fit = bool(bundles["face_sr"].int8.get("fit"))
     best = min(v for v in (lat32, lat8 if int8_fit else None) if v is not None)
+    best_cpu = min(v for v in (cpu32, cpu8 if int8_fit else None) if v is not None)
     summary = {
         "psnr_gain_db_vs_bicubic": pick("bicubic", "dual", "psnr") - pick("bicubic", "bicubic", "psnr"),
         "psnr_gain_db_vs_rdn": pick("bicubic", "dual", "psnr") - pick("bicubic", "rdn", "psnr"),
@@ -164,13 +168,17 @@ def main() -> None:
         "latency_p50_ms_int8": lat8,
         "int8_fit": int8_fit,
         "latency_p50_ms_best_fit": best,
+        "latency_cpu_p50_ms_fp32": cpu32,
+        "latency_cpu_p50_ms_int8": cpu8,
+        "latency_cpu_p50_ms_best_fit": best_cpu,
         "latency_p50_ms_rdn_fp32": p50("face_sr_rdn", "fp32"),
         "latency_p50_ms_refine_fp32": p50("face_refine", "fp32"),
         "held_out_images": len(hr),
         "held_out_identities": len(set(ids)),
         "target_gain_1db_met": pick("bicubic", "dual", "psnr") - pick("bicubic", "bicubic", "psnr") >= 1.0,
         "target_identity_met": pick("bicubic", "dual", "id_cosine") > pick("bicubic", "bicubic", "id_cosine"),
-        "target_30ms_met": best <= 30.0,
+        "target_30ms_met_wall": best <= 30.0,
+        "target_30ms_met_cpu_time": best_cpu <= 30.0,
     }
     config = {
         "scale": SCALE,
@@ -190,6 +198,19 @@ def main() -> None:
             "Y-PSNR (dB)",
             "x2 SR, held-out faces",
         )
+
+
+def _cpu_p50(eng: Any, sample: dict[str, np.ndarray], repeat: int) -> dict[str, float]:
+    """p50 of the calling thread's CPU time per call (ORT with one intra-op thread runs on it):
+    the one-core cost, unaffected by other processes sharing the machine."""
+    import time
+
+    samples = []
+    for _ in range(repeat):
+        t0 = time.thread_time()
+        eng(sample)
+        samples.append((time.thread_time() - t0) * 1e3)
+    return {"cpu_p50_ms": float(np.percentile(samples, 50))}
 
 
 def b_spec_calibration(name: str, n: int) -> Any:
