@@ -94,6 +94,15 @@ def threshold_at_fmr(impostors: np.ndarray, fmr: float = 1e-3) -> float:
     return float(np.nextafter(s[k], np.inf))
 
 
+def wilson(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson interval of a rate over ``n`` trials (a few dozen templates give coarse rates)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
 @dataclass
 class AttackResult:
     """One attack's outcome against one matcher."""
@@ -109,7 +118,9 @@ class AttackResult:
     threshold_fmr: float
 
     def row(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()}
+        out = dict(self.__dict__)
+        out["rate_operating_ci95"] = wilson(self.rate_operating, self.n)
+        return out
 
 
 def attack_result(
@@ -180,4 +191,5 @@ __all__ = [
     "threshold_at_fmr",
     "unit",
     "verification_accuracy",
+    "wilson",
 ]

@@ -26,6 +26,7 @@ from .metrics import (
     threshold_at_fmr,
     unit,
     verification_accuracy,
+    wilson,
 )
 
 
@@ -140,6 +141,7 @@ def _pool(rows: list[dict]) -> dict:
         if out[k] is not None:
             out[k] = float(sum(r[k] * r["n"] for r in rows) / out["n"])
     out["repeats"] = len(rows)
+    out["rate_operating_ci95"] = wilson(out["rate_operating"], out["n"])
     return out
 
 

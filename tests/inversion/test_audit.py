@@ -139,3 +139,12 @@ def test_bad_template_files_name_the_file(tmp_path) -> None:
     np.save(good, np.ones((2, 8), np.float32))
     t = read_templates(str(good))
     assert t.stored.shape == (2, 8) and t.names == ["t0", "t1"]
+
+
+def test_wilson_interval_brackets_the_rate() -> None:
+    from biogate.exporters.audit.metrics import wilson
+
+    lo, hi = wilson(0.0, 33)
+    assert lo == 0.0 and 0.08 < hi < 0.12  # 0 of 33 still allows ~10 %
+    lo, hi = wilson(0.5, 1000)
+    assert lo < 0.5 < hi and hi - lo < 0.07
