@@ -159,6 +159,8 @@ def load_folder_dataset(root: Path, blackbody=None, blackbody_c: float | None = 
     with labels_path.open(newline="") as fh:
         for row in csv.DictReader(fh):
             path = root / "thermal" / row["file"]
+            if not path.is_file():
+                raise ConfigError(f"{labels_path}: listed file {path} does not exist")
             if path.suffix == ".npy":
                 frame = Frame(np.load(path).astype(np.float32), "celsius32", 0)
             else:
@@ -171,7 +173,12 @@ def load_folder_dataset(root: Path, blackbody=None, blackbody_c: float | None = 
             h, w = frame.image.shape[:2]
             prep = prepare_thermal(frame, blackbody, blackbody_c, (0, 0, w, h))
             ir["ir"].append(prep["crop"])
-            ir["identity"].append(index[Path(row["file"]).parts[0]])
+            person = Path(row["file"]).parts[0]
+            if person not in index:
+                raise ConfigError(
+                    f"{labels_path}: {row['file']!r} is not under a person folder of {root / 'thermal'}"
+                )
+            ir["identity"].append(index[person])
             ir["core"].append(float(row["core_c"]))
             ir["ambient"].append(ambient)
             ir["canthus"].append(prep["canthus"])

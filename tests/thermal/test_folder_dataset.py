@@ -50,3 +50,6 @@ def test_missing_labels_and_8_bit_thermal_are_clear_errors(tmp_path):
     cv2.imwrite(str(tmp_path / "thermal" / "ann" / "0.png"), np.zeros((240, 320), np.uint8))
     with pytest.raises(ConfigError, match="16-bit"):
         load_folder_dataset(tmp_path)
+    (tmp_path / "thermal" / "ann" / "0.png").unlink()
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_folder_dataset(tmp_path)
