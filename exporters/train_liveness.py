@@ -18,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -27,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from biogate.exporters.nets.liveness import (
+    DELTA_EPS,
     Discriminator,
     DlibIdentity,
     ExemplarFaceNet,
@@ -41,6 +42,7 @@ from biogate.exporters.nets.liveness import (
 from biogate.exporters.pad.attacks import camera_capture
 from biogate.exporters.pad.metrics import calibrate_threshold
 from biogate.exporters.pad.protocol import (
+    Split,
     evaluation_set,
     load_genuine_faces,
     render_work,
@@ -74,15 +76,25 @@ def identity_loss(feat_input: torch.Tensor, feat_clear: torch.Tensor) -> torch.T
     return (feat_input - feat_clear).norm(dim=1).mean() / feat_input.shape[1]
 
 
-def latent_loss(latents: Latents, re_latents: Latents, stop_gradient: bool = True) -> torch.Tensor:
+def latent_loss(
+    latents: Latents, re_latents: Latents, stop_gradient: bool = True, norm: str = "none"
+) -> torch.Tensor:
     """L_lat = ‖z_f − z'_f‖₁ / K_face + ‖z_b − z'_b‖₁ / K_BG (means over elements, batch-averaged).
 
     With ``stop_gradient`` the first encoder's latents are targets only (spec §6 row 12): otherwise
     both encoders can shrink their latents towards zero together, which zeroes Δ for every input.
+    ``norm="relative"`` divides each image's term by the (detached) mean |z| of its target, the
+    training counterpart of the relative Δ: E2 must match E1's latents in shape, whatever their scale.
     """
     zf, zb = latents
     if stop_gradient:
         zf, zb = zf.detach(), zb.detach()
+    if norm == "relative":
+        total = zf.new_zeros(())
+        for z, z2 in ((zf, re_latents.face), (zb, re_latents.background)):
+            scale = z.detach().abs().flatten(1).mean(dim=1) + DELTA_EPS
+            total = total + ((z - z2).abs().flatten(1).mean(dim=1) / scale).mean()
+        return total
     return (zf - re_latents.face).abs().mean() + (zb - re_latents.background).abs().mean()
 
 
@@ -100,6 +112,7 @@ class LossWeights:
     identity: float = 100.0
     latent: float = 1.0
     identity_batch: int = 8
+    latent_norm: str = "none"
 
 
 def generator_loss(
@@ -117,7 +130,7 @@ def generator_loss(
         "pixel": pixel_loss(image, out.reconstruction),
         "adversarial": generator_adversarial_loss(fake_logits),
         "identity": identity_loss(target_id, identity(out.clear_face[:k])),
-        "latent": latent_loss(out.latents, out.re_latents),
+        "latent": latent_loss(out.latents, out.re_latents, norm=weights.latent_norm),
     }
     total = sum(getattr(weights, name) * v for name, v in parts.items())
     return total, {k: float(v.detach()) for k, v in parts.items()}
@@ -145,13 +158,57 @@ def augment(work: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray
     return camera_capture(img, size, rng)
 
 
-def batches(works: Sequence[np.ndarray], size: int, batch: int, rng: np.random.Generator):
-    """Endless stream of (images N×3×S×S in [-1, 1], face indices) drawn without replacement per epoch."""
+def augment_heavy(work: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One genuine presentation with the variation a kiosk camera sees across visits (round 2).
+
+    Wider pose/scale/shift than :func:`augment` (a person walks up at different distances), a
+    lighting gradient across the face (a lamp on one side), exposure, gamma and a small white-balance
+    error, occasional defocus (σ ≤ 0.6 model pixels) and JPEG re-encoding, then the same camera
+    model as at test time. Still nothing that an attack generator adds: no halftone, paper
+    texture, display grid, glare blob or gamut compression (raised blacks / capped whites).
+    """
+    side = work.shape[0]
+    m = cv2.getRotationMatrix2D((side / 2, side / 2), rng.uniform(-15, 15), rng.uniform(0.85, 1.15))
+    m[:, 2] += rng.uniform(-0.08, 0.08, size=2) * side
+    border = cv2.BORDER_REFLECT if rng.random() < 0.7 else cv2.BORDER_REPLICATE
+    img = cv2.warpAffine(work, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=border)
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+    x = img.astype(np.float32) / 255.0
+    # Directional lighting: a linear ramp of ±15 % across the image in a random direction.
+    theta = rng.uniform(0, 2 * np.pi)
+    ramp = np.linspace(-1.0, 1.0, side, dtype=np.float32)
+    grad = np.cos(theta) * ramp[None, :] + np.sin(theta) * ramp[:, None]
+    x = x * (1.0 + rng.uniform(0, 0.15) * grad[..., None])
+    x = x * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05)
+    x = np.clip(x, 0, 1) ** rng.uniform(0.85, 1.15)
+    x = x * rng.uniform(0.96, 1.04, size=3).astype(np.float32)  # white balance
+    img = np.round(np.clip(x, 0, 1) * 255.0).astype(np.uint8)
+    if rng.random() < 0.3:  # defocus, at most 0.6 model pixels
+        sigma = rng.uniform(0.2, 0.6) * side / size
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    img = camera_capture(img, size, rng)
+    if rng.random() < 0.5:  # the terminal's JPEG stream
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 96))])
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else img
+    return np.ascontiguousarray(img)
+
+
+AUGMENTATIONS = {"mild": augment, "heavy": augment_heavy}
+
+
+def batches(works: Sequence[np.ndarray], size: int, batch: int, rng: np.random.Generator, aug=augment):
+    """Endless stream of (images N×3×S×S in [-1, 1], face indices) drawn without replacement per epoch.
+
+    With fewer faces than ``batch``, each batch repeats faces (different augmentations).
+    """
     while True:
         order = rng.permutation(len(works))
+        if len(order) < batch:
+            order = np.concatenate([rng.permutation(len(works)) for _ in range(-(-batch // len(works)))])
         for start in range(0, len(order) - batch + 1, batch):
             idx = order[start : start + batch]
-            imgs = np.stack([augment(works[i], size, rng) for i in idx])
+            imgs = np.stack([aug(works[i], size, rng) for i in idx])
             yield torch.from_numpy(to_tensor_layout(imgs)), torch.from_numpy(idx.astype(np.int64))
 
 
@@ -212,7 +269,9 @@ def make_identity(
 
 @dataclass
 class TrainConfig:
-    data: str = "builtin"
+    data: str = "builtin"  # "builtin", "hd" (its full-resolution faces only) or a folder
+    augment: str = "mild"
+    delta_norm: str = "none"
     config: str = "tiny"
     epochs: int = 100
     batch: int = 16
@@ -222,16 +281,33 @@ class TrainConfig:
     target_bpcer: float = 0.05
     seed: int = 4
     max_minutes: float = 0.0  # 0: no wall-clock cap
+    identity_batch: int = 8  # images per batch that go through f (its cost dominates a step)
+    latent_norm: str = "none"  # "relative": L_lat scaled by the target latents' magnitude
 
 
-def build_config(name: str) -> LivenessConfig:
-    if name == "edge":
-        return LivenessConfig.edge()
-    if name == "paper":
-        return LivenessConfig.paper()
-    if name == "tiny":
-        return LivenessConfig.tiny()
-    raise ValueError(f"unknown --config {name!r}; choose tiny, edge or paper")
+def build_config(name: str, delta_norm: str = "none") -> LivenessConfig:
+    makers = {"edge": LivenessConfig.edge, "paper": LivenessConfig.paper, "tiny": LivenessConfig.tiny}
+    if name not in makers:
+        raise ValueError(f"unknown --config {name!r}; choose tiny, edge or paper")
+    return replace(makers[name](), delta_norm=delta_norm)
+
+
+#: Smallest side of a "full-resolution" face: the LFW crops are 25 px, the others 100 px and up.
+HD_MIN_SIDE = 40
+
+
+def training_faces(data: str, seed: int) -> tuple[list[np.ndarray], Split]:
+    """The faces to train on and the split they come from.
+
+    ``data="hd"`` uses the builtin faces' split (so validation and test are the standard
+    protocol's) but trains only on its full-resolution train faces, not the 25×25 LFW crops.
+    """
+    faces = load_genuine_faces("builtin" if data == "hd" else data)
+    split = split_faces(faces, seed=seed)
+    train = split.train
+    if data == "hd":
+        train = [f for f in train if min(f.shape[:2]) >= HD_MIN_SIDE]
+    return train, split
 
 
 @torch.no_grad()
@@ -247,12 +323,13 @@ def delta_scores(model: LivenessDelta, images: np.ndarray, chunk: int = 64) -> n
 def train(tc: TrainConfig, log=print) -> dict:
     """Run the whole recipe; returns the checkpoint dict (generator, identity net, threshold, record)."""
     torch.manual_seed(tc.seed)
-    cfg = build_config(tc.config)
-    faces = load_genuine_faces(tc.data)
-    split = split_faces(faces, seed=tc.seed)
-    works = [render_work(f, cfg.input_size) for f in split.train]
-    n_split = f"train {len(split.train)}, val {len(split.val)}, test {len(split.test)}"
-    log(f"genuine faces: {len(faces)} ({n_split})")
+    cfg = build_config(tc.config, tc.delta_norm)
+    train_faces, split = training_faces(tc.data, tc.seed)
+    works = [render_work(f, cfg.input_size) for f in train_faces]
+    n_split = (
+        f"train {len(train_faces)} used of {len(split.train)}, val {len(split.val)}, test {len(split.test)}"
+    )
+    log(f"genuine faces ({tc.data}): {n_split}")
 
     t0 = time.monotonic()
     identity = make_identity(tc.identity, works, cfg.input_size, tc.identity_steps, tc.seed)
@@ -261,13 +338,15 @@ def train(tc: TrainConfig, log=print) -> dict:
     gen, disc = LivenessGenerator(cfg), Discriminator(cfg)
     opt_g = torch.optim.Adam(gen.parameters(), lr=tc.lr, betas=(0.9, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=tc.lr, betas=(0.9, 0.999))
-    batch = min(tc.batch, len(works))
+    batch = tc.batch if tc.data == "hd" else min(tc.batch, len(works))
     per_epoch = max(1, len(works) // batch)
     total = tc.epochs * per_epoch
     sched_g = torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, T_max=total, eta_min=0.0)
     sched_d = torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, T_max=total, eta_min=0.0)
-    weights = LossWeights()
-    stream = batches(works, cfg.input_size, batch, np.random.default_rng(tc.seed + 1))
+    weights = LossWeights(identity_batch=tc.identity_batch, latent_norm=tc.latent_norm)
+    stream = batches(
+        works, cfg.input_size, batch, np.random.default_rng(tc.seed + 1), AUGMENTATIONS[tc.augment]
+    )
     history: list[dict] = []
     t_train = time.monotonic()
     step = 0
@@ -278,7 +357,8 @@ def train(tc: TrainConfig, log=print) -> dict:
         sched_d.step()
         if step % per_epoch == 0:
             rec = {"epoch": step // per_epoch, "g": g_loss, "d": d_loss, **parts}
-            rec["delta_train"] = float(background_delta(out.latents, out.re_latents).mean().detach())
+            delta = background_delta(out.latents, out.re_latents, cfg.delta_norm)
+            rec["delta_train"] = float(delta.mean().detach())
             history.append(rec)
             if rec["epoch"] % 5 == 0 or step == total:
                 log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
@@ -302,7 +382,7 @@ def train(tc: TrainConfig, log=print) -> dict:
             **asdict(tc),
             "steps": step,
             "minutes": (time.monotonic() - t0) / 60,
-            "n_train": len(split.train),
+            "n_train": len(train_faces),
             "n_val": len(split.val),
             "n_test": len(split.test),
             "last": history[-1] if history else {},
@@ -320,11 +400,48 @@ def load_checkpoint(path: str | Path) -> tuple[LivenessGenerator, dict]:
     return gen.eval(), ckpt
 
 
+def recalibrate(ckpt: dict, delta_norm: str, log=print) -> dict:
+    """``ckpt`` with its Δ form set to ``delta_norm`` and the threshold recalibrated.
+
+    Same recipe as :func:`train`: the genuine validation captures of the training run's split,
+    the run's target BPCER. No attack is used; the generator weights are unchanged.
+    """
+    cfg = replace(LivenessConfig.from_json(ckpt["config"]), delta_norm=delta_norm)
+    gen = LivenessGenerator(cfg)
+    gen.load_state_dict({k: v.float() for k, v in ckpt["generator"].items()})
+    rec = ckpt["train"]
+    _, split = training_faces(rec.get("data", "builtin"), int(rec.get("seed", 4)))
+    val = evaluation_set(split.val, cfg.input_size, seed=int(rec.get("seed", 4)) + 100, attacks=[])
+    target = float(ckpt.get("target_bpcer", 0.05))
+    threshold = calibrate_threshold(delta_scores(LivenessDelta(gen), val.bona_fide), target)
+    log(f"Δ form {delta_norm!r}: threshold {threshold:.6g} at validation BPCER ≤ {target:.0%}")
+    was = ckpt["config"].get("delta_norm", "none")
+    train_rec = {**rec, "delta_norm": delta_norm, "recalibrated_from": was}
+    return {**ckpt, "config": cfg.to_json(), "threshold": threshold, "train": train_rec}
+
+
+def _save(ckpt: dict, history: list, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, out)
+    record = {k: ckpt[k] for k in ("config", "threshold", "target_bpcer")}
+    record.update(train=ckpt["train"], history=history)
+    out.with_suffix(".json").write_text(json.dumps(record, indent=1, default=str))
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--data", default="builtin", help="'builtin' or a folder of genuine face crops")
+    p.add_argument(
+        "--data",
+        default="builtin",
+        help="'builtin', 'hd' (builtin split, full-resolution train faces only) or a folder of face crops",
+    )
+    p.add_argument("--augment", default="mild", choices=sorted(AUGMENTATIONS), help="genuine augmentation")
+    p.add_argument(
+        "--delta-norm", default="none", choices=["none", "relative"], help="Δ form (see LivenessConfig)"
+    )
     p.add_argument("--config", default="tiny", choices=["tiny", "edge", "paper"])
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch", type=int, default=16)
@@ -333,6 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--identity", default="dlib", choices=["dlib", "exemplar"], help="frozen identity network f"
     )
     p.add_argument("--identity-steps", type=int, default=300, help="training steps of the exemplar stand-in")
+    p.add_argument(
+        "--latent-norm", default="none", choices=["none", "relative"], help="L_lat form (see latent_loss)"
+    )
+    p.add_argument("--identity-batch", type=int, default=8, help="images per batch that go through f")
     p.add_argument("--target-bpcer", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=4)
     p.add_argument("--max-minutes", type=float, default=0.0)
@@ -340,10 +461,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy shared machine)"
     )
     p.add_argument("--out", required=True, help="checkpoint path (.pt)")
+    p.add_argument(
+        "--recalibrate",
+        metavar="CKPT",
+        default=None,
+        help="no training: copy CKPT with --delta-norm as its Δ form and a recalibrated threshold",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
+    if args.recalibrate:
+        src = Path(args.recalibrate)
+        ckpt = torch.load(src, map_location="cpu", weights_only=True)
+        history = json.loads(src.with_suffix(".json").read_text()).get("history", [])
+        _save(recalibrate(ckpt, args.delta_norm), history, Path(args.out))
+        return 0
     tc = TrainConfig(
         data=args.data,
+        augment=args.augment,
+        delta_norm=args.delta_norm,
         config=args.config,
         epochs=args.epochs,
         batch=args.batch,
@@ -351,18 +486,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         identity=args.identity,
         identity_steps=args.identity_steps,
         target_bpcer=args.target_bpcer,
+        identity_batch=args.identity_batch,
+        latent_norm=args.latent_norm,
         seed=args.seed,
         max_minutes=args.max_minutes,
     )
     ckpt = train(tc)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     history = ckpt.pop("history")
-    torch.save(ckpt, out)
-    record = {k: ckpt[k] for k in ("config", "threshold", "target_bpcer")}
-    record.update(train=ckpt["train"], history=history)
-    out.with_suffix(".json").write_text(json.dumps(record, indent=1, default=str))
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    _save(ckpt, history, Path(args.out))
     return 0 if math.isfinite(ckpt["threshold"]) else 1
 
 

@@ -25,6 +25,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+#: Forms of Δ (see :func:`background_delta`).
+DELTA_NORMS = ("none", "relative")
+#: Keeps the relative Δ finite for an all-zero background latent.
+DELTA_EPS = 1e-6
+
 
 @dataclass(frozen=True)
 class LivenessConfig:
@@ -40,6 +45,8 @@ class LivenessConfig:
         disc_widths: the six discriminator conv widths.
         disc_strides: the six discriminator conv strides (the paper says 1; see docs/liveness.md).
         pools: number of pooling / upsampling layers (the text says 2, the formula indices 3).
+        delta_norm: ``"none"`` — the seed's Δ = mean |z_b − z'_b|; ``"relative"`` — the same divided
+            by mean |z_b| (scale-invariant: a low-contrast input cannot shrink Δ by shrinking z_b).
     """
 
     input_size: int = 128
@@ -50,8 +57,13 @@ class LivenessConfig:
     disc_widths: tuple[int, ...] = (64, 64, 128, 128, 256, 256)
     disc_strides: tuple[int, ...] = (1, 2, 1, 2, 1, 2)
     pools: int = 2
+    delta_norm: str = "none"
 
     def __post_init__(self) -> None:
+        if self.delta_norm not in DELTA_NORMS:
+            raise ValueError(
+                f"LivenessConfig.delta_norm must be one of {DELTA_NORMS}, got {self.delta_norm!r}"
+            )
         if self.pools not in (1, 2, 3):
             raise ValueError(f"LivenessConfig.pools must be 1, 2 or 3, got {self.pools}")
         if self.input_size % (2**self.pools):
@@ -245,9 +257,16 @@ class LivenessGenerator(nn.Module):
         return GeneratorOutput(latents, clear_face, reconstruction, self.re_encoder(reconstruction))
 
 
-def background_delta(latents: Latents, re_latents: Latents) -> torch.Tensor:
-    """Δ per image: mean absolute difference of ``z_b`` and ``z'_b`` over its K_BG elements."""
-    return (latents.background - re_latents.background).abs().flatten(1).mean(dim=1)
+def background_delta(latents: Latents, re_latents: Latents, norm: str = "none") -> torch.Tensor:
+    """Δ per image: mean absolute difference of ``z_b`` and ``z'_b`` over its K_BG elements.
+
+    ``norm="relative"`` divides it by mean |z_b| of the same image, so Δ no longer scales with the
+    latent magnitude (which follows image contrast and detail; docs/liveness.md, round 2).
+    """
+    delta = (latents.background - re_latents.background).abs().flatten(1).mean(dim=1)
+    if norm == "relative":
+        delta = delta / (latents.background.abs().flatten(1).mean(dim=1) + DELTA_EPS)
+    return delta
 
 
 class LivenessDelta(nn.Module):
@@ -259,7 +278,8 @@ class LivenessDelta(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         latents, _, reconstruction = self.generator.reconstruct(image)
-        return background_delta(latents, self.generator.re_encoder(reconstruction))
+        re_latents = self.generator.re_encoder(reconstruction)
+        return background_delta(latents, re_latents, self.generator.cfg.delta_norm)
 
 
 class Discriminator(nn.Module):

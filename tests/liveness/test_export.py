@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +143,18 @@ def test_face_liveness_from_a_real_bundle(exported: tuple[LivenessDelta, Path], 
     assert result.delta == pytest.approx(ref, rel=1e-4)
     assert result.is_live == (ref <= 0.5)
     assert FaceLiveness.from_bundle(bundle, threshold=ref / 2, threads=1)(image, color="rgb").is_live is False
+
+
+def test_relative_delta_identical_in_torch_and_onnx(tmp_path: Path) -> None:
+    """The scale-invariant Δ form exports with the same sub-graph plus one division."""
+    import onnxruntime as ort
+
+    torch.manual_seed(3)
+    model = LivenessDelta(LivenessGenerator(replace(CFG, delta_norm="relative"))).eval()
+    path = face_liveness.export_onnx(tmp_path / "rel.onnx", model, size=32)
+    assert "Div" in [n.op_type for n in onnx.load(str(path)).graph.node]
+    x = np.random.default_rng(4).uniform(-1, 1, size=(3, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["delta"], {"image": x})[0]
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6 * float(np.abs(ref).max()))

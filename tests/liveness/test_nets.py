@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
@@ -124,3 +126,28 @@ def test_dlib_identity_wrapper() -> None:
     emb.sum().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
     assert not any(p.requires_grad for p in f.parameters())
+
+
+def test_relative_delta_is_scale_invariant() -> None:
+    """Relative Δ divides by mean |z_b|: scaling both latents together leaves it unchanged."""
+    from biogate.exporters.nets.liveness import Latents, background_delta
+
+    torch.manual_seed(2)
+    z = Latents(torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8))
+    z2 = Latents(torch.randn(2, 4, 8, 8), z.background + 0.1 * torch.randn(2, 4, 8, 8))
+    rel = background_delta(z, z2, "relative")
+    scaled = background_delta(
+        Latents(z.face, 0.2 * z.background), Latents(z2.face, 0.2 * z2.background), "relative"
+    )
+    torch.testing.assert_close(rel, scaled)
+    absolute = background_delta(z, z2)
+    expected = absolute / z.background.abs().mean(dim=(1, 2, 3))
+    torch.testing.assert_close(rel, expected, rtol=1e-4, atol=1e-6)
+    gen = LivenessGenerator(replace(SMALL, delta_norm="relative")).eval()
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    out = gen(x)
+    torch.testing.assert_close(
+        LivenessDelta(gen)(x), background_delta(out.latents, out.re_latents, "relative")
+    )
+    with pytest.raises(ValueError, match="delta_norm"):
+        LivenessConfig(delta_norm="l2")

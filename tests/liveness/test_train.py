@@ -9,7 +9,16 @@ from biogate.exporters.models import face_liveness
 from biogate.exporters.nets.liveness import Discriminator, LivenessConfig, LivenessGenerator
 from biogate.exporters.pad.protocol import render_work, to_tensor_layout
 from biogate.exporters.registry import get
-from biogate.exporters.train_liveness import LossWeights, augment, batches, train_identity, train_step
+from biogate.exporters.train_liveness import (
+    HD_MIN_SIDE,
+    LossWeights,
+    augment,
+    augment_heavy,
+    batches,
+    train_identity,
+    train_step,
+    training_faces,
+)
 
 CFG = LivenessConfig(
     input_size=16,
@@ -70,3 +79,26 @@ def test_model_is_registered_with_its_contract() -> None:
     assert [t.name for t in spec.inputs] == ["image"] and [t.name for t in spec.outputs] == ["delta"]
     assert spec.inputs[0].shape[1:] == (3, face_liveness.input_size(), face_liveness.input_size())
     assert "delta" in spec.thresholds and "crop_margin" in spec.thresholds
+
+
+def test_heavy_augmentation_is_seeded_and_varies_the_capture() -> None:
+    work = render_work(_faces(1)[0], 16)
+    a = augment_heavy(work, 16, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, augment_heavy(work, 16, np.random.default_rng(5)))
+    assert a.shape == (16, 16, 3) and a.dtype == np.uint8
+    views = np.stack([augment_heavy(work, 16, np.random.default_rng(s)) for s in range(8)])
+    assert float(views.astype(np.float32).std(axis=0).mean()) > 2.0  # captures differ
+
+
+def test_batches_repeat_faces_when_there_are_fewer_than_the_batch() -> None:
+    works = [render_work(f, 16) for f in _faces(3)]
+    image, idx = next(batches(works, 16, 8, np.random.default_rng(0), augment_heavy))
+    assert image.shape == (8, 3, 16, 16)
+    assert sorted(set(idx.tolist())) == [0, 1, 2]
+
+
+def test_hd_training_faces_skip_the_small_crops_and_keep_the_split() -> None:
+    train, split = training_faces("hd", seed=4)
+    assert train and all(min(f.shape[:2]) >= HD_MIN_SIDE for f in train)
+    assert all(any(f is g for g in split.train) for f in train)  # only train-split faces
+    assert len(train) < len(split.train)
