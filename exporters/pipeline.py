@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from biogate.bundle import Bundle, open_bundle
+from biogate.engine.precision import MIN_SPEEDUP
 from biogate.exporters import registry
 from biogate.exporters.registry import ModelSpec
 
@@ -270,7 +271,8 @@ def _choose_cpu_int8(
     verdict["cpu"] = chosen
     if lat is not None:
         latency["cpu_int8"] = lat
-        verdict["faster_on_cpu"] = lat < latency["cpu_fp32"]
+        # The device applies the same noise margin (biogate.engine.precision.MIN_SPEEDUP).
+        verdict["faster_on_cpu"] = lat * MIN_SPEEDUP <= latency["cpu_fp32"]
         verdict["cpu_speedup"] = latency["cpu_fp32"] / lat
     else:
         verdict["faster_on_cpu"] = None

@@ -135,7 +135,10 @@ def _summary(bundle: Any) -> str:
     parts.append(f"parity rel={metrics.get('parity', {}).get('max_rel', float('nan')):.2g}")
     int8 = m.get("int8", {})
     if int8.get("available"):
-        parts.append(f"int8={int8['metric_int8']:.4g} ({'fit' if int8['fit'] else 'UNFIT'})")
+        parts.append(f"int8[trt]={int8['metric_int8']:.4g} ({'fit' if int8['fit'] else 'UNFIT'})")
+        cpu = int8.get("cpu") or {}
+        if cpu.get("file", "model.int8.onnx") != "model.int8.onnx":
+            parts.append(f"int8[cpu]={cpu['metric_int8']:.4g} ({'fit' if cpu['fit'] else 'UNFIT'})")
     lat = metrics.get("latency_ms", {})
     if lat:
         parts.append("cpu " + " ".join(f"{k[4:]}={v:.3g}ms" for k, v in lat.items() if k.startswith("cpu_")))

@@ -65,7 +65,7 @@ def auto_cpu_precision(bundle: Bundle) -> tuple[str, str]:
     fp32, int8 = bundle.latency_ms("fp32"), bundle.latency_ms("int8")
     if fp32 is None or int8 is None:
         return "fp32", "the bundle has no measured CPU latency for both precisions"
-    if int8 * MIN_SPEEDUP > fp32:
+    if int8 * MIN_SPEEDUP > fp32:  # the exporter's ``faster_on_cpu`` uses the same margin
         return "fp32", f"INT8 is not faster on CPU ({int8:.3g} ms vs FP32 {fp32:.3g} ms)"
     return (
         "int8",
