@@ -24,6 +24,10 @@ from .base import Engine, EngineInfo, TensorInfo
 from .precision import auto_cpu_precision, check_precision, require_int8
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
+_OPTIONS = {
+    "onnxruntime": ("providers", "threads", "warmup", "reuse_outputs", "cache_dir", "max_batch", "dla_core"),
+    "tensorrt": ("max_batch", "cache_dir", "dla_core", "workspace_mb", "rebuild", "warmup", "spatial"),
+}
 _CPU_ONLY = ("cpu", ["cpu"], ["CPUExecutionProvider"], "CPUExecutionProvider")
 
 
@@ -63,6 +67,10 @@ def load(
     precision = check_precision(precision)
     if backend == "auto":
         backend = "tensorrt" if _tensorrt_present() else "onnxruntime"
+    valid = _OPTIONS[backend]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigError(f"unknown {backend} option(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
     if precision == "int8":
         cpu_only = backend == "onnxruntime" and options.get("providers", "cpu") in _CPU_ONLY
         require_int8(b, allow_unfit, "cpu" if cpu_only else "gpu")

@@ -69,6 +69,8 @@ def test_missing_provider_and_bad_options(bundle_factory):
         engine.load(root, backend="openvino")
     with pytest.raises(ConfigError, match="precision"):
         engine.load(root, precision="int4")
+    with pytest.raises(ConfigError, match="unknown onnxruntime option"):
+        engine.load(root, backend="onnxruntime", thread=2)
     with pytest.raises(EngineError, match="fp16"):
         engine.load(root, backend="onnxruntime", precision="fp16")
 
