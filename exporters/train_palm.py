@@ -330,6 +330,7 @@ def _cmd_sr(args: argparse.Namespace) -> dict[str, Any]:
     train = load_split("train", args.cache).without(HELD_OUT_KIND)
     t0 = time.time()
     init = load_sr(args.init) if args.init else None
+    history = checkpoint_meta(args.init).get("commands", []) if args.init else []  # earlier training steps
     net, _hist = train_sr(train, iters=args.iters, variant=args.variant, lr=args.lr or 1e-3, init=init)
     val = load_split("val", args.cache)
     m = sr_metrics(sr_apply(net, val.lr), bicubic(val.lr, net.scale), val.hr)
@@ -341,6 +342,7 @@ def _cmd_sr(args: argparse.Namespace) -> dict[str, Any]:
         net={"variant": args.variant, "scale": net.scale},
         metrics_val=m,
         command=" ".join(sys.argv),
+        commands=[*history, " ".join(sys.argv)],
         data="xray_data split train (seed 101) minus resin_bones",
     )
     return m
