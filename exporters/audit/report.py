@@ -173,13 +173,13 @@ def fmr_threshold_for(
 
 def print_table(rows: list[dict]) -> None:
     """The human-readable report."""
-    head = f"{'scenario':<22}{'method':<10}{'n':>4}{'rate@op':>9}{'rate@FMR':>10}{'score':>8}{'cos':>7}"
+    head = f"{'scenario':<24}{'method':<10}{'n':>4}{'rate@op':>9}{'rate@FMR':>10}{'score':>8}{'cos':>7}"
     print(head)
     print("-" * len(head))
     for r in rows:
         cos = "" if r["mean_cosine"] is None else f"{r['mean_cosine']:.3f}"
         print(
-            f"{r['scenario']:<22}{r['method']:<10}{r['n']:>4}{r['rate_operating']:>9.3f}"
+            f"{r['scenario']:<24}{r['method']:<10}{r['n']:>4}{r['rate_operating']:>9.3f}"
             f"{r['rate_fmr']:>10.3f}{r['mean_score']:>8.3f}{cos:>7}"
         )
 
