@@ -21,9 +21,12 @@ def test_every_command_module_is_discovered():
     assert {"doctor", "select", "demo"} <= set(commands)
 
 
-def test_doctor_json_reports_native_and_providers(capsys):
-    assert main(["doctor", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+def test_doctor_json_reports_native_and_providers():
+    # In a fresh process: other tests in this one may have imported torch themselves.
+    proc = subprocess.run([sys.executable, "-m", "biogate.cli.main", "doctor", "--json"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
     assert report["native"]["available"] is True
     assert report["native"]["simd"] in {"avx2", "sse2", "neon", "generic"}
     assert "CPUExecutionProvider" in report["onnxruntime"]["working"]
