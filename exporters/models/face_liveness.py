@@ -180,8 +180,9 @@ register(
         license="Apache-2.0",
         description=(
             "Positive-only silent face liveness (seed 004): encoder/decoder/re-encoder trained by biogate on "
-            "genuine faces only (exporters.face_data: 9 real photographs + 100 LFW crops, train split), "
-            "Δ = mean |z_b − z'_b|; threshold calibrated on genuine validation faces for BPCER 5 %. "
+            "genuine faces only (exporters.face_data train split; see docs/liveness.md for the shipped run), "
+            "Δ = mean |z_b − z'_b| (relative form: / mean |z_b|); threshold calibrated on genuine validation "
+            "faces for BPCER 5 %. "
             "Evaluated on held-out genuine faces and simulated print/replay/partial attacks."
         ),
         calibration_description="genuine validation face captures (exporters.face_data, validation split)",

@@ -1,8 +1,9 @@
 """Silent face liveness (seed 004): Δ from a model trained on genuine faces only.
 
 The bundle holds only the inference sub-graph — first encoder → face and background decoders →
-recombination → second encoder → Δ = mean |z_b − z'_b|. A face whose Δ exceeds the threshold is a
-presentation attack; Δ equal to the threshold counts as live (the seed's "otherwise").
+recombination → second encoder → Δ = mean |z_b − z'_b| (the shipped model divides it by mean |z_b|,
+docs/liveness.md). A face whose Δ exceeds the threshold is a presentation attack; Δ equal to the
+threshold counts as live (the seed's "otherwise").
 
 ::
 
