@@ -283,6 +283,7 @@ class TrainConfig:
     max_minutes: float = 0.0  # 0: no wall-clock cap
     identity_batch: int = 8  # images per batch that go through f (its cost dominates a step)
     latent_norm: str = "none"  # "relative": L_lat scaled by the target latents' magnitude
+    run_seed: int | None = None  # weight init and augmentation stream; None: ``seed``
 
 
 def build_config(name: str, delta_norm: str = "none") -> LivenessConfig:
@@ -322,7 +323,8 @@ def delta_scores(model: LivenessDelta, images: np.ndarray, chunk: int = 64) -> n
 
 def train(tc: TrainConfig, log=print) -> dict:
     """Run the whole recipe; returns the checkpoint dict (generator, identity net, threshold, record)."""
-    torch.manual_seed(tc.seed)
+    run_seed = tc.seed if tc.run_seed is None else tc.run_seed  # init and augmentation, not the split
+    torch.manual_seed(run_seed)
     cfg = build_config(tc.config, tc.delta_norm)
     train_faces, split = training_faces(tc.data, tc.seed)
     works = [render_work(f, cfg.input_size) for f in train_faces]
@@ -345,7 +347,7 @@ def train(tc: TrainConfig, log=print) -> dict:
     sched_d = torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, T_max=total, eta_min=0.0)
     weights = LossWeights(identity_batch=tc.identity_batch, latent_norm=tc.latent_norm)
     stream = batches(
-        works, cfg.input_size, batch, np.random.default_rng(tc.seed + 1), AUGMENTATIONS[tc.augment]
+        works, cfg.input_size, batch, np.random.default_rng(run_seed + 1), AUGMENTATIONS[tc.augment]
     )
     history: list[dict] = []
     t_train = time.monotonic()
@@ -455,7 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--identity-batch", type=int, default=8, help="images per batch that go through f")
     p.add_argument("--target-bpcer", type=float, default=0.05)
-    p.add_argument("--seed", type=int, default=4)
+    p.add_argument("--seed", type=int, default=4, help="the data split (and, by default, everything else)")
+    p.add_argument("--run-seed", type=int, default=None, help="weight init and augmentation only")
     p.add_argument("--max-minutes", type=float, default=0.0)
     p.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy shared machine)"
@@ -488,6 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         target_bpcer=args.target_bpcer,
         identity_batch=args.identity_batch,
         latent_norm=args.latent_norm,
+        run_seed=args.run_seed,
         seed=args.seed,
         max_minutes=args.max_minutes,
     )
