@@ -37,13 +37,18 @@ class PlainMatcher:
         """What the gallery stores for ``embeddings`` (here: the unit embeddings)."""
         return unit(embeddings)
 
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """All scores between stored-form rows ``a`` and ``b`` (float64, so thresholds are stable)."""
+        return unit(a).astype(np.float64) @ unit(b).astype(np.float64).T
+
     def score(self, probes: np.ndarray, stored: np.ndarray) -> np.ndarray:
         """Row-wise score of probe ``i`` against stored template ``i``."""
-        return np.sum(self.protect(probes) * unit(stored), axis=1)
+        p, s = self.protect(probes), np.atleast_2d(stored)
+        return np.array([self.similarity(p[k : k + 1], s[k : k + 1])[0, 0] for k in range(len(p))])
 
     def score_matrix(self, probes: np.ndarray, stored: np.ndarray) -> np.ndarray:
         """All probe × stored scores."""
-        return self.protect(probes) @ unit(stored).T
+        return self.similarity(self.protect(probes), stored)
 
 
 class ProtectedMatcher(PlainMatcher):
@@ -64,11 +69,17 @@ class ProtectedMatcher(PlainMatcher):
     def protect(self, embeddings: np.ndarray) -> np.ndarray:
         return unit(self.transform.apply(unit(embeddings)))
 
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # Sign templates: agreement counts are integers, so the scores are exact whatever the BLAS
+        # summation order (float cosines of ±1/√m vectors differ in the last bit between calls).
+        sa, sb = np.sign(np.atleast_2d(a)).astype(np.float64), np.sign(np.atleast_2d(b)).astype(np.float64)
+        return (sa @ sb.T) / sa.shape[1]
+
 
 def impostor_scores(embeddings: np.ndarray, labels: np.ndarray, matcher: PlainMatcher) -> np.ndarray:
     """Scores of every pair of images of different identities (each unordered pair once)."""
     stored = matcher.protect(embeddings)
-    s = stored @ stored.T
+    s = matcher.similarity(stored, stored)
     i, j = np.triu_indices(len(stored), k=1)
     different = labels[i] != labels[j]
     return s[i[different], j[different]]
@@ -77,7 +88,7 @@ def impostor_scores(embeddings: np.ndarray, labels: np.ndarray, matcher: PlainMa
 def genuine_scores(embeddings: np.ndarray, labels: np.ndarray, matcher: PlainMatcher) -> np.ndarray:
     """Scores of every pair of images of the same identity."""
     stored = matcher.protect(embeddings)
-    s = stored @ stored.T
+    s = matcher.similarity(stored, stored)
     i, j = np.triu_indices(len(stored), k=1)
     same = labels[i] == labels[j]
     return s[i[same], j[same]]

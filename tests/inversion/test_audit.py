@@ -148,3 +148,21 @@ def test_wilson_interval_brackets_the_rate() -> None:
     assert lo == 0.0 and 0.08 < hi < 0.12  # 0 of 33 still allows ~10 %
     lo, hi = wilson(0.5, 1000)
     assert lo < 0.5 < hi and hi - lo < 0.07
+
+
+def test_protected_threshold_keeps_the_plain_false_match_rate() -> None:
+    from biogate.exporters.audit.metrics import protected_threshold
+
+    rng = np.random.default_rng(3)
+    centres = unit(rng.standard_normal((60, 32)) + 3.0)  # clustered like real embeddings (not zero-mean)
+    emb = unit(np.repeat(centres, 4, axis=0) + 0.08 * rng.standard_normal((240, 32)))
+    labels = np.repeat(np.arange(60), 4)
+    op = float(
+        np.quantile(impostor_scores(emb, labels, PlainMatcher(0.0)), 0.95)
+    )  # a 5 % FMR operating point
+    plain_fmr = np.mean(impostor_scores(emb, labels, PlainMatcher(op)) >= op)
+    t = CancelableTransform(GalleryKey.generate(), 32, 1024, unit(emb).mean(0))
+    thr = protected_threshold(t, (emb, labels), op)
+    prot_fmr = np.mean(impostor_scores(emb, labels, ProtectedMatcher(t, threshold=thr)) >= thr)
+    assert plain_fmr > 0 and prot_fmr <= plain_fmr
+    assert prot_fmr > plain_fmr - 0.01  # the smallest threshold within the plain FMR, not an arbitrary one
