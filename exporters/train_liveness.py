@@ -276,6 +276,7 @@ class TrainConfig:
     epochs: int = 100
     batch: int = 16
     lr: float = 1e-4
+    d_lr_scale: float = 1.0  # D's lr = lr × this (< 1 slows D so it cannot win the game early)
     identity: str = "dlib"
     identity_steps: int = 300  # exemplar stand-in only
     target_bpcer: float = 0.05
@@ -339,7 +340,7 @@ def train(tc: TrainConfig, log=print) -> dict:
 
     gen, disc = LivenessGenerator(cfg), Discriminator(cfg)
     opt_g = torch.optim.Adam(gen.parameters(), lr=tc.lr, betas=(0.9, 0.999))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=tc.lr, betas=(0.9, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=tc.lr * tc.d_lr_scale, betas=(0.9, 0.999))
     batch = tc.batch if tc.data == "hd" else min(tc.batch, len(works))
     per_epoch = max(1, len(works) // batch)
     total = tc.epochs * per_epoch
@@ -448,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--d-lr-scale", type=float, default=1.0, help="discriminator lr = lr × this")
     p.add_argument(
         "--identity", default="dlib", choices=["dlib", "exemplar"], help="frozen identity network f"
     )
@@ -486,6 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.epochs,
         batch=args.batch,
         lr=args.lr,
+        d_lr_scale=args.d_lr_scale,
         identity=args.identity,
         identity_steps=args.identity_steps,
         target_bpcer=args.target_bpcer,
