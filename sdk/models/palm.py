@@ -5,8 +5,8 @@ Every stage takes the detector's raw counts or the normalised attenuation image 
 The models are ONNX bundles (``palm_sr``, ``palm_liveness``) run through :mod:`biogate.engine`;
 any callable ``engine(dict) -> dict`` works too, which is how tests inject one.
 
-* :class:`PalmQuality` — asks for a re-scan when the image is not clear (motion blur at the hand
-  outline), not complete (hand off the detector) or too noisy (under-exposed).
+* :class:`PalmQuality` — asks for a re-scan when the image is not clear (blurred, or no inner
+  structure), not complete (hand off the detector) or too noisy (under-exposed).
 * :class:`PalmSR` — low-resolution first image → higher-resolution second image.
 * :class:`PalmLiveness` — probability of a live palm vs the threshold (default 0.5).
 * :class:`PalmScanner` — the chain on a frame, an array or a ``dicom://`` / ``xray-raw://`` source,
