@@ -102,3 +102,29 @@ def test_hd_training_faces_skip_the_small_crops_and_keep_the_split() -> None:
     assert train and all(min(f.shape[:2]) >= HD_MIN_SIDE for f in train)
     assert all(any(f is g for g in split.train) for f in train)  # only train-split faces
     assert len(train) < len(split.train)
+
+
+def test_recalibrate_switches_the_delta_form_and_recalibrates_on_genuine_validation() -> None:
+    from biogate.exporters.nets.liveness import LivenessDelta
+    from biogate.exporters.pad.metrics import bpcer
+    from biogate.exporters.pad.protocol import evaluation_set
+    from biogate.exporters.train_liveness import delta_scores, recalibrate
+
+    torch.manual_seed(0)
+    cfg = LivenessConfig.tiny()
+    gen = LivenessGenerator(cfg)
+    ckpt = {
+        "config": cfg.to_json(),
+        "generator": gen.state_dict(),
+        "threshold": 0.1,
+        "target_bpcer": 0.1,
+        "train": {"data": "hd", "seed": 4},
+    }
+    out = recalibrate(ckpt, "relative", log=lambda _: None)
+    assert out["config"]["delta_norm"] == "relative" and out["train"]["recalibrated_from"] == "none"
+    assert out["generator"] is ckpt["generator"]  # weights untouched
+    _, split = training_faces("hd", seed=4)
+    val = evaluation_set(split.val, 64, seed=104, attacks=[])
+    rel = LivenessDelta(LivenessGenerator(LivenessConfig.from_json(out["config"])))
+    rel.generator.load_state_dict(gen.state_dict())
+    assert bpcer(delta_scores(rel, val.bona_fide), out["threshold"]) <= 0.1
