@@ -24,7 +24,6 @@ from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, register
 NAME = "face_detect_yolo"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "yolo_face.pt"
 RECORD = WEIGHTS.with_suffix(".json")
-SCORE_THRESHOLD = 0.5
 NMS_THRESHOLD = 0.45
 
 
@@ -34,6 +33,11 @@ def _record() -> dict[str, Any]:
         return json.loads(RECORD.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def score_threshold() -> float:
+    """The threshold the training run picked on composites (best F1), 0.5 before any training."""
+    return float(_record().get("score_threshold", 0.5))
 
 
 def build() -> Any:
@@ -79,7 +83,7 @@ def evaluate(infer: InferFn) -> dict[str, float]:
     """AP@0.5, precision and recall on the held-out real photograph at four rotations."""
     from biogate.exporters.train_face_detector import evaluate_infer, held_out_photos, rotated_photos
 
-    metrics = evaluate_infer(infer, rotated_photos(held_out_photos()))
+    metrics = evaluate_infer(infer, rotated_photos(held_out_photos()), 640, score_threshold())
     return {"metric": metrics["ap50"], **metrics}
 
 
@@ -105,7 +109,7 @@ register(
         int8_budget=0.05,
         parity_atol=1e-3,
         dynamic_spatial=True,
-        thresholds={"score": SCORE_THRESHOLD, "nms": NMS_THRESHOLD},
+        thresholds={"score": score_threshold(), "nms": NMS_THRESHOLD},
         license="Apache-2.0 (trained by biogate on composites of offline real faces)",
         description=(
             "YOLOv5-style single-stage face detector (two levels, stride 8/16) predicting boxes and the face "

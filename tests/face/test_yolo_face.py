@@ -104,3 +104,19 @@ def test_tiny_training_reduces_the_loss():
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < losses[0]
+
+
+def test_shipped_weights_reproduce_their_recorded_held_out_metrics():
+    """The numbers in yolo_face.json (and docs/face.md) come from these weights on the real photo."""
+    pytest.importorskip("torch").set_num_threads(1)
+    from biogate.exporters.models import face_detect_yolo as spec_module
+
+    if not spec_module.WEIGHTS.is_file() or "metrics" not in spec_module._record():
+        pytest.skip("no trained yolo_face weights: python -m biogate.exporters.train_face_detector")
+    from biogate.exporters.train_face_detector import torch_infer
+
+    metrics = spec_module.evaluate(torch_infer(spec_module.build()))
+    recorded = spec_module._record()["metrics"]["held_out_real"]
+    assert metrics["faces"] == 24.0
+    for key in ("ap50", "recall", "precision"):
+        assert metrics[key] == pytest.approx(recorded[key], abs=1e-6)
