@@ -41,6 +41,9 @@ def main() -> int:
     parser.add_argument(
         "--cost-keys", type=int, default=0, help="also measure the transform's cost over N keys"
     )
+    parser.add_argument(
+        "--all-views", action="store_true", help="every capture of a held-out person is a template"
+    )
     parser.add_argument("--bits", type=int, default=1024, help="cancelable-transform output bits")
     parser.add_argument("--threshold", type=float, help="operating cosine threshold (default: the bundle's)")
     args = parser.parse_args()
@@ -75,6 +78,7 @@ def main() -> int:
             bits=args.bits,
             limit=args.limit,
             guesses=args.guesses,
+            all_views=args.all_views,
         )
     except (BiogateError, ImportError) as exc:
         print(f"template_audit: error: {exc}", file=sys.stderr)

@@ -289,12 +289,15 @@ def audit_project(
     limit: int | None = None,
     progress=None,
     guesses: int = 3,
+    all_views: bool = False,
 ) -> dict:
     """The project's own audit: held-out identities (original photos) in a plain and a cancelable gallery."""
     from biogate.gallery import Gallery, GalleryKey
 
     emb, labels = data["embeddings"], data["labels"]
-    test = np.flatnonzero(np.isin(labels, prep["test_ids"]) & data["original"])
+    test = np.isin(labels, prep["test_ids"])
+    # one template per held-out person (the original photo), or every capture of them (more trials)
+    test = np.flatnonzero(test if all_views else test & data["original"])
     names = [str(data["names"][labels[i]]) for i in test]
     plain = Templates(unit(emb[test]), names, unit(emb[test]), data["chips"][test]).head(limit)
     calib = (emb, labels)
@@ -325,9 +328,10 @@ def audit_project(
             transform_bits=bits,
             transform_center=center,
         )
-        for name, template in zip(plain.names, plain.plain):
-            gallery.enroll(name, name, template)
-        stored = np.concatenate([gallery.templates(n) for n in plain.names])
+        ids = [f"{name}#{k}" for k, name in enumerate(plain.names)]  # one gallery identity per template
+        for gid, template in zip(ids, plain.plain):
+            gallery.enroll(gid, gid, template)
+        stored = np.concatenate([gallery.templates(gid) for gid in ids])
         transform = gallery.transform
         gallery.close()
     protected = Templates(stored, plain.names, plain.plain, plain.chips)
