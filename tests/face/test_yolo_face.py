@@ -97,13 +97,14 @@ def test_tiny_training_reduces_the_loss():
     model = YoloFace(width=4)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(12):
+    for _ in range(25):
         loss, _ = loss_fn(model(x), targets)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-    assert min(losses[-3:]) < losses[0] - 0.1
+    # Adam at lr 1e-2 wobbles for the first steps: compare the ends, with a 10% margin.
+    assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3]), losses
 
 
 def test_shipped_weights_reproduce_their_recorded_held_out_metrics():
