@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import torch
 
@@ -38,12 +39,8 @@ def test_dual_sr_export_parity_and_sdk(tmp_path) -> None:
     face = np.random.default_rng(0).integers(0, 255, (90, 90, 3), dtype=np.uint8)
     out = sr(face)
     assert out.shape == (128, 128, 3) and out.dtype == np.uint8
-    x = torch.from_numpy(
-        __import__("cv2")
-        .resize(face, (64, 64), interpolation=__import__("cv2").INTER_AREA)
-        .transpose(2, 0, 1)[None]
-        / 255.0
-    ).float()
+    small = cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA)
+    x = torch.from_numpy(small.transpose(2, 0, 1)[None] / 255.0).float()
     with torch.no_grad():
         ref = np.clip(net(x)[0].numpy().transpose(1, 2, 0) * 255 + 0.5, 0, 255)
     assert np.abs(out.astype(np.float32) - ref).max() <= 1.0
