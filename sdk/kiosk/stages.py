@@ -8,7 +8,8 @@ stage can be tested with any object that has the method it calls:
   (:class:`biogate.models.MTCNNDetector`);
 * liveness: ``liveness(image_bgr, box=box) -> result`` with ``.delta``, ``.is_live``
   (:class:`biogate.models.FaceLiveness`);
-* super-resolver: ``enhance(image_bgr, box) -> image_bgr`` (optional);
+* super-resolver: ``enhance(image, box, landmarks, order="BGR") -> EnhancedFace`` (optional; the
+  embedder then works on the super-resolved crop) (:class:`biogate.models.SuperResolver`);
 * embedder: ``embed(image, [face], order="BGR") -> [FaceEmbedding]`` (:class:`biogate.models.FaceEmbedder`);
 * gallery: ``search(embedding, k=1) -> [Match(identity_id, name, score, ...)]``
   (:class:`biogate.gallery.Gallery`);
@@ -18,6 +19,7 @@ stage can be tested with any object that has the method it calls:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -120,7 +122,8 @@ class SuperResolveStage(Stage):
         self.resolver = resolver
 
     def process(self, work: Work) -> Work | None:
-        work.results["enhanced"] = self.resolver.enhance(_image(work), work.results["face"].box)
+        face = work.results["face"]
+        work.results["enhanced"] = self.resolver.enhance(_image(work), face.box, face.landmarks, order="BGR")
         return work
 
 
@@ -132,7 +135,15 @@ class EmbedStage(Stage):
         self.embedder = embedder
 
     def process(self, work: Work) -> Work | None:
-        embedded = self.embedder.embed(_image(work), [work.results["face"]], order="BGR")
+        face = work.results["face"]
+        enhanced = work.results.get("enhanced")
+        if enhanced is not None and enhanced.landmarks is not None:
+            # Embed the super-resolved face: the detection moved into the enhanced crop's pixels.
+            corners = enhanced.to_image(np.asarray(face.box, np.float32).reshape(2, 2)).reshape(-1)
+            face = dataclasses.replace(face, box=corners, landmarks=enhanced.landmarks)
+            embedded = self.embedder.embed(enhanced.image, [face], order="RGB")
+        else:
+            embedded = self.embedder.embed(_image(work), [face], order="BGR")
         work.results["embedding"] = embedded[0].embedding
         return work
 
