@@ -12,6 +12,9 @@
    scores it on the five species it never saw, next to the positive-only model on the same ones.
 5. Times batch-1 inference on one CPU thread (p50/p99) for FP32 and INT8, and the SDK's whole
    ``FaceLiveness`` call (crop + resize + Δ) on a 640×480 frame.
+6. Scores the full-resolution faces alone (``face_liveness.hd_protocol()``: 3 held-out identities,
+   more captures each; ``hd_*`` keys), at the shipped threshold and at one from the HD validation
+   faces; with ``--kiosk``, Δ and the decision on each walk-up view of ``exporters/kiosk_demo.py``.
 
 Summary keys: ``acer``, ``apcer_worst``, ``bpcer``, ``bpcer_at_apcer10`` (positive-only model at the
 precision the summary names), ``latency_p50_ms`` (the better of FP32/INT8 among those whose ACER
