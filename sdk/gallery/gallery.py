@@ -145,7 +145,7 @@ class Gallery:
         backend: str = "auto",
         max_shortlist: int = 8192,
         transform_key: GalleryKey | None = None,
-        transform_bits: int = 256,
+        transform_bits: int = 1024,
         transform_center: Any = None,
     ) -> None:
         if not isinstance(key, GalleryKey):

@@ -32,7 +32,7 @@ def test_same_key_same_output_and_values_are_signs() -> None:
     a = CancelableTransform(key, DIM).apply(x)
     b = CancelableTransform(GalleryKey(key.secret), DIM).apply(x)
     np.testing.assert_array_equal(a, b)
-    assert a.shape == (5, 256) and set(np.unique(a * 16).tolist()) <= {-1.0, 1.0}
+    assert a.shape == (5, 1024) and set(np.unique(a * 32).tolist()) <= {-1.0, 1.0}
     assert not np.array_equal(a, CancelableTransform(GalleryKey.generate(), DIM).apply(x))
     with pytest.raises(GalleryError, match="zero vector"):
         CancelableTransform(key, DIM).apply(np.zeros(DIM))
@@ -73,13 +73,13 @@ def test_protected_gallery_end_to_end(tmp_path: Path) -> None:
         Gallery(db, key, create=True, transform_key=tkey)
     with Gallery(db, key, create=True, dim=DIM, transform_key=tkey, transform_center=centre) as gallery:
         gallery.enroll_many([(f"P{i}", f"N{i}", faces[i, 0]) for i in range(20)])
-        assert gallery.dim == DIM and gallery.transform.bits == 256
+        assert gallery.dim == DIM and gallery.transform.bits == 1024
         stored = gallery.templates("P4")
-        assert stored.shape == (1, 256) and set(np.unique(stored * 16).tolist()) <= {-1.0, 1.0}
+        assert stored.shape == (1, 1024) and set(np.unique(stored * 32).tolist()) <= {-1.0, 1.0}
         hits = [gallery.search(faces[i, 1])[0].identity_id for i in range(20)]
         assert hits == [f"P{i}" for i in range(20)]
         with pytest.raises(GalleryError, match="128-d"):
-            gallery.enroll("bad", "Bad", np.ones(256))
+            gallery.enroll("bad", "Bad", np.ones(1024))
     # Not even the protected form holds the raw template bytes.
     raw = b"".join(p.read_bytes() for p in (tmp_path / "db").iterdir())
     for row in faces[:, 0]:
