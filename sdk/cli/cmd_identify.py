@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)"
     )
+    parser.add_argument(
+        "--sr", metavar="BUNDLE", help="super-resolve each face first (face_sr bundle, seed 000)"
+    )
+    parser.add_argument(
+        "--refine", metavar="BUNDLE", help="refine the super-resolved face (face_refine bundle)"
+    )
     parser.add_argument("--top-k", type=int, default=1, help="gallery matches to show per face")
     parser.add_argument("--threshold", type=float, help="cosine threshold (default: the embedder bundle's)")
     parser.add_argument("--every", type=int, default=3, help="sample every N-th frame of a clip (seed: 3)")
@@ -105,11 +111,35 @@ def identify(
         gallery = Gallery(args.gallery, GalleryKey.resolve(args.key_file))
     timing["load_ms"] = (time.perf_counter() - t_load) * 1e3  # engines and gallery index, once per process
     threshold = args.threshold if args.threshold is not None else embedder.thresholds.get("cosine")
+    enhance = _enhancer(args)
     try:
-        return _run_chain(frames, detector, embedder, gallery, threshold, args.top_k, timing, t0)
+        return _run_chain(frames, detector, embedder, gallery, threshold, args.top_k, timing, t0, enhance)
     finally:
         if close:
             gallery.close()
+
+
+def _enhancer(args: argparse.Namespace) -> Any:
+    """``enhance(rgb, face) -> (image, face)`` for --sr/--refine, or ``None`` when SR is off."""
+    if getattr(args, "refine", None) and not getattr(args, "sr", None):
+        raise ConfigError("--refine refines the super-resolved face: give --sr too")
+    if not getattr(args, "sr", None):
+        return None
+    from ..models import Refiner, SuperResolver
+    from ..models.super_resolution import detection_in
+
+    resolver = SuperResolver.from_bundle(args.sr, precision=args.precision)
+    refiner = (
+        Refiner.from_bundle(args.refine, scheme="mtcnn5", precision=args.precision) if args.refine else None
+    )
+
+    def enhance(rgb: np.ndarray, face: Any) -> tuple:
+        enhanced = resolver.enhance(rgb, face.box, face.landmarks, order="RGB")
+        if refiner is not None and enhanced.landmarks is not None:
+            enhanced.image = refiner(enhanced.image, enhanced.landmarks)
+        return enhanced.image, detection_in(enhanced, face)
+
+    return enhance
 
 
 def _run_chain(
@@ -121,6 +151,7 @@ def _run_chain(
     top_k: int,
     timing: dict[str, float],
     t0: float,
+    enhance: Any = None,
 ) -> dict[str, Any]:
     from ..models.detect_ops import to_rgb8
 
@@ -141,8 +172,14 @@ def _run_chain(
         return result
     result["frame"] = {"seq": used.seq, "t_capture_ns": used.t_capture, "source": used.source}
     faces = sorted(faces, key=lambda f: f.size, reverse=True)
+    if enhance is not None:  # optional seed-000 SR (and refinement) before embedding
+        t = time.perf_counter()
+        pairs = [enhance(rgb, f) for f in faces]
+        timing["super_resolution_ms"] = (time.perf_counter() - t) * 1e3
+    else:
+        pairs = [(rgb, f) for f in faces]
     t = time.perf_counter()
-    chips = np.stack([embedder.chip(rgb, f) for f in faces])
+    chips = np.stack([embedder.chip(image, f) for image, f in pairs])
     timing["align_ms"] = (time.perf_counter() - t) * 1e3
     t = time.perf_counter()
     embeddings = embedder.embed_chips(chips)["embedding"]

@@ -91,11 +91,14 @@ def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) 
     if m.liveness:
         stages.append(LivenessStage(FaceLiveness.from_bundle(config.resolve(m.liveness), **opts)))
     if m.super_resolution:
-        from ..models import SuperResolver
+        from ..models import Refiner, SuperResolver
 
-        stages.append(
-            SuperResolveStage(SuperResolver.from_bundle(config.resolve(m.super_resolution), **opts))
-        )
+        # MTCNN gives its landmarks in its own order; the refiner fits its face mesh to them.
+        refiner = Refiner.from_bundle(config.resolve(m.refine), scheme="mtcnn5", **opts) if m.refine else None
+        resolver = SuperResolver.from_bundle(config.resolve(m.super_resolution), **opts)
+        stages.append(SuperResolveStage(resolver, refiner))
+    elif m.refine:
+        raise ConfigError("kiosk config [models]: refine needs super_resolution (it refines the SR output)")
     embedder = FaceEmbedder.from_bundle(config.resolve(m.embedder), **opts)
     threshold = config.gallery.threshold
     if threshold is None:

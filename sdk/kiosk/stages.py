@@ -19,7 +19,6 @@ stage can be tested with any object that has the method it calls:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -118,12 +117,16 @@ class SuperResolveStage(Stage):
     name = "super_resolution"
     threaded = False
 
-    def __init__(self, resolver: Any) -> None:
+    def __init__(self, resolver: Any, refiner: Any = None) -> None:
         self.resolver = resolver
+        self.refiner = refiner  # optional seed-000 refinement of the super-resolved face
 
     def process(self, work: Work) -> Work | None:
         face = work.results["face"]
-        work.results["enhanced"] = self.resolver.enhance(_image(work), face.box, face.landmarks, order="BGR")
+        enhanced = self.resolver.enhance(_image(work), face.box, face.landmarks, order="BGR")
+        if self.refiner is not None and enhanced.landmarks is not None:
+            enhanced.image = self.refiner(enhanced.image, enhanced.landmarks)
+        work.results["enhanced"] = enhanced
         return work
 
 
@@ -138,10 +141,10 @@ class EmbedStage(Stage):
         face = work.results["face"]
         enhanced = work.results.get("enhanced")
         if enhanced is not None and enhanced.landmarks is not None:
+            from ..models.super_resolution import detection_in
+
             # Embed the super-resolved face: the detection moved into the enhanced crop's pixels.
-            corners = enhanced.to_image(np.asarray(face.box, np.float32).reshape(2, 2)).reshape(-1)
-            face = dataclasses.replace(face, box=corners, landmarks=enhanced.landmarks)
-            embedded = self.embedder.embed(enhanced.image, [face], order="RGB")
+            embedded = self.embedder.embed(enhanced.image, [detection_in(enhanced, face)], order="RGB")
         else:
             embedded = self.embedder.embed(_image(work), [face], order="BGR")
         work.results["embedding"] = embedded[0].embedding

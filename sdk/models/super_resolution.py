@@ -125,4 +125,16 @@ class SuperResolver:
         return face
 
 
-__all__ = ["CROP_MARGIN", "EnhancedFace", "SuperResolver", "square_crop"]
+def detection_in(enhanced: EnhancedFace, detection: Any) -> Any:
+    """A copy of ``detection`` (box, landmarks) moved into the pixels of ``enhanced.image``.
+
+    The embedder then aligns and embeds the super-resolved face exactly as it would the original.
+    """
+    import dataclasses
+
+    corners = enhanced.to_image(np.asarray(detection.box, np.float32).reshape(2, 2)).reshape(-1)
+    landmarks = None if detection.landmarks is None else enhanced.to_image(detection.landmarks)
+    return dataclasses.replace(detection, box=corners, landmarks=landmarks)
+
+
+__all__ = ["CROP_MARGIN", "EnhancedFace", "SuperResolver", "detection_in", "square_crop"]

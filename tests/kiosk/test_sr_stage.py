@@ -63,3 +63,14 @@ def test_embedding_uses_the_super_resolved_crop_with_mapped_landmarks(astronaut)
     assert np.abs(from_sr - from_frame).mean() < 12.0
     shifted = np.roll(from_frame, 6, axis=1)
     assert np.abs(from_sr - from_frame).mean() < 0.3 * np.abs(shifted - from_frame).mean()
+
+
+def test_identify_refuses_refine_without_sr():
+    import argparse
+
+    from biogate import ConfigError
+    from biogate.cli.cmd_identify import _enhancer
+
+    with pytest.raises(ConfigError, match="--sr"):
+        _enhancer(argparse.Namespace(sr=None, refine="bundles/face_refine", precision="auto"))
+    assert _enhancer(argparse.Namespace(sr=None, refine=None, precision="auto")) is None
