@@ -152,8 +152,8 @@ def feedback_round(engines: dict[str, Any], seen: tuple, quick: bool, work: Path
         "reason": report.reason,
         "hard": report.hard,
         "labelled": report.labelled,
-        "gate_old": report.old,
-        "gate_new": report.new,
+        **{f"gate_old_{k}": v for k, v in report.old.items()},
+        **{f"gate_new_{k}": v for k, v in report.new.items()},
     }
     old_net = train_palm.load_liveness()
     for tag, net in (("before", old_net), ("after", report.candidate)):
