@@ -236,6 +236,12 @@ def _read_manifest(bundle: str | Path) -> dict[str, Any]:
         return {}
 
 
+def _traceable(frame: Frame | None) -> dict[str, Any]:
+    """Frame facts that let a reviewer find the original capture (file path, DICOM SOP instance)."""
+    meta = frame.meta if frame is not None else {}
+    return {k: meta[k] for k in ("path", "sop_instance_uid") if k in meta}
+
+
 @dataclass
 class PalmDecision:
     """One scan's outcome; ``message`` is what the terminal shows (seed step 305)."""
@@ -293,6 +299,7 @@ class PalmScanner:
                 live.threshold,
                 source=source,
                 t_capture=t_capture,
+                **_traceable(frame),
             )
         return PalmDecision(message, q, live, log_id, t_capture, source)
 

@@ -85,6 +85,10 @@ def test_scanner_runs_on_a_dicom_source(tmp_path, fixed_engine):
     decisions = list(scanner.run(f"dicom://{tmp_path / 'export'}?watch=0&settle_s=0"))
     assert [d.message for d in decisions] == [RECOGNITION_SUCCESS] * 2
     assert all(d.source.startswith("dicom://") for d in decisions)
+    logged = PalmScanner(PalmLiveness(fixed_engine(0.8)), log=DecisionLog(tmp_path / "log"))
+    list(logged.run(f"dicom://{tmp_path / 'export'}?watch=0&settle_s=0&pattern=*.dcm"))
+    paths = [e["path"] for e in read_log(tmp_path / "log")]
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["IMG00001.dcm", "IMG00002.dcm"]
 
 
 def test_scanner_runs_on_an_xray_raw_source(tmp_path, fixed_engine):
