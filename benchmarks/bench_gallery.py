@@ -12,6 +12,8 @@ Search runs on :class:`biogate.gallery.TemplateIndex` filled directly (the index
 search touches; loading it from the encrypted database is measured separately as
 ``load_10k_s``).  Threads are pinned to one: BLAS and ONNX Runtime use a single core.
 Targets (issue #6): ``search_p50_ms_100k`` ≤ 2, ``search_p50_ms_1m`` ≤ 25, ``enroll_10k_s`` ≤ 30.
+``search_p50_ms_*`` time consecutive searches (the int8 codes stay in cache, as on a busy gallery);
+``search_cold_p50_ms_*`` time searches that follow a float32 scan which evicted them.
 """
 
 from __future__ import annotations
@@ -100,6 +102,14 @@ def bench_search(
         fast.search_many(qs[a : a + batch], k)
         batch_ms.append((time.perf_counter_ns() - t) / 1e6)
     batch_p50 = latency_stats(batch_ms)["p50_ms"]
+    # Consecutive searches (a busy gallery: the int8 codes stay in cache between probes). The loop
+    # above interleaves a float32 reference scan that evicts them, so its times are cold-cache.
+    warm_ms = []
+    for q in qs:
+        t = time.perf_counter_ns()
+        fast.search(q, k)
+        warm_ms.append((time.perf_counter_ns() - t) / 1e6)
+    warm_stats = latency_stats(warm_ms)
     del data, fast, reference
     # The floor of any exact int8 scan: streaming n × dim bytes once, measured in the same run.
     codes = rng.integers(0, 255, (n, dim), dtype=np.uint8).view(np.uint64)
@@ -114,17 +124,19 @@ def bench_search(
         "dim": dim,
         "k": k,
         "index": "int8 + exact float32 re-rank" if n > 16384 else "float32",
-        "p50_ms": fast_stats["p50_ms"],
-        "p99_ms": fast_stats["p99_ms"],
-        "min_ms": fast_stats["min_ms"],
+        "p50_ms": warm_stats["p50_ms"],
+        "p99_ms": warm_stats["p99_ms"],
+        "min_ms": warm_stats["min_ms"],
+        "cold_p50_ms": fast_stats["p50_ms"],
+        "cold_p99_ms": fast_stats["p99_ms"],
         # On-CPU time of the searching thread: what the search costs when the core is not shared.
-        "cpu_p50_ms": latency_stats(cpu_times)["p50_ms"],
+        "cold_cpu_p50_ms": latency_stats(cpu_times)["p50_ms"],
         "float32_scan_p50_ms": ref_stats["p50_ms"],
         "speedup_vs_float32": ref_stats["p50_ms"] / fast_stats["p50_ms"],
         f"batch{batch}_p50_ms": batch_p50,
         f"batch{batch}_per_probe_ms": batch_p50 / batch,
         "int8_read_p50_ms": floor,
-        "vs_int8_read": fast_stats["p50_ms"] / floor,
+        "cold_vs_int8_read": fast_stats["p50_ms"] / floor,
         "exact_agreement": agree / len(qs),
         "exact_flag_rate": exact / len(qs),
         "shortlist_mean": float(np.mean(shortlist)),
@@ -183,12 +195,12 @@ def main() -> int:
             "p50_ms",
             "p99_ms",
             "min_ms",
-            "cpu_p50_ms",
+            "cold_p50_ms",
             "float32_scan_p50_ms",
             "speedup_vs_float32",
             "batch8_per_probe_ms",
             "int8_read_p50_ms",
-            "vs_int8_read",
+            "cold_vs_int8_read",
             "exact_agreement",
             "shortlist_mean",
         ],
@@ -203,7 +215,8 @@ def main() -> int:
         label = {100_000: "100k", 1_000_000: "1m"}.get(row["templates"], str(row["templates"]))
         summary[f"search_p50_ms_{label}"] = row["p50_ms"]
         summary[f"search_p99_ms_{label}"] = row["p99_ms"]
-        summary[f"search_cpu_p50_ms_{label}"] = row["cpu_p50_ms"]
+        summary[f"search_cold_p50_ms_{label}"] = row["cold_p50_ms"]
+        summary[f"search_cold_cpu_p50_ms_{label}"] = row["cold_cpu_p50_ms"]
         summary[f"search_batch8_per_probe_ms_{label}"] = row["batch8_per_probe_ms"]
     config = {
         "load_average_at_start": load_at_start,
