@@ -7,6 +7,7 @@ A folder that disappears raises :class:`SourceDisconnected` naming it.
 
 from __future__ import annotations
 
+import abc
 import fnmatch
 import os
 from typing import Sequence
@@ -71,7 +72,7 @@ class FolderWatcher:
         self._pending.clear()
 
 
-class FolderSource:
+class FolderSource(abc.ABC):
     """Mixin for :class:`~biogate.capture.source.Source` drivers that read one frame per file.
 
     The driver sets ``self.watcher`` (or ``self.single_file``) in ``__init__`` and implements
@@ -95,8 +96,9 @@ class FolderSource:
             return
         self.watcher.check()
 
-    def _decode(self, path: str):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _decode(self, path: str):
+        """Read one file of the folder into a frame."""
 
     def _grab(self):
         opts = self.options  # type: ignore[attr-defined]

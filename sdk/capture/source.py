@@ -18,6 +18,7 @@ A frame is never returned twice unless ``read(repeat=True)`` asks for it.
 
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 from collections import deque
@@ -34,7 +35,7 @@ log = logging.getLogger("biogate.capture")
 _JOIN_TIMEOUT_S = 2.0
 
 
-class Source:
+class Source(abc.ABC):
     """An iterator of :class:`~biogate.Frame` from one device, file or generator.
 
     Use it as ``with biogate.open_source(uri) as src: for frame in src: ...`` or call
@@ -83,14 +84,14 @@ class Source:
         self.counters: dict[str, int] = {}
 
     # ----------------------------------------------------------------- driver interface
-    def _open(self) -> None:
+    def _open(self) -> None:  # noqa: B027 - optional hook: drivers that open lazily skip it
         """Open the device; raise SourceError naming the URI when it cannot be opened."""
 
-    def _grab(self) -> Frame | None:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def _grab(self) -> Frame | None:
         """Block until the next frame; None at end of stream."""
-        raise NotImplementedError
 
-    def _close(self) -> None:
+    def _close(self) -> None:  # noqa: B027 - optional hook
         """Release the device; must not raise."""
 
     # ----------------------------------------------------------------- helpers for drivers

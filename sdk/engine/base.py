@@ -7,6 +7,7 @@ naming the tensor, what was given and what is expected.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -81,7 +82,7 @@ class EngineInfo:
         }
 
 
-class Engine:
+class Engine(abc.ABC):
     """Base class: validated ``__call__`` → backend ``_infer_impl``; a context manager."""
 
     backend = "base"
@@ -176,8 +177,9 @@ class Engine:
         return f"<{type(self).__name__} {self.bundle.name} {self.backend}/{self.precision}>"
 
     # -- backend hooks ------------------------------------------------------------------
+    @abc.abstractmethod
     def _infer_impl(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """Run the backend on validated inputs."""
 
     def _providers(self) -> list[str]:
         return []

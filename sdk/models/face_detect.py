@@ -13,6 +13,7 @@ evaluation — so the device and the training side run the very same post-proces
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,14 +61,14 @@ class FaceDetection:
         return float(max(self.box[2] - self.box[0], self.box[3] - self.box[1]))
 
 
-class FaceDetector:
+class FaceDetector(abc.ABC):
     """Interface: :meth:`detect` returns every face in an image, best score first."""
 
     name = "face_detector"
 
+    @abc.abstractmethod
     def detect(self, image: Any, order: str = "RGB") -> list[FaceDetection]:
         """Faces in ``image`` (array in ``order`` or a :class:`biogate.Frame`); ``[]`` when none."""
-        raise NotImplementedError
 
     def __call__(self, image: Any, order: str = "RGB") -> list[FaceDetection]:
         return self.detect(image, order)
