@@ -89,7 +89,7 @@ def _scan(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     try:
-        from biogate.exporters import xray_data
+        from biogate.exporters import xray_data, xray_dicom
     except ImportError as exc:  # the exporters ship with biogate; numpy/OpenCV/pydicom suffice
         raise ConfigError(f"the palm simulator is not available: {exc}") from None
     kinds = args.kinds if args.kinds is not None else list(xray_data.FAKE_KINDS)
@@ -97,7 +97,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if bad:
         raise ConfigError(f"unknown fake kind {bad[0]!r}; valid: {', '.join(xray_data.FAKE_KINDS)}")
     counts = {"live": args.live, **{k: args.fake for k in kinds}}
-    rows = xray_data.write_folder(args.out, counts, args.seed, resolution=args.resolution)
+    rows = xray_dicom.write_folder(args.out, counts, args.seed, resolution=args.resolution)
     print(f"wrote {len(rows)} DICOM files and labels.csv to {args.out}")
     return 0
 

@@ -7,6 +7,7 @@ import pytest
 
 from biogate.errors import ConfigError
 from biogate.exporters import xray_data as X
+from biogate.exporters import xray_dicom
 from biogate.frame import Frame
 from biogate.models.palm import (
     RECOGNITION_ERROR,
@@ -80,7 +81,7 @@ def test_scanner_decides_logs_and_rescans(tmp_path, palm_onnx, fixed_engine):
 
 
 def test_scanner_runs_on_a_dicom_source(tmp_path, fixed_engine):
-    X.write_folder(tmp_path / "export", {"live": 2}, seed=15)
+    xray_dicom.write_folder(tmp_path / "export", {"live": 2}, seed=15)
     scanner = PalmScanner(PalmLiveness(fixed_engine(0.8)), quality=PalmQuality())
     decisions = list(scanner.run(f"dicom://{tmp_path / 'export'}?watch=0&settle_s=0"))
     assert [d.message for d in decisions] == [RECOGNITION_SUCCESS] * 2

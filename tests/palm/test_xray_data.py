@@ -8,6 +8,7 @@ import pytest
 import biogate
 from biogate.errors import ConfigError
 from biogate.exporters import xray_data as X
+from biogate.exporters import xray_dicom
 from biogate.models.palm import log_attenuation, transmission
 
 
@@ -80,16 +81,16 @@ def test_dicom_round_trip_through_pydicom(tmp_path):
     import pydicom
 
     scan = X.simulate("live", 4, 0)
-    path = X.write_dicom(tmp_path / "a.dcm", scan.lr, X.ScanConfig(), subject=scan.subject)
+    path = xray_dicom.write_dicom(tmp_path / "a.dcm", scan.lr, X.ScanConfig(), subject=scan.subject)
     ds = pydicom.dcmread(path)
     assert ds.Modality == "DX" and ds.BitsStored == 14 and ds.PhotometricInterpretation == "MONOCHROME1"
     assert np.array_equal(ds.pixel_array, scan.lr)
-    again = X.write_dicom(tmp_path / "b.dcm", scan.lr, X.ScanConfig(), subject=scan.subject)
+    again = xray_dicom.write_dicom(tmp_path / "b.dcm", scan.lr, X.ScanConfig(), subject=scan.subject)
     assert pydicom.dcmread(again).SOPInstanceUID == ds.SOPInstanceUID  # deterministic UIDs
 
 
 def test_dicom_round_trip_through_the_capture_driver(tmp_path):
-    rows = X.write_folder(tmp_path, {"live": 2, "rubber": 1}, seed=6)
+    rows = xray_dicom.write_folder(tmp_path, {"live": 2, "rubber": 1}, seed=6)
     assert [r["kind"] for r in rows] == ["live", "live", "rubber"]
     with biogate.open_source(f"dicom://{tmp_path}?watch=0&settle_s=0") as src:
         frames = list(src)
