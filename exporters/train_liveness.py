@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from biogate.exporters.liveness_augment import AUGMENTATIONS, batches
 from biogate.exporters.nets.liveness import (
     DELTA_EPS,
     Discriminator,
@@ -39,14 +39,16 @@ from biogate.exporters.nets.liveness import (
     background_delta,
     freeze,
 )
-from biogate.exporters.pad.attacks import camera_capture
 from biogate.exporters.pad.metrics import calibrate_threshold
 from biogate.exporters.pad.protocol import (
+    HD_MIN_SIDE,
+    PORTRAIT_VAL_CAPTURES,
     Split,
     evaluation_set,
     load_genuine_faces,
     render_work,
     split_faces,
+    split_portraits,
     to_tensor_layout,
 )
 
@@ -136,82 +138,6 @@ def generator_loss(
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
-# ---------------------------------------------------------------- genuine-only data with augmentation
-
-
-def augment(work: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One genuine training presentation: small pose/scale/shift, flip, mild exposure change, capture.
-
-    Deliberately nothing that resembles an attack (no colour casts, halftone, blur sweeps, glare):
-    the model must learn what genuine captures look like.
-    """
-    side = work.shape[0]
-    angle = rng.uniform(-8, 8)
-    scale = rng.uniform(0.92, 1.08)
-    m = cv2.getRotationMatrix2D((side / 2, side / 2), angle, scale)
-    m[:, 2] += rng.uniform(-0.04, 0.04, size=2) * side
-    img = cv2.warpAffine(work, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    if rng.random() < 0.5:
-        img = img[:, ::-1]
-    gain, offset = rng.uniform(0.92, 1.08), rng.uniform(-8, 8)
-    img = np.clip(img.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
-    return camera_capture(img, size, rng)
-
-
-def augment_heavy(work: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One genuine presentation with the variation a kiosk camera sees across visits (round 2).
-
-    Wider pose/scale/shift than :func:`augment` (a person walks up at different distances), a
-    lighting gradient across the face (a lamp on one side), exposure, gamma and a small white-balance
-    error, occasional defocus (σ ≤ 0.6 model pixels) and JPEG re-encoding, then the same camera
-    model as at test time. Still nothing that an attack generator adds: no halftone, paper
-    texture, display grid, glare blob or gamut compression (raised blacks / capped whites).
-    """
-    side = work.shape[0]
-    m = cv2.getRotationMatrix2D((side / 2, side / 2), rng.uniform(-15, 15), rng.uniform(0.85, 1.15))
-    m[:, 2] += rng.uniform(-0.08, 0.08, size=2) * side
-    border = cv2.BORDER_REFLECT if rng.random() < 0.7 else cv2.BORDER_REPLICATE
-    img = cv2.warpAffine(work, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=border)
-    if rng.random() < 0.5:
-        img = img[:, ::-1]
-    x = img.astype(np.float32) / 255.0
-    # Directional lighting: a linear ramp of ±15 % across the image in a random direction.
-    theta = rng.uniform(0, 2 * np.pi)
-    ramp = np.linspace(-1.0, 1.0, side, dtype=np.float32)
-    grad = np.cos(theta) * ramp[None, :] + np.sin(theta) * ramp[:, None]
-    x = x * (1.0 + rng.uniform(0, 0.15) * grad[..., None])
-    x = x * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05)
-    x = np.clip(x, 0, 1) ** rng.uniform(0.85, 1.15)
-    x = x * rng.uniform(0.96, 1.04, size=3).astype(np.float32)  # white balance
-    img = np.round(np.clip(x, 0, 1) * 255.0).astype(np.uint8)
-    if rng.random() < 0.3:  # defocus, at most 0.6 model pixels
-        sigma = rng.uniform(0.2, 0.6) * side / size
-        img = cv2.GaussianBlur(img, (0, 0), sigma)
-    img = camera_capture(img, size, rng)
-    if rng.random() < 0.5:  # the terminal's JPEG stream
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 96))])
-        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else img
-    return np.ascontiguousarray(img)
-
-
-AUGMENTATIONS = {"mild": augment, "heavy": augment_heavy}
-
-
-def batches(works: Sequence[np.ndarray], size: int, batch: int, rng: np.random.Generator, aug=augment):
-    """Endless stream of (images N×3×S×S in [-1, 1], face indices) drawn without replacement per epoch.
-
-    With fewer faces than ``batch``, each batch repeats faces (different augmentations).
-    """
-    while True:
-        order = rng.permutation(len(works))
-        if len(order) < batch:
-            order = np.concatenate([rng.permutation(len(works)) for _ in range(-(-batch // len(works)))])
-        for start in range(0, len(order) - batch + 1, batch):
-            idx = order[start : start + batch]
-            imgs = np.stack([aug(works[i], size, rng) for i in idx])
-            yield torch.from_numpy(to_tensor_layout(imgs)), torch.from_numpy(idx.astype(np.int64))
-
-
 # ---------------------------------------------------------------- training
 
 
@@ -285,6 +211,8 @@ class TrainConfig:
     identity_batch: int = 8  # images per batch that go through f (its cost dominates a step)
     latent_norm: str = "none"  # "relative": L_lat scaled by the target latents' magnitude
     run_seed: int | None = None  # weight init and augmentation stream; None: ``seed``
+    fold: int = 0  # data="portraits": which identity fold is held out for testing
+    folds: int = 5
 
 
 def build_config(name: str, delta_norm: str = "none") -> LivenessConfig:
@@ -294,22 +222,28 @@ def build_config(name: str, delta_norm: str = "none") -> LivenessConfig:
     return replace(makers[name](), delta_norm=delta_norm)
 
 
-#: Smallest side of a "full-resolution" face: the LFW crops are 25 px, the others 100 px and up.
-HD_MIN_SIDE = 40
-
-
-def training_faces(data: str, seed: int) -> tuple[list[np.ndarray], Split]:
+def training_faces(data: str, seed: int, fold: int = 0, folds: int = 5) -> tuple[list[np.ndarray], Split]:
     """The faces to train on and the split they come from.
 
     ``data="hd"`` uses the builtin faces' split (so validation and test are the standard
     protocol's) but trains only on its full-resolution train faces, not the 25×25 LFW crops.
+    ``data="portraits"`` is fold ``fold`` of the identity-disjoint split of every full-resolution
+    face (:func:`~biogate.exporters.pad.protocol.split_portraits`).
     """
+    if data == "portraits":
+        split = split_portraits(fold, folds, seed=seed)
+        return split.train, split
     faces = load_genuine_faces("builtin" if data == "hd" else data)
     split = split_faces(faces, seed=seed)
     train = split.train
     if data == "hd":
         train = [f for f in train if min(f.shape[:2]) >= HD_MIN_SIDE]
     return train, split
+
+
+def _val_captures(data: str) -> int:
+    """Genuine captures per validation face: more for the few-face portraits split (as its protocol)."""
+    return PORTRAIT_VAL_CAPTURES if data == "portraits" else 3
 
 
 @torch.no_grad()
@@ -327,7 +261,7 @@ def train(tc: TrainConfig, log=print) -> dict:
     run_seed = tc.seed if tc.run_seed is None else tc.run_seed  # init and augmentation, not the split
     torch.manual_seed(run_seed)
     cfg = build_config(tc.config, tc.delta_norm)
-    train_faces, split = training_faces(tc.data, tc.seed)
+    train_faces, split = training_faces(tc.data, tc.seed, tc.fold, tc.folds)
     works = [render_work(f, cfg.input_size) for f in train_faces]
     n_split = (
         f"train {len(train_faces)} used of {len(split.train)}, val {len(split.val)}, test {len(split.test)}"
@@ -341,7 +275,7 @@ def train(tc: TrainConfig, log=print) -> dict:
     gen, disc = LivenessGenerator(cfg), Discriminator(cfg)
     opt_g = torch.optim.Adam(gen.parameters(), lr=tc.lr, betas=(0.9, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=tc.lr * tc.d_lr_scale, betas=(0.9, 0.999))
-    batch = tc.batch if tc.data == "hd" else min(tc.batch, len(works))
+    batch = tc.batch if tc.data in ("hd", "portraits") else min(tc.batch, len(works))
     per_epoch = max(1, len(works) // batch)
     total = tc.epochs * per_epoch
     sched_g = torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, T_max=total, eta_min=0.0)
@@ -370,7 +304,9 @@ def train(tc: TrainConfig, log=print) -> dict:
             break
 
     model = LivenessDelta(gen).eval()
-    val = evaluation_set(split.val, cfg.input_size, seed=tc.seed + 100, attacks=[])
+    val = evaluation_set(
+        split.val, cfg.input_size, seed=tc.seed + 100, captures=_val_captures(tc.data), attacks=[]
+    )
     val_scores = delta_scores(model, val.bona_fide)
     threshold = calibrate_threshold(val_scores, tc.target_bpcer)
     n_val = len(val_scores)
@@ -413,8 +349,9 @@ def recalibrate(ckpt: dict, delta_norm: str, log=print) -> dict:
     gen = LivenessGenerator(cfg)
     gen.load_state_dict({k: v.float() for k, v in ckpt["generator"].items()})
     rec = ckpt["train"]
-    _, split = training_faces(rec.get("data", "builtin"), int(rec.get("seed", 4)))
-    val = evaluation_set(split.val, cfg.input_size, seed=int(rec.get("seed", 4)) + 100, attacks=[])
+    data, seed = rec.get("data", "builtin"), int(rec.get("seed", 4))
+    _, split = training_faces(data, seed, int(rec.get("fold", 0)), int(rec.get("folds", 5)))
+    val = evaluation_set(split.val, cfg.input_size, seed=seed + 100, captures=_val_captures(data), attacks=[])
     target = float(ckpt.get("target_bpcer", 0.05))
     threshold = calibrate_threshold(delta_scores(LivenessDelta(gen), val.bona_fide), target)
     log(f"Δ form {delta_norm!r}: threshold {threshold:.6g} at validation BPCER ≤ {target:.0%}")
@@ -439,8 +376,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--data",
         default="builtin",
-        help="'builtin', 'hd' (builtin split, full-resolution train faces only) or a folder of face crops",
+        help="'builtin', 'hd' (builtin split, full-resolution train faces only), 'portraits' (identity\n"
+        "folds of every full-resolution face; see --fold) or a folder of face crops",
     )
+    p.add_argument("--fold", type=int, default=0, help="--data portraits: the test identity fold")
+    p.add_argument("--folds", type=int, default=5, help="--data portraits: number of identity folds")
     p.add_argument("--augment", default="mild", choices=sorted(AUGMENTATIONS), help="genuine augmentation")
     p.add_argument(
         "--delta-norm", default="none", choices=["none", "relative"], help="Δ form (see LivenessConfig)"
@@ -497,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_seed=args.run_seed,
         seed=args.seed,
         max_minutes=args.max_minutes,
+        fold=args.fold,
+        folds=args.folds,
     )
     ckpt = train(tc)
     history = ckpt.pop("history")

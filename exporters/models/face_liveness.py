@@ -54,47 +54,23 @@ def threshold() -> float:
 
 @lru_cache(maxsize=1)
 def _protocol() -> Any:
+    """The evaluation protocol of the shipped weights: the split they were trained on, held-out part.
+
+    ``portraits`` (the shipped weights): fold ``fold`` of the identity-disjoint split of every
+    full-resolution face. ``hd``/``builtin`` (round 1-2 weights): the standard split by face image.
+    """
     from biogate.exporters.pad.evaluate import build_protocol
 
     train = _record().get("train", {})
     source = train.get("data", "builtin")
     # "hd" trains on the full-resolution faces of the builtin split; it is evaluated on that split.
     return build_protocol(
-        input_size(), source="builtin" if source == "hd" else source, split_seed=int(train.get("seed", 4))
+        input_size(),
+        source="builtin" if source == "hd" else source,
+        split_seed=int(train.get("seed", 4)),
+        fold=int(train.get("fold", 0)),
+        folds=int(train.get("folds", 5)),
     )
-
-
-#: The full-resolution faces' sub-protocol: captures per test face and attack rounds per species.
-HD_CAPTURES, HD_ROUNDS = 12, 4
-
-
-@lru_cache(maxsize=1)
-def hd_protocol() -> Any:
-    """The standard protocol restricted to its full-resolution (non-LFW) faces, with more captures.
-
-    Same split, so the test identities are held out from every training run (3 identities with
-    the builtin faces). Each test face gets ``HD_ROUNDS × 3`` genuine captures and ``HD_ROUNDS``
-    presentations per attack species (different seeds, so different attack parameters); validation
-    faces get ``HD_CAPTURES`` genuine captures. The independent trials are still the faces.
-    """
-    from biogate.exporters.pad.evaluate import Protocol
-    from biogate.exporters.pad.protocol import EvaluationSet, Split, evaluation_set
-    from biogate.exporters.train_liveness import HD_MIN_SIDE
-
-    std = _protocol()
-
-    def hd(faces: list) -> list:
-        return [f for f in faces if min(f.shape[:2]) >= HD_MIN_SIDE]
-
-    split = Split(hd(std.split.train), hd(std.split.val), hd(std.split.test))
-    size = input_size()
-    val = evaluation_set(split.val, size, seed=10_104, captures=HD_CAPTURES, attacks=[])
-    rounds = [evaluation_set(split.test, size, seed=10_204 + r, captures=3) for r in range(HD_ROUNDS)]
-    test = EvaluationSet(
-        np.concatenate([r.bona_fide for r in rounds]),
-        {k: np.concatenate([r.attacks[k] for r in rounds]) for k in rounds[0].attacks},
-    )
-    return Protocol(split, val, test)
 
 
 def build() -> Any:

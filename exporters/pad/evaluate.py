@@ -10,10 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .metrics import PadReport, calibrate_threshold, pad_report
-from .protocol import EvaluationSet, Split, evaluation_set, load_genuine_faces, split_faces
+from .protocol import (
+    PORTRAIT_ROUNDS,
+    PORTRAIT_VAL_CAPTURES,
+    EvaluationSet,
+    Split,
+    evaluation_set,
+    load_genuine_faces,
+    split_faces,
+    split_portraits,
+)
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 
@@ -36,17 +46,51 @@ def build_protocol(
     captures: int = 3,
     attacks: Sequence[str] | None = None,
     split_seed: int = SPLIT_SEED,
+    fold: int = 0,
+    folds: int = 5,
 ) -> Protocol:
     """Validation genuine captures (threshold calibration) and the test presentations, at ``size``.
 
     With the training run's ``source`` and ``seed`` as ``split_seed``, the split and the validation
     captures are the ones :func:`biogate.exporters.train_liveness.train` calibrated its threshold on
     (validation seed = split seed + 100).
+
+    ``source="portraits"`` is the identity-disjoint split of the full-resolution faces
+    (:func:`~.protocol.split_portraits`, fold ``fold`` of ``folds``). It has few faces, so each
+    validation face gets ``PORTRAIT_VAL_CAPTURES`` captures, and the test set is
+    ``PORTRAIT_ROUNDS`` rounds of ``captures`` genuine captures and one presentation per species per
+    face (other seeds each round: other camera noise and attack parameters).
     """
-    split = split_faces(load_genuine_faces(source), seed=split_seed)
-    val = evaluation_set(split.val, size, seed=split_seed + 100, captures=captures, attacks=[])
-    test = evaluation_set(split.test, size, seed=split_seed + 200, captures=captures, attacks=attacks)
+    if source == "portraits":
+        split = split_portraits(fold, folds, seed=split_seed)
+        val_captures, rounds = PORTRAIT_VAL_CAPTURES, PORTRAIT_ROUNDS
+    else:
+        split = split_faces(load_genuine_faces(source), seed=split_seed)
+        val_captures, rounds = captures, 1
+    val = evaluation_set(split.val, size, seed=split_seed + 100, captures=val_captures, attacks=[])
+    parts = [
+        evaluation_set(split.test, size, seed=split_seed + 200 + 1000 * r, captures=captures, attacks=attacks)
+        for r in range(rounds)
+    ]
+    test = EvaluationSet(
+        np.concatenate([p.bona_fide for p in parts]),
+        {k: np.concatenate([p.attacks[k] for p in parts]) for k in parts[0].attacks},
+    )
     return Protocol(split, val, test)
+
+
+def sharpness_score(images: np.ndarray) -> np.ndarray:
+    """A yardstick that learns nothing: −var(Laplacian) of each grey presentation (higher = blurrier).
+
+    Calibrated like Δ, on genuine validation captures only, it says "this capture is blurrier than
+    genuine captures are". It shows how much of an attack species' signal is plain loss of
+    sharpness at the model's input size.
+    """
+    out = []
+    for img in images:
+        grey = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY).astype(np.float64)
+        out.append(-cv2.Laplacian(grey, cv2.CV_64F).var())
+    return np.asarray(out, dtype=np.float64)
 
 
 @dataclass

@@ -4,6 +4,9 @@
   face loader (``biogate.exporters.face_data``) when present, or from an image folder (retraining
   on a real data set).
 * :func:`split_faces` — a seeded, disjoint train / validation / test split *by face image*.
+* :func:`portrait_faces` / :func:`split_portraits` — the full-resolution faces only (fetched extras
+  included), split *by identity* into ``folds`` groups: fold ``k`` tests on group ``k``, calibrates
+  on group ``k + 1`` and trains on the rest (cross-validation over identities).
 * :func:`render_work` / :func:`present` — every presentation, genuine or attack, goes through the
   same path: the face is rendered at the work size (4× the model input), an attack is applied or
   not, then :func:`~.attacks.camera_capture` brings it to the model input. Genuine and attack
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -97,6 +100,55 @@ class Split:
     train: list[np.ndarray]
     val: list[np.ndarray]
     test: list[np.ndarray]
+    #: identity names per part, when the source has them (``portraits``)
+    identities: dict[str, list[str]] = field(default_factory=dict)
+
+
+#: Smallest annotated face side of a "full-resolution" face: the LFW crops are 25 px, the rest ≥ 68.
+HD_MIN_SIDE = 40
+#: The portraits split has few faces: genuine captures per validation face, rounds of test presentations.
+PORTRAIT_VAL_CAPTURES, PORTRAIT_ROUNDS = 12, 4
+
+
+def portrait_faces() -> tuple[list[str], list[np.ndarray]]:
+    """Every full-resolution real face with its identity: face_data's portraits plus its fetched extras.
+
+    15 faces of 14 people when :mod:`biogate.exporters.face_photos` has fetched its photographs
+    (Einstein appears twice), 9 otherwise. No LFW crops: a 25-pixel grey face is not what a
+    terminal's camera sees at the operating distance.
+    """
+    face_data = importlib.import_module("biogate.exporters.face_data")
+    samples = face_data.load_faces(min_size=HD_MIN_SIDE, lfw=False, extra=True)
+    return [str(s.identity) for s in samples], [_to_rgb_uint8(s.image) for s in samples]
+
+
+def identity_folds(identities: Sequence[str], folds: int, seed: int = 4) -> list[list[str]]:
+    """The distinct identities shuffled with ``seed`` and dealt round-robin into ``folds`` groups."""
+    names = sorted(set(identities))
+    if folds < 3 or folds > len(names):
+        raise ConfigError(f"{folds} identity folds: choose 3 to {len(names)} ({len(names)} identities exist)")
+    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    return [order[k::folds] for k in range(folds)]
+
+
+def split_portraits(fold: int = 0, folds: int = 5, seed: int = 4) -> Split:
+    """Identity-disjoint split of :func:`portrait_faces`: test = group ``fold``, val = the next group."""
+    if not 0 <= fold < folds:
+        raise ConfigError(f"fold {fold} is outside 0..{folds - 1}")
+    names, faces = portrait_faces()
+    groups = identity_folds(names, folds, seed)
+    test_ids, val_ids = set(groups[fold]), set(groups[(fold + 1) % folds])
+
+    def part(keep) -> tuple[list[np.ndarray], list[str]]:
+        picked = [(n, f) for n, f in zip(names, faces) if keep(n)]
+        return [f for _, f in picked], [n for n, _ in picked]
+
+    (tr, tr_n), (va, va_n), (te, te_n) = (
+        part(lambda n: n not in test_ids and n not in val_ids),
+        part(lambda n: n in val_ids),
+        part(lambda n: n in test_ids),
+    )
+    return Split(tr, va, te, {"train": tr_n, "val": va_n, "test": te_n})
 
 
 def split_faces(faces: Sequence[np.ndarray], seed: int = 4, val: float = 0.2, test: float = 0.2) -> Split:

@@ -5,20 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from biogate.exporters.liveness_augment import augment, augment_heavy, batches
 from biogate.exporters.models import face_liveness
 from biogate.exporters.nets.liveness import Discriminator, LivenessConfig, LivenessGenerator
-from biogate.exporters.pad.protocol import render_work, to_tensor_layout
+from biogate.exporters.pad.protocol import HD_MIN_SIDE, render_work, to_tensor_layout
 from biogate.exporters.registry import get
-from biogate.exporters.train_liveness import (
-    HD_MIN_SIDE,
-    LossWeights,
-    augment,
-    augment_heavy,
-    batches,
-    train_identity,
-    train_step,
-    training_faces,
-)
+from biogate.exporters.train_liveness import LossWeights, train_identity, train_step, training_faces
 
 CFG = LivenessConfig(
     input_size=16,
