@@ -7,9 +7,11 @@ the identity network are training-only and never exported. The SDK wrapper is
 
 Evaluation (and the INT8 gate) is ISO/IEC 30107-3 ACER at the *shipped* threshold on held-out
 genuine faces and the simulated attacks of :mod:`biogate.exporters.pad` — exactly what a device
-running the bundle would decide. Retrain with::
+running the bundle would decide. Retrain the shipped weights (round 3, docs/liveness.md) with::
 
-    nice -n 10 python -m biogate.exporters.train_liveness --out exporters/weights/liveness_tiny.pt
+    nice -n 5 python -m biogate.exporters.train_liveness --data portraits --fold 0 --augment mild \
+        --delta-norm relative --epochs 2000 --lr 5e-4 --d-lr-scale 0.2 --batch 8 --identity-batch 4 \
+        --run-seed 4 --out exporters/weights/liveness_tiny.pt
 
 torch is imported only inside functions, so ``registry.load_all`` stays light.
 """
