@@ -146,21 +146,31 @@ class GateSimulator:
 
     def _read_trace(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
+        stream = self._proc.stdout
+        while True:
             try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            key = event.get("ev", "?")
-            with self._cond:
-                self.counts[key] = self.counts.get(key, 0) + 1
-                if self.keep_events or key == "status":
-                    self.events.append(event)
-                self._cond.notify_all()
-            for listener in list(self.listeners):
-                listener(event)
+                line = stream.readline()
+            except (ValueError, OSError):  # stop() closed stdout after its join timed out
+                break
+            if not line:
+                break
+            self._trace_event(line)
         with self._cond:
             self._cond.notify_all()
+
+    def _trace_event(self, line: str) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        key = event.get("ev", "?")
+        with self._cond:
+            self.counts[key] = self.counts.get(key, 0) + 1
+            if self.keep_events or key == "status":
+                self.events.append(event)
+            self._cond.notify_all()
+        for listener in list(self.listeners):
+            listener(event)
 
     def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 5.0, start: int = 0) -> Event:
         """Block until a trace event from index ``start`` on satisfies ``predicate``; return it."""
@@ -218,11 +228,12 @@ class GateSimulator:
         if proc.stderr is not None and not proc.stderr.closed:
             with contextlib.suppress(OSError, ValueError):
                 self.stderr_text = proc.stderr.read()
+        # The process has exited: let the trace reader drain stdout to EOF before closing it.
+        if self._reader is not None:
+            self._reader.join(timeout=5)
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
-        if self._reader is not None:
-            self._reader.join(timeout=5)
 
     def __enter__(self) -> GateSimulator:
         return self.start()

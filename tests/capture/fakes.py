@@ -203,6 +203,9 @@ class FakeMLX90640:
         step = script.pop(0) if script else "ok"
         self.state["calls"] += 1
         if step == "oserror":
+            # The bus may go down with the error: set in the state before any read, so no race
+            # with the source's reader thread.
+            self.state["stay_broken"] += self.state.pop("down_after_oserror", 0)
             self.i2c.broken = self.state.get("stay_broken", 0) > 0
             raise OSError(121, "Remote I/O error")
         if step == "valueerror":
@@ -240,9 +243,21 @@ class FakeExtendedI2C:
         self.deinited = True
 
 
-def make_mlx_modules(script: list[str], stay_broken: int = 0) -> dict[str, types.ModuleType]:
-    """sys.modules entries for adafruit_mlx90640 and adafruit_extended_bus sharing one state."""
-    state = {"script": list(script), "calls": 0, "buses": 0, "stay_broken": stay_broken}
+def make_mlx_modules(
+    script: list[str], stay_broken: int = 0, down_after_oserror: int = 0
+) -> dict[str, types.ModuleType]:
+    """sys.modules entries for adafruit_mlx90640 and adafruit_extended_bus sharing one state.
+
+    ``stay_broken``: bus openings that fail from the start; ``down_after_oserror``: bus openings
+    that fail after the first scripted "oserror".
+    """
+    state = {
+        "script": list(script),
+        "calls": 0,
+        "buses": 0,
+        "stay_broken": stay_broken,
+        "down_after_oserror": down_after_oserror,
+    }
     mlx = types.ModuleType("adafruit_mlx90640")
     mlx.MLX90640 = FakeMLX90640
     mlx.RefreshRate = types.SimpleNamespace(

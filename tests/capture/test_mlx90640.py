@@ -14,8 +14,8 @@ from biogate.errors import BackendUnavailable, ConfigError, SourceError
 from .fakes import make_mlx_modules
 
 
-def _install(monkeypatch, script, stay_broken=0):
-    modules = make_mlx_modules(script, stay_broken)
+def _install(monkeypatch, script, stay_broken=0, down_after_oserror=0):
+    modules = make_mlx_modules(script, stay_broken, down_after_oserror)
     state = modules.pop("_state")
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
@@ -58,10 +58,10 @@ def test_errors_stale_invalid_and_subpage_detection(monkeypatch):
 
 
 def test_oserror_reinitialises_bus_and_sensor(monkeypatch):
-    state = _install(monkeypatch, ["ok", "oserror"])
+    # the bus stays down for two re-init attempts after the error
+    state = _install(monkeypatch, ["ok", "oserror"], down_after_oserror=2)
     with biogate.open_source("mlx90640://i2c-1?backoff_initial_s=0.001", latest=False) as src:
         first = src.read(timeout=5)
-        state["stay_broken"] = 2  # the bus stays down for two re-init attempts
         second = src.read(timeout=5)
         stats = src.stats()
     assert "outage" not in first.meta
