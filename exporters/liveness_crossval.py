@@ -33,6 +33,7 @@ import numpy as np
 
 from biogate.exporters.pad.evaluate import build_protocol, score_protocol, sharpness_score
 from biogate.exporters.pad.metrics import pad_report
+from biogate.exporters.pad.protocol import is_identity_source
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 TARGET_BPCER = 0.05
@@ -62,9 +63,11 @@ def _auc(bona: np.ndarray, attacks: np.ndarray) -> float:
     return float(greater + 0.5 * ties)
 
 
-def evaluate_fold(fold: int, folds: int, seed: int, size: int, scorers: dict[str, ScoreFn]) -> dict:
+def evaluate_fold(
+    fold: int, folds: int, seed: int, size: int, scorers: dict[str, ScoreFn], source: str = "portraits"
+) -> dict:
     """Every scorer on fold ``fold``'s protocol, each at its own genuine-validation threshold."""
-    protocol = build_protocol(size, source="portraits", split_seed=seed, fold=fold, folds=folds)
+    protocol = build_protocol(size, source=source, split_seed=seed, fold=fold, folds=folds)
     out: dict = {"fold": fold, "test_identities": sorted(set(protocol.split.identities["test"]))}
     for name, score in scorers.items():
         run = score_protocol(protocol, score, target_bpcer=TARGET_BPCER)
@@ -100,14 +103,16 @@ def pool(fold_results: Sequence[dict], scorer: str) -> dict:
     }
 
 
-def _train_folds(folds: int, out: Path, jobs: int, train_args: list[str], retrain: bool) -> list[Path]:
+def _train_folds(
+    data: str, folds: int, out: Path, jobs: int, train_args: list[str], retrain: bool
+) -> list[Path]:
     ckpts = [out / f"fold{k}.pt" for k in range(folds)]
     todo = [k for k in range(folds) if retrain or not ckpts[k].is_file()]
     running: list[tuple[int, subprocess.Popen]] = []
     for k in todo:
         while len(running) >= jobs:
             _wait_one(running)
-        cmd = [sys.executable, "-m", "biogate.exporters.train_liveness", "--data", "portraits"]
+        cmd = [sys.executable, "-m", "biogate.exporters.train_liveness", "--data", data]
         cmd += ["--fold", str(k), "--folds", str(folds), *train_args, "--out", str(ckpts[k])]
         log = (out / f"fold{k}.log").open("w")
         print(f"fold {k}: {' '.join(cmd[2:])}", flush=True)
@@ -130,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     own = argv[: argv.index("--")] if "--" in argv else argv
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="folder for fold checkpoints, logs and results")
+    p.add_argument(
+        "--data", default="portraits", help="'portraits' or 'folds:<folder>' (one sub-folder per person)"
+    )
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=4, help="identity shuffle of the folds")
     p.add_argument("--jobs", type=int, default=1, help="folds trained at once (one CPU thread each)")
@@ -137,7 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(own)
     args.out.mkdir(parents=True, exist_ok=True)
     train_args = [*train_args, "--seed", str(args.seed)]
-    ckpts = _train_folds(args.folds, args.out, max(1, args.jobs), train_args, args.retrain)
+    if not is_identity_source(args.data):
+        p.error(f"--data {args.data!r}: cross-validation needs identities ('portraits' or 'folds:<folder>')")
+    ckpts = _train_folds(args.data, args.folds, args.out, max(1, args.jobs), train_args, args.retrain)
 
     from biogate.exporters.train_liveness import load_checkpoint
 
@@ -145,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for k, ckpt in enumerate(ckpts):
         size = load_checkpoint(ckpt)[0].cfg.input_size
         scorers = {**_delta_scorers(ckpt), "sharpness": sharpness_score}
-        results.append(evaluate_fold(k, args.folds, args.seed, size, scorers))
+        results.append(evaluate_fold(k, args.folds, args.seed, size, scorers, args.data))
     pooled = {name: pool(results, name) for name in ("abs", "relative", "sharpness")}
     (args.out / "crossval.json").write_text(
         json.dumps({"train_args": train_args, "folds": results, "pooled": pooled}, indent=1)

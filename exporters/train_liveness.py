@@ -45,6 +45,7 @@ from biogate.exporters.pad.protocol import (
     PORTRAIT_VAL_CAPTURES,
     Split,
     evaluation_set,
+    is_identity_source,
     load_genuine_faces,
     render_work,
     split_faces,
@@ -228,10 +229,11 @@ def training_faces(data: str, seed: int, fold: int = 0, folds: int = 5) -> tuple
     ``data="hd"`` uses the builtin faces' split (so validation and test are the standard
     protocol's) but trains only on its full-resolution train faces, not the 25×25 LFW crops.
     ``data="portraits"`` is fold ``fold`` of the identity-disjoint split of every full-resolution
-    face (:func:`~biogate.exporters.pad.protocol.split_portraits`).
+    face (:func:`~biogate.exporters.pad.protocol.split_portraits`); ``data="folds:<folder>"`` the
+    same over a folder with one sub-folder per person.
     """
-    if data == "portraits":
-        split = split_portraits(fold, folds, seed=seed)
+    if is_identity_source(data):
+        split = split_portraits(fold, folds, seed=seed, source=data)
         return split.train, split
     faces = load_genuine_faces("builtin" if data == "hd" else data)
     split = split_faces(faces, seed=seed)
@@ -243,7 +245,7 @@ def training_faces(data: str, seed: int, fold: int = 0, folds: int = 5) -> tuple
 
 def _val_captures(data: str) -> int:
     """Genuine captures per validation face: more for the few-face portraits split (as its protocol)."""
-    return PORTRAIT_VAL_CAPTURES if data == "portraits" else 3
+    return PORTRAIT_VAL_CAPTURES if is_identity_source(data) else 3
 
 
 @torch.no_grad()
@@ -275,7 +277,7 @@ def train(tc: TrainConfig, log=print) -> dict:
     gen, disc = LivenessGenerator(cfg), Discriminator(cfg)
     opt_g = torch.optim.Adam(gen.parameters(), lr=tc.lr, betas=(0.9, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=tc.lr * tc.d_lr_scale, betas=(0.9, 0.999))
-    batch = tc.batch if tc.data in ("hd", "portraits") else min(tc.batch, len(works))
+    batch = tc.batch if tc.data == "hd" or is_identity_source(tc.data) else min(tc.batch, len(works))
     per_epoch = max(1, len(works) // batch)
     total = tc.epochs * per_epoch
     sched_g = torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, T_max=total, eta_min=0.0)
@@ -377,10 +379,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--data",
         default="builtin",
         help="'builtin', 'hd' (builtin split, full-resolution train faces only), 'portraits' (identity\n"
-        "folds of every full-resolution face; see --fold) or a folder of face crops",
+        "folds of every full-resolution face; see --fold), a folder of face crops (split by image)\n"
+        "or 'folds:<folder>' (one sub-folder per person, split by identity like portraits)",
     )
-    p.add_argument("--fold", type=int, default=0, help="--data portraits: the test identity fold")
-    p.add_argument("--folds", type=int, default=5, help="--data portraits: number of identity folds")
+    p.add_argument("--fold", type=int, default=0, help="identity sources: the test identity fold")
+    p.add_argument("--folds", type=int, default=5, help="identity sources: number of identity folds")
     p.add_argument("--augment", default="mild", choices=sorted(AUGMENTATIONS), help="genuine augmentation")
     p.add_argument(
         "--delta-norm", default="none", choices=["none", "relative"], help="Δ form (see LivenessConfig)"

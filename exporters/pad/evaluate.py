@@ -20,6 +20,7 @@ from .protocol import (
     EvaluationSet,
     Split,
     evaluation_set,
+    is_identity_source,
     load_genuine_faces,
     split_faces,
     split_portraits,
@@ -55,14 +56,14 @@ def build_protocol(
     captures are the ones :func:`biogate.exporters.train_liveness.train` calibrated its threshold on
     (validation seed = split seed + 100).
 
-    ``source="portraits"`` is the identity-disjoint split of the full-resolution faces
-    (:func:`~.protocol.split_portraits`, fold ``fold`` of ``folds``). It has few faces, so each
-    validation face gets ``PORTRAIT_VAL_CAPTURES`` captures, and the test set is
+    ``source="portraits"`` (or ``"folds:<folder>"``) is the identity-disjoint split of the
+    full-resolution faces (:func:`~.protocol.split_portraits`, fold ``fold`` of ``folds``). It
+    has few faces, so each validation face gets ``PORTRAIT_VAL_CAPTURES`` captures, and the test set is
     ``PORTRAIT_ROUNDS`` rounds of ``captures`` genuine captures and one presentation per species per
     face (other seeds each round: other camera noise and attack parameters).
     """
-    if source == "portraits":
-        split = split_portraits(fold, folds, seed=split_seed)
+    if is_identity_source(source):
+        split = split_portraits(fold, folds, seed=split_seed, source=source)
         val_captures, rounds = PORTRAIT_VAL_CAPTURES, PORTRAIT_ROUNDS
     else:
         split = split_faces(load_genuine_faces(source), seed=split_seed)

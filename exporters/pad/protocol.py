@@ -5,8 +5,9 @@
   on a real data set).
 * :func:`split_faces` — a seeded, disjoint train / validation / test split *by face image*.
 * :func:`portrait_faces` / :func:`split_portraits` — the full-resolution faces only (fetched extras
-  included), split *by identity* into ``folds`` groups: fold ``k`` tests on group ``k``, calibrates
-  on group ``k + 1`` and trains on the rest (cross-validation over identities).
+  included) or of a folder with one sub-folder per person (``folds:<folder>``), split *by
+  identity* into ``folds`` groups: fold ``k`` tests on group ``k``, calibrates on group ``k + 1``
+  and trains on the rest (cross-validation over identities).
 * :func:`render_work` / :func:`present` — every presentation, genuine or attack, goes through the
   same path: the face is rendered at the work size (4× the model input), an attack is applied or
   not, then :func:`~.attacks.camera_capture` brings it to the model input. Genuine and attack
@@ -66,8 +67,12 @@ def _faces_from_skimage() -> list[np.ndarray]:
     return faces
 
 
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def _faces_from_folder(folder: Path) -> list[np.ndarray]:
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = _image_files(folder)
     if not files:
         raise ConfigError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
     faces = []
@@ -110,13 +115,38 @@ HD_MIN_SIDE = 40
 PORTRAIT_VAL_CAPTURES, PORTRAIT_ROUNDS = 12, 4
 
 
-def portrait_faces() -> tuple[list[str], list[np.ndarray]]:
-    """Every full-resolution real face with its identity: face_data's portraits plus its fetched extras.
+#: Prefix of a folder source split by identity: ``folds:/data/faces`` (one sub-folder per person).
+FOLDS_PREFIX = "folds:"
 
-    15 faces of 14 people when :mod:`biogate.exporters.face_photos` has fetched its photographs
-    (Einstein appears twice), 9 otherwise. No LFW crops: a 25-pixel grey face is not what a
-    terminal's camera sees at the operating distance.
+
+def is_identity_source(source: str | Path) -> bool:
+    """True for sources split into identity folds: ``portraits`` and ``folds:<folder>``."""
+    return str(source) == "portraits" or str(source).startswith(FOLDS_PREFIX)
+
+
+def portrait_faces(source: str = "portraits") -> tuple[list[str], list[np.ndarray]]:
+    """Faces with their identities, for an identity-fold split.
+
+    ``portraits``: every full-resolution real face offline, face_data's portraits plus its fetched
+    extras. That is 15 faces of 14 people when :mod:`biogate.exporters.face_photos` has fetched its
+    photographs (Einstein appears twice), 9 otherwise. No LFW crops: a 25-pixel grey face is not
+    what a terminal's camera sees at the operating distance.
+
+    ``folds:<folder>``: a real data set of face crops, one sub-folder per person (any depth below
+    it); an image directly in the folder is a person of its own.
     """
+    source = str(source)
+    if source.startswith(FOLDS_PREFIX):
+        folder = Path(source[len(FOLDS_PREFIX) :])
+        if not folder.is_dir():
+            raise ConfigError(f"face source {source!r}: {folder} is not a folder")
+        parts = [p.relative_to(folder).parts for p in _image_files(folder)]
+        names = [rel[0] if len(rel) > 1 else Path(rel[0]).stem for rel in parts]
+        return names, _faces_from_folder(folder)
+    if source != "portraits":
+        raise ConfigError(
+            f"face source {source!r} has no identities; use 'portraits' or '{FOLDS_PREFIX}<folder>'"
+        )
     face_data = importlib.import_module("biogate.exporters.face_data")
     samples = face_data.load_faces(min_size=HD_MIN_SIDE, lfw=False, extra=True)
     return [str(s.identity) for s in samples], [_to_rgb_uint8(s.image) for s in samples]
@@ -131,11 +161,11 @@ def identity_folds(identities: Sequence[str], folds: int, seed: int = 4) -> list
     return [order[k::folds] for k in range(folds)]
 
 
-def split_portraits(fold: int = 0, folds: int = 5, seed: int = 4) -> Split:
+def split_portraits(fold: int = 0, folds: int = 5, seed: int = 4, source: str = "portraits") -> Split:
     """Identity-disjoint split of :func:`portrait_faces`: test = group ``fold``, val = the next group."""
     if not 0 <= fold < folds:
         raise ConfigError(f"fold {fold} is outside 0..{folds - 1}")
-    names, faces = portrait_faces()
+    names, faces = portrait_faces(source)
     groups = identity_folds(names, folds, seed)
     test_ids, val_ids = set(groups[fold]), set(groups[(fold + 1) % folds])
 

@@ -49,6 +49,26 @@ def test_fold_arguments_are_checked() -> None:
     assert identity_folds(["a", "b", "c", "d"], 3, seed=1) == identity_folds(["d", "c", "b", "a"], 3, seed=1)
 
 
+def test_identity_folds_over_a_folder_of_people(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    for person in ("ann", "bob", "cy", "dee"):
+        for i in range(2):
+            (tmp_path / person / "session1").mkdir(parents=True, exist_ok=True)
+            img = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+            cv2.imwrite(str(tmp_path / person / "session1" / f"{i}.png"), img)
+    cv2.imwrite(str(tmp_path / "loner.jpg"), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    names, faces = portrait_faces(f"folds:{tmp_path}")
+    assert sorted(set(names)) == ["ann", "bob", "cy", "dee", "loner"] and len(faces) == 9
+    split = split_portraits(0, 3, source=f"folds:{tmp_path}")
+    parts = [set(split.identities[k]) for k in ("train", "val", "test")]
+    assert set.union(*parts) == set(names) and sum(len(p) for p in parts) == 5  # disjoint
+    assert len(split.train) + len(split.val) + len(split.test) == 9
+    with pytest.raises(ConfigError, match="no identities"):
+        portrait_faces("builtin")
+    with pytest.raises(ConfigError, match="not a folder"):
+        portrait_faces(f"folds:{tmp_path / 'missing'}")
+
+
 def test_portraits_protocol_sizes() -> None:
     proto = build_protocol(32, source="portraits", fold=1, folds=5)
     n_val, n_test = len(proto.split.val), len(proto.split.test)
