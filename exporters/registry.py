@@ -8,9 +8,11 @@ works only through this contract, so every model of every seed goes the same way
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,6 +106,18 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A model's training record (the JSON its training script writes beside the weights).
+
+    Empty when the model was never trained or the file is unreadable, so that importing the
+    registry never needs torch or the weights.
+    """
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def register(spec: ModelSpec) -> ModelSpec:

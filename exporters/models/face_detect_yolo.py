@@ -11,7 +11,6 @@ uses the real photographs the detector was trained on (never the held-out one), 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, register
+from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, read_record, register
 
 NAME = "face_detect_yolo"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "yolo_face.pt"
@@ -29,10 +28,7 @@ NMS_THRESHOLD = 0.45
 
 @lru_cache(maxsize=1)
 def _record() -> dict[str, Any]:
-    try:
-        return json.loads(RECORD.read_text())
-    except (OSError, ValueError):
-        return {}
+    return read_record(RECORD)
 
 
 def score_threshold() -> float:

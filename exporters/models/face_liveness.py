@@ -18,7 +18,6 @@ torch is imported only inside functions, so ``registry.load_all`` stays light.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, register
+from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, read_record, register
 
 NAME = "face_liveness"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "liveness_tiny.pt"
@@ -39,10 +38,7 @@ NORMALIZATION = {"scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.
 @lru_cache(maxsize=1)
 def _record() -> dict[str, Any]:
     """The training record (no torch needed); empty before the model was ever trained."""
-    try:
-        return json.loads(RECORD.read_text())
-    except (OSError, ValueError):
-        return {}
+    return read_record(RECORD)
 
 
 def input_size() -> int:

@@ -20,7 +20,6 @@ torch is imported only inside functions, so ``registry.load_all`` stays light.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, register
+from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, read_record, register
 
 NAME = "thermal_face"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "thermal_face.pt"
@@ -49,10 +48,7 @@ RECORD = WEIGHTS.with_suffix(".json")
 @lru_cache(maxsize=1)
 def _meta() -> dict[str, Any]:
     """The training record (no torch needed); empty before the model was ever trained."""
-    try:
-        return json.loads(RECORD.read_text())
-    except (OSError, ValueError):
-        return {}
+    return read_record(RECORD)
 
 
 @lru_cache(maxsize=2)
