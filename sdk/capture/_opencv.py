@@ -1,21 +1,26 @@
 """Opening a V4L2 device through OpenCV's ``CAP_V4L2`` backend, failing fast and clearly.
 
-Shared by ``v4l2://`` and ``uvc-thermal://``. Before OpenCV is asked, the node must exist and
-be readable, so a missing camera is an immediate :class:`SourceError` naming the URI instead
-of OpenCV's silent ``isOpened() == False`` (or a 10 s select timeout). Requested properties are
-read back; a mismatch is logged and kept in ``meta`` rather than silently ignored.
+Shared by ``v4l2://`` and ``uvc-thermal://``, whose sources derive from
+:class:`OpenCVDeviceSource`. Before OpenCV is asked, the node must exist and be readable, so a
+missing camera is an immediate :class:`SourceError` naming the URI instead of OpenCV's silent
+``isOpened() == False`` (or a 10 s select timeout). Requested properties are read back; a
+mismatch is logged and kept in ``meta`` rather than silently ignored.
 """
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 from typing import Any, Callable
 
 import cv2
+import numpy as np
 
-from ..errors import ConfigError, SourceError
+from ..errors import ConfigError, SourceDisconnected, SourceError
 from ..frame import now_ns
+from .source import Source
+from .uri import SourceURI
 
 log = logging.getLogger("biogate.capture")
 
@@ -96,3 +101,46 @@ def driver_timestamp_ns(cap: Any) -> tuple[int, str]:
     if 0 < stamp <= now and now - stamp < 2_000_000_000:
         return stamp, "driver"
     return now, "host"
+
+
+class OpenCVDeviceSource(Source):
+    """A V4L2 node read through ``cv2.VideoCapture`` by the background grabber.
+
+    Subclasses name the capture properties to request (:meth:`_properties`) and turn each raw
+    image into a Frame in ``_grab`` via :meth:`_read`. ``options`` must hold ``read_timeout_ms``.
+    """
+
+    LIVE = True
+
+    def __init__(
+        self, uri: SourceURI, options: dict[str, Any], capture_factory: CaptureFactory | None = None
+    ):
+        super().__init__(uri, options)
+        self.device = uri.location
+        self._factory = capture_factory or default_factory
+        self._cap: Any = None
+        self.negotiated: dict[str, Any] = {}
+
+    @abc.abstractmethod
+    def _properties(self) -> list[tuple[str, int, Any]]:
+        """``(name, cv2.CAP_PROP_*, value)`` to set before the first read; ``None`` leaves one alone."""
+
+    def _open(self) -> None:
+        self._cap, self.negotiated = open_device(
+            self.name, self.device, self._factory, self._properties(), int(self.options["read_timeout_ms"])
+        )
+
+    def _read(self) -> tuple[np.ndarray, int, str]:
+        """One image from the device with its capture time (ns) and that time's source."""
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            raise SourceDisconnected(
+                f"{self.name}: read from {self.device} failed (camera unplugged or stalled)"
+            )
+        t_capture, stamp = driver_timestamp_ns(self._cap)
+        return image, t_capture, stamp
+
+    def _close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

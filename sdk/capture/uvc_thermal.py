@@ -28,12 +28,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import SourceDisconnected, SourceError
+from ..errors import SourceError
 from ..frame import Frame
-from ._opencv import CaptureFactory, default_factory, driver_timestamp_ns, fourcc_code, open_device
+from ._opencv import CaptureFactory, OpenCVDeviceSource, fourcc_code
 from .options import Option
 from .radiometry import centikelvin_to_celsius
-from .source import Source
 from .thermal_stream import THERMAL_OPTIONS, ThermalProcessor
 from .uri import SourceURI
 
@@ -106,39 +105,26 @@ def split_telemetry(y16: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return y16[:sensor], y16[sensor:].reshape(-1)
 
 
-class UvcThermalSource(Source):
+class UvcThermalSource(OpenCVDeviceSource):
     """A PureThermal/Lepton board read as radiometric Y16 through OpenCV V4L2."""
-
-    LIVE = True
 
     def __init__(
         self, uri: SourceURI, options: dict[str, Any], capture_factory: CaptureFactory | None = None
     ):
-        super().__init__(uri, options)
-        self.device = uri.location
-        self._factory = capture_factory or default_factory
-        self._cap: Any = None
+        super().__init__(uri, options, capture_factory)
         self._proc = (
             ThermalProcessor(options, self.name, self._count) if options["format"] == "celsius32" else None
         )
 
-    def _open(self) -> None:
-        props = [
+    def _properties(self) -> list[tuple[str, int, Any]]:
+        return [
             ("fourcc", cv2.CAP_PROP_FOURCC, fourcc_code("Y16 ", self.name)),
             ("convert_rgb", cv2.CAP_PROP_CONVERT_RGB, 0),
             ("buffers", cv2.CAP_PROP_BUFFERSIZE, 2),
         ]
-        self._cap, self.negotiated = open_device(
-            self.name, self.device, self._factory, props, int(self.options["read_timeout_ms"])
-        )
 
     def _grab(self) -> Frame | None:
-        ok, image = self._cap.read()
-        if not ok or image is None:
-            raise SourceDisconnected(
-                f"{self.name}: read from {self.device} failed (camera unplugged or stalled)"
-            )
-        t_capture, stamp = driver_timestamp_ns(self._cap)
+        image, t_capture, stamp = self._read()
         y16 = as_y16(image)
         telemetry = None
         if self.options["telemetry"] == "auto":
@@ -162,11 +148,6 @@ class UvcThermalSource(Source):
         )
         meta.update(thermal_meta)
         return Frame(celsius, "celsius32", t_capture, meta=meta)
-
-    def _close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 def create(

@@ -23,11 +23,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, SourceDisconnected
+from ..errors import ConfigError
 from ..frame import Frame
-from ._opencv import CaptureFactory, default_factory, driver_timestamp_ns, fourcc_code, open_device
+from ._opencv import CaptureFactory, OpenCVDeviceSource, fourcc_code
 from .options import Option
-from .source import Source
 from .uri import SourceURI
 
 GRAMMAR = "v4l2:///dev/videoN|v4l2://N[?width=W&height=H&fps=F&fourcc=MJPG|YUYV|GREY&format=bgr8|yuyv|gray8]"
@@ -43,18 +42,13 @@ OPTIONS = (
 )
 
 
-class V4L2Source(Source):
+class V4L2Source(OpenCVDeviceSource):
     """One V4L2 capture node, read by a background grabber."""
-
-    LIVE = True
 
     def __init__(
         self, uri: SourceURI, options: dict[str, Any], capture_factory: CaptureFactory | None = None
     ):
-        super().__init__(uri, options)
-        self.device = uri.location
-        self._factory = capture_factory or default_factory
-        self._cap: Any = None
+        super().__init__(uri, options, capture_factory)
         fmt = options["format"]
         fourcc = options.get("fourcc")
         if fmt == "yuyv" and (fourcc or "YUYV").upper() != "YUYV":
@@ -66,12 +60,11 @@ class V4L2Source(Source):
         elif fmt == "gray8":
             fourcc = fourcc or "GREY"
         self._fourcc = fourcc_code(fourcc, uri.raw) if fourcc else None
-        self.negotiated: dict[str, Any] = {}
 
-    def _open(self) -> None:
+    def _properties(self) -> list[tuple[str, int, Any]]:
         opts = self.options
         raw = opts["format"] != "bgr8"
-        props = [
+        return [
             ("fourcc", cv2.CAP_PROP_FOURCC, self._fourcc),
             ("width", cv2.CAP_PROP_FRAME_WIDTH, opts.get("width")),
             ("height", cv2.CAP_PROP_FRAME_HEIGHT, opts.get("height")),
@@ -79,17 +72,9 @@ class V4L2Source(Source):
             ("buffers", cv2.CAP_PROP_BUFFERSIZE, opts.get("buffers")),
             ("convert_rgb", cv2.CAP_PROP_CONVERT_RGB, 0 if raw else None),
         ]
-        self._cap, self.negotiated = open_device(
-            self.name, self.device, self._factory, props, int(opts["read_timeout_ms"])
-        )
 
     def _grab(self) -> Frame | None:
-        ok, image = self._cap.read()
-        if not ok or image is None:
-            raise SourceDisconnected(
-                f"{self.name}: read from {self.device} failed (camera unplugged or stalled)"
-            )
-        t_capture, stamp = driver_timestamp_ns(self._cap)
+        image, t_capture, stamp = self._read()
         fmt = self.options["format"]
         if fmt == "yuyv":
             image = image.reshape(image.shape[0], -1)  # (h, 2w) packed Y0 U Y1 V: a view, no copy
@@ -101,11 +86,6 @@ class V4L2Source(Source):
         if self.negotiated:
             meta["negotiated"] = self.negotiated
         return Frame(image, fmt, t_capture, meta=meta)
-
-    def _close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 def create(
