@@ -34,9 +34,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bar_plot, base_parser, print_table, time_call, write_report
 
-from biogate.exporters import train_palm, xray_data
+from biogate.exporters import train_palm
 from biogate.models.palm import PalmLiveness, PalmQuality, PalmScanner, PalmSR
-from biogate.palm_log import DecisionLog
+from biogate.models.palm_log import DecisionLog
+from biogate.sim import xray as xray_data
 
 
 class OrtEngine:

@@ -50,8 +50,8 @@ def _embedder() -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``embed(images (N,3,H,W) [0,1], landmarks (N,5,2)) -> (N,128)`` unit embeddings (dlib ResNet)."""
     import torch
 
-    from biogate.align import extract_chip
     from biogate.exporters import registry
+    from biogate.models.align import extract_chip
 
     net = registry.get("face_embed_dlib").build()
 

@@ -2,7 +2,7 @@
 
     biogate palm feedback --log LOG_DIR --labels labels.csv --bundle bundles/palm_liveness
 
-1. Join the device's decision log (:mod:`biogate.palm_log`) with the manual labels and keep the
+1. Join the device's decision log (:mod:`biogate.models.palm_log`) with the manual labels and keep the
    decisions the model got wrong (hard examples).  A stratified ``holdout`` share of *all*
    labelled decisions is kept out of training to judge the candidate on field data.
 2. Fine-tune the current liveness checkpoint on the hard examples mixed with a replay sample of
@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from biogate import palm_log
 from biogate.errors import BundleError, ConfigError
 from biogate.exporters import train_palm
+from biogate.models import palm_log
 from biogate.models.palm import log_attenuation
 
 CHECKPOINT = "train/checkpoint.pt"  # training-side state kept inside the bundle folder (unhashed)

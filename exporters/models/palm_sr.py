@@ -80,7 +80,7 @@ SPEC = register(
         description=(
             "SRCNN-style x2 super-resolution (bicubic pre-upsampling, 7x7 extraction 1->24, 1x1 mapping "
             "24->48, 5x5 reconstruction, global residual) trained with L2 on simulated palm radiograph "
-            "LR/HR pairs (biogate.exporters.xray_data, split train, seed 101)."
+            "LR/HR pairs (biogate.sim.xray, split train, seed 101)."
         ),
         calibration_description="normalised device images from the simulated validation split (seed 202)",
     )

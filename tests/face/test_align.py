@@ -7,8 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from biogate.align import DLIB5_TEMPLATE, MTCNN5_TEMPLATE, chip_geometry, extract_chip, similarity_transform
 from biogate.errors import ConfigError
+from biogate.models.align import (
+    DLIB5_TEMPLATE,
+    MTCNN5_TEMPLATE,
+    chip_geometry,
+    extract_chip,
+    similarity_transform,
+)
 
 
 def _similar(points, scale, angle, shift):

@@ -7,8 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from biogate.align import extract_chip
 from biogate.exporters import face_data
+from biogate.models.align import extract_chip
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("face_recognition_models") is None,

@@ -10,7 +10,7 @@ import pytest
 
 from biogate.errors import ConfigError
 from biogate.frame import Frame
-from biogate.track import (
+from biogate.models.track import (
     FrameIdentifier,
     IdentifiedCache,
     IoUTracker,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from biogate.errors import ConfigError
-from biogate.exporters import xray_data as X
 from biogate.models.palm import log_attenuation
-from biogate.palm_log import DecisionLog, hard_examples, read_labels
+from biogate.models.palm_log import DecisionLog, hard_examples, read_labels
+from biogate.sim import xray as X
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 from biogate.errors import ConfigError
-from biogate.exporters import xray_data as X
-from biogate.exporters import xray_dicom
 from biogate.frame import Frame
 from biogate.models.palm import (
     RECOGNITION_ERROR,
@@ -19,7 +17,9 @@ from biogate.models.palm import (
     PalmSR,
     log_attenuation,
 )
-from biogate.palm_log import DecisionLog, load_image, read_log
+from biogate.models.palm_log import DecisionLog, load_image, read_log
+from biogate.sim import xray as X
+from biogate.sim import xray_dicom
 
 
 def test_log_attenuation_is_exposure_invariant_and_checks_input():

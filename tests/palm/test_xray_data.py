@@ -7,9 +7,9 @@ import pytest
 
 import biogate
 from biogate.errors import ConfigError
-from biogate.exporters import xray_data as X
-from biogate.exporters import xray_dicom
 from biogate.models.palm import log_attenuation, transmission
+from biogate.sim import xray as X
+from biogate.sim import xray_dicom
 
 
 def test_same_seed_same_scan_and_different_index_differs():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from biogate import ConfigError
-from biogate.pipeline.audit import AuditLog
-from biogate.pipeline.policy import ALARM, DENY, NONE, OPEN, DecisionPolicy, Evidence, PolicyConfig
+from biogate.kiosk.audit import AuditLog
+from biogate.kiosk.policy import ALARM, DENY, NONE, OPEN, DecisionPolicy, Evidence, PolicyConfig
 
 S = 1_000_000_000
 GOOD = dict(

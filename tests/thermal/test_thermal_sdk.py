@@ -177,7 +177,7 @@ def test_two_references_correct_gain_and_reading_feeds_the_pipeline():
     assert len(tf.references()) == 2
     (reading,) = tf.measure(_frame(0.93 * img + 1.2))  # a sensor 7 % low in gain, 1.2 °C high
     assert abs(reading.canthus_c - 37.0) < 0.05
-    from biogate.pipeline.policy import Evidence
+    from biogate.kiosk.policy import Evidence
 
     ev = Evidence(t_capture=1, **reading.evidence())
     assert ev.face_found and ev.thermal_live and ev.temperature_c == reading.temperature_c

@@ -20,7 +20,6 @@ the same hand geometry with the wrong physics; their parameters are documented i
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -317,7 +316,8 @@ def _joints(xs, ys, hand: Hand) -> np.ndarray:
     """Joint soft tissue (cartilage, synovium, capsule) around every joint of every ray."""
     t = np.zeros_like(xs)
     for ray in hand.rays:
-        for (_, end, r), (start, _, _) in itertools.pairwise(ray):
+        # consecutive bones (itertools.pairwise is 3.10+, the device side runs on 3.8)
+        for (_, end, r), (start, _, _) in zip(ray, ray[1:]):
             c = 0.5 * (end + start)
             d = start - end
             ang = math.degrees(math.atan2(float(d[1]), float(d[0])))

@@ -27,8 +27,8 @@ import math
 
 import numpy as np
 
-from .errors import ConfigError
-from .models.detect_ops import to_rgb8
+from ..errors import ConfigError
+from .detect_ops import to_rgb8
 
 # dlib's 5-point template (get_face_chip_details), in units of the unpadded chip.
 DLIB5_TEMPLATE = np.array(

@@ -1,7 +1,7 @@
 """Write simulated palm radiographs the way an X-ray detector's export folder holds them.
 
 DICOM DX "for processing" files (read back by the ``dicom://`` capture driver) plus a
-``labels.csv``; the images come from :func:`biogate.exporters.xray_data.simulate`.
+``labels.csv``; the images come from :func:`biogate.sim.xray.simulate`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from biogate.errors import ConfigError
 
-from .xray_data import ScanConfig, simulate
+from .xray import ScanConfig, simulate
 
 
 def write_dicom(
@@ -60,7 +60,7 @@ def write_dicom(
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME1"
     ds.Rows, ds.Columns = counts.shape
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, cfg.bits, cfg.bits - 1, 0
-    ds.ImageComments = comments or "synthetic palm radiograph (biogate.exporters.xray_data)"
+    ds.ImageComments = comments or "synthetic palm radiograph (biogate.sim.xray)"
     ds.PixelData = np.ascontiguousarray(counts).tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path

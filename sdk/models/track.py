@@ -20,10 +20,10 @@ from typing import Any, Callable, Sequence, Tuple
 
 import numpy as np
 
-from .errors import ConfigError
-from .frame import Frame
-from .select import ScoredFrame, TrackSelector
-from .sharpness import sharpness
+from ..errors import ConfigError
+from ..frame import Frame
+from ..select import ScoredFrame, TrackSelector
+from ..sharpness import sharpness
 
 Box = Tuple[float, float, float, float]
 

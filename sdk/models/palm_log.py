@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 LOG_FILE = "decisions.jsonl"
 _LABEL_WORDS = {"1": 1, "live": 1, "real": 1, "bona_fide": 1, "0": 0, "fake": 0, "spoof": 0, "attack": 0}
