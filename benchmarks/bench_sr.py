@@ -36,7 +36,7 @@ SCALE = 2
 def _degrade(hr: np.ndarray, variant: str, rng: np.random.Generator) -> np.ndarray:
     import cv2
 
-    from biogate.exporters.train_sr import downscale
+    from biogate.exporters.training.train_sr import downscale
 
     if variant == "blur":  # extra optical blur before sampling (sigma 0.8 HR px)
         hr = np.stack([cv2.GaussianBlur(im.transpose(1, 2, 0), (0, 0), 0.8).transpose(2, 0, 1) for im in hr])
@@ -86,8 +86,8 @@ def main() -> None:
 
     from biogate import engine
     from biogate.exporters import export
-    from biogate.exporters.models.face_refine import coords_for
-    from biogate.exporters.train_sr import held_out_faces, sr_scores, upscale_bicubic
+    from biogate.exporters.training.train_sr import held_out_faces, sr_scores, upscale_bicubic
+    from biogate.exporters.zoo.face_refine import coords_for
 
     out_dir = args.bundles or Path(tempfile.mkdtemp(prefix="bench_sr_"))
     int8 = not args.no_int8

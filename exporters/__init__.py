@@ -21,15 +21,15 @@ from typing import Any
 from . import registry
 
 _LAZY = {
-    "export": "biogate.exporters.pipeline",
-    "export_all": "biogate.exporters.pipeline",
-    "quantize": "biogate.exporters.int8",
-    "quantize_gated": "biogate.exporters.int8",
-    "CalibrationDataReader": "biogate.exporters.calibration",
-    "CalibrationMethod": "biogate.exporters.calibration",
-    "resolve_method": "biogate.exporters.calibration",
-    "build_engine": "biogate.exporters.trt",
-    "check_trt_qdq": "biogate.exporters.trt",
+    "export": "biogate.exporters.export.build",
+    "export_all": "biogate.exporters.export.build",
+    "quantize": "biogate.exporters.export.int8",
+    "quantize_gated": "biogate.exporters.export.int8",
+    "CalibrationDataReader": "biogate.exporters.export.calibration",
+    "CalibrationMethod": "biogate.exporters.export.calibration",
+    "resolve_method": "biogate.exporters.export.calibration",
+    "build_engine": "biogate.exporters.export.trt",
+    "check_trt_qdq": "biogate.exporters.export.trt",
 }
 
 

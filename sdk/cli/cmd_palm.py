@@ -107,7 +107,7 @@ def _feedback(args: argparse.Namespace) -> int:
     from .._lazy import lazy_import
 
     lazy_import("torch", "train")  # one clear line when the training extra is missing
-    palm_feedback = lazy_import("biogate.exporters.palm_feedback", "train")
+    palm_feedback = lazy_import("biogate.exporters.training.palm_feedback", "train")
     report = palm_feedback.feedback(
         args.log,
         args.labels,

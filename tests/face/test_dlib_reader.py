@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from biogate.exporters.dlib_reader import DlibFormatError, _Stream, read_dlib_network
+from biogate.exporters.nets.dlib_reader import DlibFormatError, _Stream, read_dlib_network
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("face_recognition_models") is None,

@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from biogate.exporters import face_data
+from biogate.exporters.data import face_data
 from biogate.models.align import extract_chip
 
 pytestmark = pytest.mark.skipif(

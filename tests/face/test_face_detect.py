@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from biogate.errors import ConfigError
-from biogate.exporters.face_detect_eval import average_precision, detection_metrics
+from biogate.exporters.data.face_detect_eval import average_precision, detection_metrics
 from biogate.frame import Frame
 from biogate.models.detect_ops import apply_regression, crop_resize, nms, square, to_rgb8
 from biogate.models.face_detect import MTCNNDetector, pnet_candidates, pyramid_scales
@@ -143,14 +143,14 @@ needs_mtcnn = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def mtcnn():
     pytest.importorskip("torch").set_num_threads(1)
-    from biogate.exporters.models.mtcnn import detector
+    from biogate.exporters.zoo.mtcnn import detector
 
     return detector()
 
 
 @needs_mtcnn
 def test_real_mtcnn_on_real_photos(mtcnn):
-    from biogate.exporters.face_data import load_photos
+    from biogate.exporters.data.face_data import load_photos
 
     photos = load_photos()
     found = {}

@@ -27,8 +27,8 @@ torch = pytest.importorskip("torch")
 def pipeline():
     torch.set_num_threads(1)
     from biogate.exporters import registry
-    from biogate.exporters.models.mtcnn import torch_infer
-    from biogate.exporters.runners import torch_infer as spec_infer
+    from biogate.exporters.export.runners import torch_infer as spec_infer
+    from biogate.exporters.zoo.mtcnn import torch_infer
 
     detector = MTCNNDetector(torch_infer("pnet"), torch_infer("rnet"), torch_infer("onet"), min_face=40)
     spec = registry.get("face_embed_dlib")
@@ -122,7 +122,7 @@ def test_identify_unknown_no_face_grey_16bit(pipeline, gallery, tmp_path):
 
 
 def test_identify_several_faces(pipeline, gallery):
-    from biogate.exporters.face_data import load_photos
+    from biogate.exporters.data.face_data import load_photos
 
     photos = {p.source: p for p in load_photos()}
     if "insightface:t1.jpg" not in photos:

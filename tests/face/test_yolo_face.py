@@ -57,7 +57,7 @@ def test_detector_maps_back_through_the_letterbox():
 
 
 def test_target_assignment_picks_level_and_neighbours():
-    from biogate.exporters.train_face_detector import build_targets
+    from biogate.exporters.training.train_face_detector import build_targets
 
     box = np.array([[40, 40, 64, 64]], np.float32)  # 24 px: level 0 (anchor 24); 24/72 < 4 also fits level 1
     quad = np.array([[[40, 40], [64, 40], [64, 64], [40, 64]]], np.float32)
@@ -72,8 +72,8 @@ def test_target_assignment_picks_level_and_neighbours():
 
 
 def test_rotated_photos_move_boxes_with_pixels():
-    from biogate.exporters.face_data import FacePhoto
-    from biogate.exporters.train_face_detector import rotated_photos
+    from biogate.exporters.data.face_data import FacePhoto
+    from biogate.exporters.training.train_face_detector import rotated_photos
 
     img = np.zeros((30, 50, 3), np.uint8)
     img[5:10, 20:28] = 255
@@ -86,7 +86,7 @@ def test_rotated_photos_move_boxes_with_pixels():
 def test_tiny_training_reduces_the_loss():
     torch = pytest.importorskip("torch")
     from biogate.exporters.nets.yolo_face import YoloFace
-    from biogate.exporters.train_face_detector import Composer, build_targets, loss_fn
+    from biogate.exporters.training.train_face_detector import Composer, build_targets, loss_fn
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -110,11 +110,11 @@ def test_tiny_training_reduces_the_loss():
 def test_shipped_weights_reproduce_their_recorded_held_out_metrics():
     """The numbers in yolo_face.json (and docs/face.md) come from these weights on the real photo."""
     pytest.importorskip("torch").set_num_threads(1)
-    from biogate.exporters.models import face_detect_yolo as spec_module
+    from biogate.exporters.zoo import face_detect_yolo as spec_module
 
     if not spec_module.WEIGHTS.is_file() or "metrics" not in spec_module._record():
-        pytest.skip("no trained yolo_face weights: python -m biogate.exporters.train_face_detector")
-    from biogate.exporters.train_face_detector import torch_infer
+        pytest.skip("no trained yolo_face weights: python -m biogate.exporters.training.train_face_detector")
+    from biogate.exporters.training.train_face_detector import torch_infer
 
     metrics = spec_module.evaluate(torch_infer(spec_module.build()))
     recorded = spec_module._record()["metrics"]["held_out_real"]

@@ -13,7 +13,7 @@ from biogate.exporters.audit.data import (
     to_chips,
     to_target,
 )
-from biogate.exporters.face_data import FaceSample
+from biogate.exporters.data.face_data import FaceSample
 
 
 def test_average_face_is_the_pixel_mean_per_identity() -> None:

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from biogate.exporters import registry  # noqa: E402
-from biogate.exporters.models.face_inversion import NAME, WEIGHTS  # noqa: E402
+from biogate.exporters.zoo.face_inversion import NAME, WEIGHTS  # noqa: E402
 
 
 def test_registered_spec_and_weights() -> None:

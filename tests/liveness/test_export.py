@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from biogate.errors import ConfigError
-from biogate.exporters.models import face_liveness
 from biogate.exporters.nets.liveness import LivenessConfig, LivenessDelta, LivenessGenerator
+from biogate.exporters.zoo import face_liveness
 from biogate.frame import Frame
 from biogate.models import FaceLiveness
 

@@ -7,7 +7,7 @@ import math
 import torch
 
 from biogate.exporters.nets.liveness import Latents
-from biogate.exporters.train_liveness import (
+from biogate.exporters.training.train_liveness import (
     discriminator_loss,
     generator_adversarial_loss,
     identity_loss,

@@ -87,7 +87,7 @@ def test_sharpness_yardstick_scores_blur_as_more_attack_like() -> None:
 
 
 def test_pool_judges_each_fold_at_its_own_threshold() -> None:
-    from biogate.exporters.liveness_crossval import pool
+    from biogate.exporters.training.liveness_crossval import pool
 
     folds = [
         {
@@ -115,7 +115,7 @@ def test_pool_judges_each_fold_at_its_own_threshold() -> None:
 
 def test_crossval_end_to_end_on_tiny_runs(tmp_path) -> None:
     pytest.importorskip("torch")
-    from biogate.exporters.liveness_crossval import main
+    from biogate.exporters.training.liveness_crossval import main
 
     args = ["--out", str(tmp_path), "--folds", "3", "--jobs", "2", "--"]
     args += ["--epochs", "2", "--batch", "4", "--identity", "exemplar", "--identity-steps", "3"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from biogate.exporters.liveness_augment import augment, augment_heavy, batches
-from biogate.exporters.models import face_liveness
 from biogate.exporters.nets.liveness import Discriminator, LivenessConfig, LivenessGenerator
 from biogate.exporters.pad.protocol import HD_MIN_SIDE, render_work, to_tensor_layout
 from biogate.exporters.registry import get
-from biogate.exporters.train_liveness import LossWeights, train_identity, train_step, training_faces
+from biogate.exporters.training.liveness_augment import augment, augment_heavy, batches
+from biogate.exporters.training.train_liveness import LossWeights, train_identity, train_step, training_faces
+from biogate.exporters.zoo import face_liveness
 
 CFG = LivenessConfig(
     input_size=16,
@@ -100,7 +100,7 @@ def test_recalibrate_switches_the_delta_form_and_recalibrates_on_genuine_validat
     from biogate.exporters.nets.liveness import LivenessDelta
     from biogate.exporters.pad.metrics import bpcer
     from biogate.exporters.pad.protocol import evaluation_set
-    from biogate.exporters.train_liveness import delta_scores, recalibrate
+    from biogate.exporters.training.train_liveness import delta_scores, recalibrate
 
     torch.manual_seed(0)
     cfg = LivenessConfig.tiny()

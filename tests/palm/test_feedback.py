@@ -17,8 +17,8 @@ from biogate.sim import xray as X
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from biogate.exporters import palm_feedback as fb  # noqa: E402
-from biogate.exporters import train_palm  # noqa: E402
+from biogate.exporters.training import palm_feedback as fb  # noqa: E402
+from biogate.exporters.training import train_palm  # noqa: E402
 
 
 def test_gate_refuses_each_kind_of_regression():

@@ -10,9 +10,9 @@ import torch
 
 from biogate import engine
 from biogate.exporters import export
-from biogate.exporters.models import face_refine, face_sr
 from biogate.exporters.nets.dual_sr import EDGE, DualChannelSR
 from biogate.exporters.nets.refine import FaceRefiner, RefineConfig
+from biogate.exporters.zoo import face_refine, face_sr
 from biogate.models import Refiner, SuperResolver
 from biogate.models.refine import CANONICAL_DLIB5
 

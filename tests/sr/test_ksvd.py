@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from biogate.errors import ConfigError
-from biogate.exporters.ksvd import (
+from biogate.exporters.training.ksvd import (
     KSVDConfig,
     batch_omp,
     ksvd,

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from biogate.errors import ConfigError
-from biogate.exporters import train_sr
 from biogate.exporters.nets.dual_sr import EDGE, DualChannelSR
 from biogate.exporters.nets.rdn import RDN, RDNConfig
+from biogate.exporters.training import train_sr
 
 TINY = replace(EDGE, width=8, growth=4, n_dense=2, dense_depth=2, dict_atoms=32)
 

@@ -6,11 +6,11 @@ import numpy as np
 import torch
 
 from biogate.capture.radiometry import BlackbodyReference
+from biogate.exporters.data.thermal_data import ThermalFaceGenerator
+from biogate.exporters.export.onnx_export import to_onnx
+from biogate.exporters.export.runners import ort_infer
 from biogate.exporters.nets.thermal import PretrainNet, ThermalExport, ThermalFaceNet, prune_first_layer
-from biogate.exporters.onnx_export import to_onnx
 from biogate.exporters.registry import get
-from biogate.exporters.runners import ort_infer
-from biogate.exporters.thermal_data import ThermalFaceGenerator
 from biogate.frame import Frame
 from biogate.models.thermal import ThermalConfig, ThermalFace, crop_face, to_object_celsius
 

@@ -93,7 +93,7 @@ def test_shapes_equal_primary_dims_and_pretrained_start():
 
 
 def test_a_tiny_mixed_training_reduces_the_loss():
-    from biogate.exporters.train_thermal import TrainConfig, train_rounds
+    from biogate.exporters.training.train_thermal import TrainConfig, train_rounds
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)

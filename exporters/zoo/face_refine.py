@@ -7,7 +7,7 @@ Output ``refined`` RGB in [0, 1].  Trained here to remove the SR net's artefacts
 ``face_sr``'s output for a training-side face, the target its HR original.  Metric: held-out
 Y-PSNR of the refined image (dB).  Train with::
 
-    OPENBLAS_NUM_THREADS=1 nice -n 10 .venv/bin/python -m biogate.exporters.models.face_refine \\
+    OPENBLAS_NUM_THREADS=1 nice -n 10 .venv/bin/python -m biogate.exporters.zoo.face_refine \\
         --train --minutes 12
 """
 
@@ -44,7 +44,7 @@ def sr_of(hr: np.ndarray, sr_net: Any = None) -> np.ndarray:
     """``face_sr`` (PyTorch, trained weights) applied to the bicubic-↓2 of ``hr``, clipped to [0, 1]."""
     import torch
 
-    from biogate.exporters.train_sr import downscale, load_net, weights_path
+    from biogate.exporters.training.train_sr import downscale, load_net, weights_path
 
     net = sr_net or load_net(weights_path("dual", "edge", SCALE))
     with torch.no_grad():
@@ -57,8 +57,8 @@ def sr_of(hr: np.ndarray, sr_net: Any = None) -> np.ndarray:
 @lru_cache(maxsize=1)
 def training_faces(views: int = 24) -> tuple[np.ndarray, np.ndarray]:
     """HR crops ``(N,3,128,128)`` and landmarks of the training-side identities and their captures."""
-    from biogate.exporters.face_data import augmented_views, load_faces
-    from biogate.exporters.train_sr import HELD_OUT_IDENTITIES
+    from biogate.exporters.data.face_data import augmented_views, load_faces
+    from biogate.exporters.training.train_sr import HELD_OUT_IDENTITIES
 
     hr, marks = [], []
     for i, f in enumerate(load_faces(size=SIZE, min_size=40, lfw=False)):
@@ -72,7 +72,7 @@ def training_faces(views: int = 24) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=1)
 def _held_out_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from biogate.exporters.train_sr import held_out_faces
+    from biogate.exporters.training.train_sr import held_out_faces
 
     hr, marks, _ = held_out_faces(SCALE)
     coords, mask = coords_for(marks)
@@ -81,7 +81,7 @@ def _held_out_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def evaluate(infer: InferFn) -> dict[str, float]:
     """Held-out Y-PSNR/SSIM of the refined faces (``metric``) and of the SR input they refine."""
-    from biogate.exporters.train_sr import sr_scores
+    from biogate.exporters.training.train_sr import sr_scores
 
     sr, coords, mask, hr = _held_out_inputs()
     refined = np.concatenate(
@@ -137,8 +137,8 @@ def train(
     """Train the refiner on ``face_sr`` outputs of training-side faces (L1 to HR + cycle loss)."""
     import torch
 
+    from biogate.exporters.export.runners import torch_infer
     from biogate.exporters.nets.refine import FaceRefiner, RefineConfig, refine_losses
-    from biogate.exporters.runners import torch_infer
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)

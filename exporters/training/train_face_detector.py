@@ -1,6 +1,6 @@
 """Train the seed's single-stage face detector on composites of real faces; evaluate on real photos.
 
-Data (all offline, see :mod:`biogate.exporters.face_data`):
+Data (all offline, see :mod:`biogate.exporters.data.face_data`):
 
 * faces pasted: the full-resolution faces of every photograph except the held-out group photo
   (astronaut, cameraman, Tom Hanks crop) and the 100 grey 25x25 LFW-subset faces;
@@ -13,8 +13,8 @@ Data (all offline, see :mod:`biogate.exporters.face_data`):
 Held-out evaluation: the real group photograph ``insightface:t1.jpg`` (6 faces, never pasted),
 at 0/90/180/270° — 24 face instances — with the SDK decoder (:class:`biogate.models.YoloFaceDetector`).
 
-    nice -n 10 python -m biogate.exporters.train_face_detector --steps 1500            # ~15 min, 2 cores
-    nice -n 10 python -m biogate.exporters.train_face_detector --steps 20000 --batch 48  # the long run
+    nice -n 10 python -m biogate.exporters.training.train_face_detector --steps 1500        # ~15 min, 2 cores
+    nice -n 10 python -m biogate.exporters.training.train_face_detector --steps 20000 --batch 48  # long
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from biogate.exporters.face_data import FacePhoto, load_faces, load_photos
+from biogate.exporters.data.face_data import FacePhoto, load_faces, load_photos
 from biogate.models.face_detect import YOLO_LEVELS
 
 HELD_OUT = "insightface:t1.jpg"
-WEIGHTS = Path(__file__).resolve().parent / "weights" / "yolo_face.pt"
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "yolo_face.pt"
 CANVAS = 160
 _BACKGROUNDS = (
     "coffee",
@@ -306,7 +306,7 @@ def evaluate_infer(
     infer: Any, photos: list[FacePhoto], input_size: int = 640, score_threshold: float = 0.5
 ) -> dict[str, float]:
     """AP@0.5, precision, recall of the SDK decoder over ``photos`` with ``infer``."""
-    from biogate.exporters.face_detect_eval import detection_metrics
+    from biogate.exporters.data.face_detect_eval import detection_metrics
     from biogate.models.face_detect import YoloFaceDetector
 
     det = YoloFaceDetector(infer, input_size=input_size, score_threshold=score_threshold)
@@ -392,7 +392,7 @@ def pick_score_threshold(model: Any, canvas: int, seed: int = 777) -> float:
         img, boxes, _ = composer.sample()
         marks = np.zeros((len(boxes), 5, 2), np.float32)
         photos.append(FacePhoto(img, boxes, marks, ("x",) * len(boxes), f"v{i}"))
-    from biogate.exporters.face_detect_eval import detection_metrics
+    from biogate.exporters.data.face_detect_eval import detection_metrics
     from biogate.models.face_detect import YoloFaceDetector
 
     best, best_f1 = 0.5, -1.0

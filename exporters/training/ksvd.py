@@ -18,7 +18,7 @@ settings, per-iteration error) in a JSON side-car.
 
 Command line (the dictionaries the SR configurations use; see ``docs/sr.md``)::
 
-    nice -n 10 .venv/bin/python -m biogate.exporters.ksvd --patch 8 --atoms 128 \\
+    nice -n 10 .venv/bin/python -m biogate.exporters.training.ksvd --patch 8 --atoms 128 \\
         --signals 20000 --iterations 15 --sparsity 6 --out exporters/weights/sr_dict_edge.npz
 """
 
@@ -249,7 +249,9 @@ def load_dictionary(path: str | Path) -> np.ndarray:
     """The float32 ``dim x atoms`` dictionary saved by :func:`save_dictionary`."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"no K-SVD dictionary at {path}; learn one with `python -m biogate.exporters.ksvd`")
+        raise ConfigError(
+            f"no K-SVD dictionary at {path}; learn one with `python -m biogate.exporters.training.ksvd`"
+        )
     with np.load(path) as z:
         return z["dictionary"].astype(np.float32)
 
@@ -261,7 +263,7 @@ def load_dictionary(path: str | Path) -> np.ndarray:
 def hd_images(held_out: Sequence[str] = (), grey: bool = True) -> list[tuple[str, np.ndarray]]:
     """The offline HD photographs with faces/hair, float [0, 1] (grey or RGB), held-out faces blanked.
 
-    Sources (see :mod:`biogate.exporters.face_data`): scikit-image ``astronaut`` (face + hair),
+    Sources (see :mod:`biogate.exporters.data.face_data`): scikit-image ``astronaut`` (face + hair),
     ``camera`` (face, hair under a cap), ``chelsea`` (cat fur: the only dense hair-like texture
     offline), and insightface's ``t1.jpg`` group photograph (six faces with hair).  Faces whose
     identity is in ``held_out`` are painted with the photo's mean so no evaluation face leaks in.
@@ -269,7 +271,7 @@ def hd_images(held_out: Sequence[str] = (), grey: bool = True) -> list[tuple[str
     import cv2
     import skimage.data
 
-    from biogate.exporters.face_data import load_photos
+    from biogate.exporters.data.face_data import load_photos
 
     out: list[tuple[str, np.ndarray]] = []
 
@@ -335,7 +337,7 @@ def sample_patches(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from biogate.exporters.train_sr import HELD_OUT_IDENTITIES
+    from biogate.exporters.training.train_sr import HELD_OUT_IDENTITIES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patch", type=int, default=64, help="patch side; signals are patch² long (64 → 4096)")
@@ -357,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.out,
         d,
         {
-            "algorithm": "K-SVD (exact rank-1 SVD atom update) + batch OMP, biogate.exporters.ksvd",
+            "algorithm": "K-SVD (exact rank-1 SVD atom update) + batch OMP, biogate.exporters.training.ksvd",
             "config": asdict(cfg),
             "patch": args.patch,
             "signals": args.signals,

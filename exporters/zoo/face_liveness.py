@@ -9,7 +9,7 @@ Evaluation (and the INT8 gate) is ISO/IEC 30107-3 ACER at the *shipped* threshol
 genuine faces and the simulated attacks of :mod:`biogate.exporters.pad` — exactly what a device
 running the bundle would decide. Retrain the shipped weights (round 3, docs/liveness.md) with::
 
-    nice -n 5 python -m biogate.exporters.train_liveness --data portraits --fold 0 --augment mild \
+    nice -n 5 python -m biogate.exporters.training.train_liveness --data portraits --fold 0 --augment mild \
         --delta-norm relative --epochs 2000 --lr 5e-4 --d-lr-scale 0.2 --batch 8 --identity-batch 4 \
         --run-seed 4 --out exporters/weights/liveness_tiny.pt
 
@@ -74,7 +74,7 @@ def _protocol() -> Any:
 def build() -> Any:
     """The trained inference sub-graph (``image`` → ``delta``) in eval mode."""
     from biogate.exporters.nets.liveness import LivenessDelta
-    from biogate.exporters.train_liveness import load_checkpoint
+    from biogate.exporters.training.train_liveness import load_checkpoint
 
     generator, _ = load_checkpoint(WEIGHTS)
     return LivenessDelta(generator).eval()

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from biogate.errors import BundleError, ConfigError
-from biogate.exporters import train_palm
+from biogate.exporters.training import train_palm
 from biogate.models import palm_log
 from biogate.models.palm import log_attenuation
 
@@ -158,7 +158,7 @@ def split_holdout(decisions: list[palm_log.LabelledDecision], share: float, seed
 
 
 def default_reference(use_sr: bool, attack_kinds: tuple[str, ...]) -> Reference:
-    from biogate.exporters.models.palm_liveness import images
+    from biogate.exporters.zoo.palm_liveness import images
 
     x, y, kinds = images("val", use_sr)
     return Reference(x, y, kinds, attack_kinds)
@@ -265,8 +265,8 @@ def _replace_bundle(
     The exported bundle's own metric (the exporter's evaluation) is compared with the old bundle's
     before the swap; a worse one is deleted and the reason returned (empty string: swapped).
     """
-    from biogate.exporters.models.palm_liveness import make_spec
     from biogate.exporters.nets.palm import WithSoftmax
+    from biogate.exporters.zoo.palm_liveness import make_spec
 
     size = int(manifest["inputs"][0]["shape"][-1])
     version = f"{manifest.get('version', '1')}+fb{time.strftime('%Y%m%d%H%M%S')}"

@@ -1,6 +1,6 @@
 """``face_detect_yolo``: the seed's single-stage face detector with quadrilateral output.
 
-Trained by :mod:`biogate.exporters.train_face_detector` on composites of real faces (with the
+Trained by :mod:`biogate.exporters.training.train_face_detector` on composites of real faces (with the
 seed's 90/180/270° rotation augmentation); weights ``exporters/weights/yolo_face.pt`` (small), the
 training record with the exact command and metrics beside them (``yolo_face.json``).
 
@@ -45,7 +45,7 @@ def build() -> Any:
 
     if not WEIGHTS.is_file():
         raise BundleError(
-            f"{WEIGHTS} is missing: train it with python -m biogate.exporters.train_face_detector"
+            f"{WEIGHTS} is missing: train it with python -m biogate.exporters.training.train_face_detector"
         )
     model = YoloFace(int(_record().get("config", {}).get("width", 16)))
     model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
@@ -56,8 +56,8 @@ def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
     """The training photographs (not the held-out one), letterboxed to 320x320, at four rotations."""
     import cv2
 
-    from biogate.exporters.face_data import load_photos
-    from biogate.exporters.train_face_detector import HELD_OUT
+    from biogate.exporters.data.face_data import load_photos
+    from biogate.exporters.training.train_face_detector import HELD_OUT
 
     count = 0
     for photo in load_photos():
@@ -77,7 +77,7 @@ def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
 
 def evaluate(infer: InferFn) -> dict[str, float]:
     """AP@0.5, precision and recall on the held-out real photograph at four rotations."""
-    from biogate.exporters.train_face_detector import evaluate_infer, held_out_photos, rotated_photos
+    from biogate.exporters.training.train_face_detector import evaluate_infer, held_out_photos, rotated_photos
 
     metrics = evaluate_infer(infer, rotated_photos(held_out_photos()), 640, score_threshold())
     return {"metric": metrics["ap50"], **metrics}

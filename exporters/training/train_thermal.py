@@ -10,11 +10,11 @@ Steps, as the seed describes them:
 
 Generated data (default)::
 
-    nice -n 10 python -m biogate.exporters.train_thermal --out exporters/weights
+    nice -n 10 python -m biogate.exporters.training.train_thermal --out exporters/weights
 
 A real paired RGB/thermal dataset laid out as folders (see ``docs/thermal.md``)::
 
-    nice -n 10 python -m biogate.exporters.train_thermal --data /path/to/dataset --out runs/thermal
+    nice -n 10 python -m biogate.exporters.training.train_thermal --data /path/to/dataset --out runs/thermal
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from biogate.errors import ConfigError
+from biogate.exporters.data.thermal_data import ThermalFaceGenerator
 from biogate.exporters.nets.thermal import (
     PretrainNet,
     ThermalExport,
@@ -42,7 +43,6 @@ from biogate.exporters.nets.thermal import (
     prune_first_layer,
     rgb_weight_schedule,
 )
-from biogate.exporters.thermal_data import ThermalFaceGenerator
 from biogate.frame import Frame
 from biogate.models.thermal import (
     CROP_SIZE,
@@ -53,7 +53,7 @@ from biogate.models.thermal import (
     find_faces,
 )
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
 # ------------------------------------------------------------------------------------------ data

@@ -1,8 +1,8 @@
 """Train the seed 001 palm models on simulated radiographs.
 
-    nice -n 10 python -m biogate.exporters.train_palm all           # SR, then liveness on SR and on raw
-    python -m biogate.exporters.train_palm sr --iters 600
-    python -m biogate.exporters.train_palm liveness --input sr --exclude resin_bones
+    nice -n 10 python -m biogate.exporters.training.train_palm all    # SR, then liveness on SR and on raw
+    python -m biogate.exporters.training.train_palm sr --iters 600
+    python -m biogate.exporters.training.train_palm liveness --input sr --exclude resin_bones
 
 Data: :mod:`biogate.sim.xray` splits, each a fixed seed (new subjects per split),
 cached as ``.npz`` under ``--cache`` (default ``~/.cache/biogate/palm``).  The shipped liveness
@@ -35,7 +35,7 @@ from biogate.exporters.nets.palm import (
 from biogate.models.palm import log_attenuation
 from biogate.sim import xray as xray_data
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 HELD_OUT_KIND = "resin_bones"
 #: split → (seed, samples per kind).  Seeds differ, so every split holds different subjects.
 SPLITS: dict[str, tuple[int, dict[str, int]]] = {
@@ -379,7 +379,7 @@ def _cmd_liveness(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m biogate.exporters.train_palm",
+        prog="python -m biogate.exporters.training.train_palm",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

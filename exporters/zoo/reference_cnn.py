@@ -10,7 +10,7 @@ The net is deliberately *conv-dense* (plain 3×3 convolutions, residual blocks, 
 layers): that is the family where ONNX Runtime's S8S8 QDQ INT8 beats FP32 on x86 CPUs, so the
 INT8 speed target is measured on it.  Train it with::
 
-    nice -n 10 .venv/bin/python -m biogate.exporters.models.reference_cnn --train
+    nice -n 10 .venv/bin/python -m biogate.exporters.zoo.reference_cnn --train
 
 torch is imported only inside functions: importing this module (which ``registry.load_all``
 does) stays light.

@@ -25,7 +25,7 @@ NORMALIZATION = {"kind": "log_attenuation", "i0": "p99.5 of the image", "a_max":
 @lru_cache(maxsize=4)
 def images(split: str, use_sr: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images, labels, kinds) of a split as the model sees them (SR'd with the shipped SR, or raw)."""
-    from biogate.exporters.train_palm import load_split, load_sr, sr_apply
+    from biogate.exporters.training.train_palm import load_split, load_sr, sr_apply
 
     data = load_split(split)
     x = sr_apply(load_sr(), data.lr) if use_sr else data.lr
@@ -33,7 +33,7 @@ def images(split: str, use_sr: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def seen_kinds(weights: Path | None = None) -> tuple[str, ...]:
-    from biogate.exporters.train_palm import WEIGHTS, checkpoint_meta
+    from biogate.exporters.training.train_palm import WEIGHTS, checkpoint_meta
 
     return tuple(checkpoint_meta(weights or WEIGHTS / "palm_liveness.pt")["seen_kinds"])
 
@@ -47,7 +47,7 @@ def scores_of(infer: InferFn, x: np.ndarray, batch: int = 64) -> np.ndarray:
 def make_evaluate(use_sr: bool, split: str = "test") -> Callable[[InferFn], dict[str, float]]:
     def evaluate(infer: InferFn) -> dict[str, float]:
         """ACER (the metric) = (worst APCER over the seen fake kinds + BPCER) / 2, plus per-kind APCER."""
-        from biogate.exporters.train_palm import pad_metrics
+        from biogate.exporters.training.train_palm import pad_metrics
 
         x, labels, kinds = images(split, use_sr)
         m = pad_metrics(scores_of(infer, x), labels, kinds, THRESHOLD, attack_kinds=seen_kinds())
@@ -69,7 +69,7 @@ def make_calibration(use_sr: bool) -> Callable[[int], Iterator[dict[str, np.ndar
 def _build(file: str) -> Callable[[], Any]:
     def build() -> Any:
         from biogate.exporters.nets.palm import WithSoftmax
-        from biogate.exporters.train_palm import WEIGHTS, load_liveness
+        from biogate.exporters.training.train_palm import WEIGHTS, load_liveness
 
         return WithSoftmax(load_liveness(WEIGHTS / file)).eval()
 

@@ -1,7 +1,7 @@
 """Training of the seed-000 super-resolution nets (spec §3.1) and their held-out evaluation.
 
 * Data — paired LR/HR blocks (§6 #11): an HR block of ``(s·r) x (s·r)`` pixels cut from an offline
-  HD photograph (:func:`biogate.exporters.ksvd.hd_images`, held-out faces blanked), its LR block the
+  HD photograph (:func:`biogate.exporters.training.ksvd.hd_images`, held-out faces blanked), its LR block the
   antialiased bicubic ``↓r`` (PIL/Matlab-style) of it; half the blocks are centred on training faces.
 * Sample sets of 32 blocks (the spec's set size) per iteration; L1 on the main output plus every
   auxiliary head (multi-loss, aux weight decayed linearly to ``aux_final``).
@@ -15,8 +15,8 @@ Held-out faces: the identities ``HELD_OUT_IDENTITIES`` (``face_data.identity_spl
 0.33, seed=0)`` of the 9 full-resolution faces), each as its 128x128 crop plus 4 augmented
 captures.  Commands (see ``docs/sr.md``)::
 
-    nice -n 10 .venv/bin/python -m biogate.exporters.train_sr --arch dual --config edge --minutes 15
-    nice -n 10 .venv/bin/python -m biogate.exporters.train_sr --arch rdn --minutes 15
+    nice -n 10 .venv/bin/python -m biogate.exporters.training.train_sr --arch dual --config edge --minutes 15
+    nice -n 10 .venv/bin/python -m biogate.exporters.training.train_sr --arch rdn --minutes 15
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from biogate.errors import ConfigError
 
 HELD_OUT_IDENTITIES = ("eileen_collins", "t1_person3", "t1_person5")
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 VIEWS_PER_TEST_FACE = 4
 
 
@@ -104,7 +104,7 @@ def upscale_bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
 @lru_cache(maxsize=4)
 def held_out_faces(scale: int, lr_size: int = 64) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """``(HR (N,3,rS,rS), landmarks (N,5,2) in HR pixels, identities)`` of the held-out faces."""
-    from biogate.exporters.face_data import augmented_views, load_faces
+    from biogate.exporters.data.face_data import augmented_views, load_faces
 
     size = lr_size * scale
     hr, marks, ids = [], [], []
@@ -121,10 +121,10 @@ def held_out_faces(scale: int, lr_size: int = 64) -> tuple[np.ndarray, np.ndarra
 @lru_cache(maxsize=1)
 def _training_photos() -> tuple[list[np.ndarray], list[tuple[int, np.ndarray]]]:
     """RGB float photographs (held-out faces blanked) and the training-face boxes per photo."""
-    from biogate.exporters.ksvd import hd_images
+    from biogate.exporters.training.ksvd import hd_images
 
     images = [im for _, im in hd_images(HELD_OUT_IDENTITIES, grey=False)]
-    from biogate.exporters.face_data import load_photos
+    from biogate.exporters.data.face_data import load_photos
 
     boxes = [
         (k, box)
@@ -299,9 +299,9 @@ def build_net(arch: str, config: str, scale: int, dictionary: Path | None = None
     """A fresh ``dual`` (``edge``/``faithful`` config) or ``rdn`` net; ``dual`` loads its K-SVD dictionary."""
     from dataclasses import replace
 
-    from biogate.exporters.ksvd import load_dictionary
     from biogate.exporters.nets.dual_sr import EDGE, FAITHFUL, DualChannelSR
     from biogate.exporters.nets.rdn import RDN, RDN_EDGE
+    from biogate.exporters.training.ksvd import load_dictionary
 
     if arch == "rdn":
         return RDN(replace(RDN_EDGE, scale=scale))
@@ -332,7 +332,9 @@ def load_net(path: Path) -> torch.nn.Module:
     from biogate.exporters.nets.rdn import RDN, RDNConfig
 
     if not Path(path).is_file():
-        raise ConfigError(f"no SR weights at {path}; train them with `python -m biogate.exporters.train_sr`")
+        raise ConfigError(
+            f"no SR weights at {path}; train them with `python -m biogate.exporters.training.train_sr`"
+        )
     blob = torch.load(path, map_location="cpu", weights_only=True)
     if blob["arch"] == "rdn":
         net: torch.nn.Module = RDN(RDNConfig(**blob["config"]))

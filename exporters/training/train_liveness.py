@@ -1,8 +1,8 @@
 """Train the seed-004 liveness network on genuine faces only (spec §3).
 
-    nice -n 10 python -m biogate.exporters.train_liveness --out exporters/weights/liveness_edge.pt
-    nice -n 10 python -m biogate.exporters.train_liveness --data /data/faces --config paper --epochs 100 \
-        --out runs/liveness_paper.pt        # a real data set laid out as an image folder
+    nice -n 10 python -m biogate.exporters.training.train_liveness --out exporters/weights/liveness_edge.pt
+    nice -n 10 python -m biogate.exporters.training.train_liveness --data /data/faces --config paper \
+        --epochs 100 --out runs/liveness_paper.pt        # a real data set laid out as an image folder
 
 Four losses (spec §3.2): pixel L1 between ``I`` and ``I_real``; adversarial (D: real ``I`` → 1,
 ``I_real`` → 0; G: non-saturating); identity ``‖f(I) − f(I_c)‖₂ / M`` with a frozen ``f``; latent
@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from biogate.exporters.liveness_augment import AUGMENTATIONS, batches
 from biogate.exporters.nets.liveness import (
     DELTA_EPS,
     Discriminator,
@@ -52,6 +51,7 @@ from biogate.exporters.pad.protocol import (
     split_portraits,
     to_tensor_layout,
 )
+from biogate.exporters.training.liveness_augment import AUGMENTATIONS, batches
 
 # ---------------------------------------------------------------- the four losses (spec §3.2)
 

@@ -3,7 +3,7 @@
 The three nets are separate bundles because the SDK cascade (:class:`biogate.models.MTCNNDetector`)
 runs them separately (P-Net over a pyramid of sizes, R-Net/O-Net over batches of crops).  Each
 net's evaluation runs the *whole* cascade on the annotated real photographs of
-:mod:`biogate.exporters.face_data` with that one net replaced by the candidate (FP32 ONNX or INT8)
+:mod:`biogate.exporters.data.face_data` with that one net replaced by the candidate (FP32 ONNX or INT8)
 and the other two in PyTorch FP32, so an INT8 net is judged by what it does to detection: AP@0.5
 must not drop by more than ``int8_budget``.
 
@@ -61,8 +61,8 @@ def detector(**swap: InferFn) -> Any:
 
 def evaluate_cascade(name: str, infer: InferFn) -> dict[str, float]:
     """Detection metrics on every annotated real photograph with net ``name`` replaced by ``infer``."""
-    from biogate.exporters.face_data import load_photos
-    from biogate.exporters.face_detect_eval import detection_metrics
+    from biogate.exporters.data.face_data import load_photos
+    from biogate.exporters.data.face_detect_eval import detection_metrics
 
     det = detector(**{name: infer})
 
@@ -77,7 +77,7 @@ def evaluate_cascade(name: str, infer: InferFn) -> dict[str, float]:
 def _calibration(name: str, n: int) -> Iterator[dict[str, np.ndarray]]:
     import cv2
 
-    from biogate.exporters.face_data import load_photos
+    from biogate.exporters.data.face_data import load_photos
     from biogate.models.detect_ops import crop_resize
     from biogate.models.face_detect import _normalise, pyramid_scales
 
@@ -142,7 +142,7 @@ def _spec(name: str, size: int) -> ModelSpec:
         description=(
             f"MTCNN {name.upper()} (Zhang et al. 2016) with facenet-pytorch 2.6.0's weights; "
             "metrics: the whole SDK cascade on the annotated real photographs of "
-            "biogate.exporters.face_data (4 photos, 9 faces) with this net swapped in."
+            "biogate.exporters.data.face_data (4 photos, 9 faces) with this net swapped in."
         ),
         calibration_description=(
             "pyramid levels of the real photographs"

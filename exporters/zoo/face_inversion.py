@@ -1,7 +1,7 @@
 """``face_inversion_dlib128``: the seed-003 black-box inverse model of the dlib embedder (issue #11).
 
 Weights: ``exporters/weights/inversion_dlib128.pt`` (float16, trained by
-:mod:`biogate.exporters.train_inversion`; command, data and metrics in docs/inversion.md).  It is an
+:mod:`biogate.exporters.training.train_inversion`; command, data and metrics in docs/inversion.md).  It is an
 *attack* model: the SDK ships it so integrators can audit their own galleries
 (``biogate audit inversion``), not to run at a gate.
 
@@ -35,7 +35,8 @@ def build() -> Any:
 
     if not WEIGHTS.is_file():
         raise BundleError(
-            f"inverse-model weights {WEIGHTS} are missing (train with biogate.exporters.train_inversion)"
+            f"inverse-model weights {WEIGHTS} are missing "
+            "(train with biogate.exporters.training.train_inversion)"
         )
     return load_inverse_net(str(WEIGHTS))[0]
 
@@ -119,7 +120,9 @@ register(
         higher_is_better=False,
         int8_budget=0.005,
         parity_atol=1e-3,
-        license="Apache-2.0 (trained by biogate on the offline real faces of biogate.exporters.face_data)",
+        license=(
+            "Apache-2.0 (trained by biogate on the offline real faces of biogate.exporters.data.face_data)"
+        ),
         description=(
             "Seed-003 black-box inverse model of the dlib face embedder: 128-d embedding -> FC+BN -> "
             "4 transposed-conv blocks with one residual block per gap -> 3x128x128 sigmoid face; width 0.5 "

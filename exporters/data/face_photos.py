@@ -7,11 +7,11 @@ leads of *Breaking Bad*) and matplotlib's wheel (``mpl-data/sample_data/grace_ho
 the only network this project may use), extracts only the listed photographs into the cache and
 deletes the archive. :func:`photo_path` finds them afterwards; nothing reads the network at run
 time. ``make test`` runs the fetch; when it could not (no registry), these photographs are simply
-absent and :mod:`biogate.exporters.face_data` skips them, as it skips insightface's.
+absent and :mod:`biogate.exporters.data.face_data` skips them, as it skips insightface's.
 
 The cache is ``$BIOGATE_FACE_PHOTOS`` or ``~/.cache/biogate/face-photos``.
 
-Usage: ``python -m biogate.exporters.face_photos [--cache DIR]``
+Usage: ``python -m biogate.exporters.data.face_photos [--cache DIR]``
 """
 
 from __future__ import annotations

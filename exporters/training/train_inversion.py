@@ -1,6 +1,6 @@
 """Train the seed-003 black-box inverse model (S102) against an embedder queried only by its output.
 
-    nice -n 10 python -m biogate.exporters.train_inversion \\
+    nice -n 10 python -m biogate.exporters.training.train_inversion \\
         --encoder bundles/face_embed_dlib --cache /tmp/inv/data.npz \\
         --out exporters/weights/inversion_dlib128.pt --width 0.5 --epochs 20
 

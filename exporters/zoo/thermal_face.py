@@ -12,7 +12,7 @@ never seen in training — and reports ``temp_mae_c`` (model head vs. core tempe
 metric ``screening_loss`` is their sum ``temp_mae_c + (1 − id_top1)``: INT8 may cost at most ``int8_budget``
 of it (0.03: e.g. 0.03 °C of MAE, or 3 points of top-1, or a mix). Retrain with::
 
-    nice -n 10 python -m biogate.exporters.train_thermal --out exporters/weights
+    nice -n 10 python -m biogate.exporters.training.train_thermal --out exporters/weights
 
 torch is imported only inside functions, so ``registry.load_all`` stays light.
 """
@@ -56,7 +56,7 @@ def heldout_set(
     identities: range = EVAL_IDENTITIES, captures: range = EVAL_CAPTURES
 ) -> dict[str, np.ndarray]:
     """The held-out generated set through the SDK's chain (crops with and without blackbody)."""
-    from biogate.exporters.train_thermal import generate_set
+    from biogate.exporters.training.train_thermal import generate_set
 
     return generate_set(SEED, "heldout", identities, captures, with_rgb=False, workers=1, cache=CACHE)
 
@@ -95,7 +95,7 @@ def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
 
 def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
     """Up to ``n`` training-split crops (persons 0…79, captures the net trained on)."""
-    from biogate.exporters.train_thermal import generate_set
+    from biogate.exporters.training.train_thermal import generate_set
 
     data = generate_set(SEED, "train", range(0, 80, 5), range(26, 30), with_rgb=False, workers=1, cache=CACHE)
     order = np.random.default_rng(0).permutation(len(data["core"]))[:n]
@@ -105,7 +105,7 @@ def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
 
 def build() -> Any:
     """The trained export module (eval mode) from ``exporters/weights/thermal_face.pt``."""
-    from biogate.exporters.train_thermal import load_export
+    from biogate.exporters.training.train_thermal import load_export
 
     model, _ = load_export(WEIGHTS)
     return model
@@ -146,7 +146,7 @@ SPEC = register(
             "Seed 002 face temperature detection model: RGB identity pre-training (3x3x3 first layer), "
             "gradient-magnitude pruning to 3x3x1, RGB/IR primary extractors and an RGB weight lowered "
             "0.5 -> 0.0 in steps of 0.1; identity embedding + temperature heads. Trained by biogate on "
-            "its own physically based radiometric face generator (biogate.exporters.thermal_data); no "
+            "its own physically based radiometric face generator (biogate.exporters.data.thermal_data); no "
             "real thermal data was used. Evaluated on held-out generated identities and ambients."
         ),
         calibration_description=f"generated thermal face crops, training split, hash {_calibration_hash()}",

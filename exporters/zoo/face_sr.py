@@ -3,8 +3,8 @@
 Input ``lr`` ``(N, 3, 64, 64)``: an RGB face crop in [0, 1] (the square crop of the detected face
 box grown by 25 % each side, resized to 64x64; :class:`biogate.models.SuperResolver` does it).
 Output ``sr`` ``(N, 3, 128, 128)`` RGB in [0, 1] (clip on the device).  Trained by
-:mod:`biogate.exporters.train_sr` on offline HD photographs; evaluated on held-out identities
-(:data:`~biogate.exporters.train_sr.HELD_OUT_IDENTITIES`) degraded by antialiased bicubic ↓2.
+:mod:`biogate.exporters.training.train_sr` on offline HD photographs; evaluated on held-out identities
+(:data:`~biogate.exporters.training.train_sr.HELD_OUT_IDENTITIES`) degraded by antialiased bicubic ↓2.
 The metric is Y-channel PSNR (dB); INT8 is fit only within ``int8_budget`` dB of FP32.
 """
 
@@ -23,15 +23,15 @@ NORMALIZATION = {"scale": 1 / 255, "mean": [0.0] * 3, "std": [1.0] * 3}
 
 
 def _build(arch: str) -> Any:
-    from biogate.exporters.train_sr import load_net, weights_path
+    from biogate.exporters.training.train_sr import load_net, weights_path
 
     return load_net(weights_path(arch, "edge", SCALE))
 
 
 def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
     """LR versions of training-side face crops and their augmented captures (never held-out faces)."""
-    from biogate.exporters.face_data import augmented_views, load_faces
-    from biogate.exporters.train_sr import HELD_OUT_IDENTITIES, downscale
+    from biogate.exporters.data.face_data import augmented_views, load_faces
+    from biogate.exporters.training.train_sr import HELD_OUT_IDENTITIES, downscale
 
     faces = [
         f
@@ -46,7 +46,7 @@ def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
 
 def evaluate(infer: InferFn) -> dict[str, float]:
     """Held-out Y-PSNR/SSIM of the model and of bicubic (``metric`` = PSNR in dB)."""
-    from biogate.exporters.train_sr import evaluate_net
+    from biogate.exporters.training.train_sr import evaluate_net
 
     m = evaluate_net(lambda lr: np.clip(infer({"lr": lr})["sr"], 0.0, 1.0), SCALE, LR_SIZE)
     return {"metric": m["psnr"], **m}
@@ -84,8 +84,9 @@ SPEC = _spec(
     "face_sr",
     "dual",
     "Seed-000 dual-channel SR x2, edge configuration (K-SVD dictionary channel 8x8 patches/128 atoms + 3x3 "
-    "channel, 3 Dense modules, sub-pixel upsampler, bicubic skip), trained by biogate.exporters.train_sr on "
-    "offline HD photographs (scikit-image, insightface sample images), held-out identities for evaluation.",
+    "channel, 3 Dense modules, sub-pixel upsampler, bicubic skip), trained by "
+    "biogate.exporters.training.train_sr on offline HD photographs (scikit-image, insightface sample "
+    "images), held-out identities for evaluation.",
 )
 RDN_SPEC = _spec(
     "face_sr_rdn",

@@ -6,11 +6,11 @@ One trained model has only ~3 held-out identities to be tested on, too few to sa
 calibrates its threshold on group ``k + 1``, trains on the rest), so every identity is tested
 exactly once by a model that never saw it, then pools the decisions::
 
-    python -m biogate.exporters.liveness_crossval --out runs/lv_cv --jobs 2 -- \\
+    python -m biogate.exporters.training.liveness_crossval --out runs/lv_cv --jobs 2 -- \\
         --augment heavy --delta-norm relative --epochs 2000 --lr 5e-4 --d-lr-scale 0.2 --batch 8 \\
         --identity-batch 4
 
-Arguments after ``--`` go to ``biogate.exporters.train_liveness`` unchanged. Existing fold
+Arguments after ``--`` go to ``biogate.exporters.training.train_liveness`` unchanged. Existing fold
 checkpoints are reused (``--retrain`` trains again). Every score is calibrated positive-only on
 its fold's genuine validation captures (target BPCER 5 %); no attack ever sets a threshold.
 
@@ -43,7 +43,7 @@ def _delta_scorers(ckpt: Path) -> dict[str, ScoreFn]:
     import torch
 
     from biogate.exporters.nets.liveness import LivenessDelta
-    from biogate.exporters.train_liveness import delta_scores, load_checkpoint
+    from biogate.exporters.training.train_liveness import delta_scores, load_checkpoint
 
     gen, _ = load_checkpoint(ckpt)
     scorers: dict[str, ScoreFn] = {}
@@ -112,7 +112,7 @@ def _train_folds(
     for k in todo:
         while len(running) >= jobs:
             _wait_one(running)
-        cmd = [sys.executable, "-m", "biogate.exporters.train_liveness", "--data", data]
+        cmd = [sys.executable, "-m", "biogate.exporters.training.train_liveness", "--data", data]
         cmd += ["--fold", str(k), "--folds", str(folds), *train_args, "--out", str(ckpts[k])]
         log = (out / f"fold{k}.log").open("w")
         print(f"fold {k}: {' '.join(cmd[2:])}", flush=True)
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error(f"--data {args.data!r}: cross-validation needs identities ('portraits' or 'folds:<folder>')")
     ckpts = _train_folds(args.data, args.folds, args.out, max(1, args.jobs), train_args, args.retrain)
 
-    from biogate.exporters.train_liveness import load_checkpoint
+    from biogate.exporters.training.train_liveness import load_checkpoint
 
     results = []
     for k, ckpt in enumerate(ckpts):

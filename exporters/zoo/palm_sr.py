@@ -2,7 +2,7 @@
 
 Input ``lr`` ``(N, 1, h, w)``: normalised attenuation (:func:`biogate.models.palm.log_attenuation`
 of the device detector's raw counts).  Output ``sr`` ``(N, 1, 2h, 2w)`` in the same units.  Trained
-by :mod:`biogate.exporters.train_palm` on simulated LR/HR pairs; gated on PSNR (dB, higher is
+by :mod:`biogate.exporters.training.train_palm` on simulated LR/HR pairs; gated on PSNR (dB, higher is
 better) over held-out subjects (split ``test``, seed 303).  torch is imported only when used.
 """
 
@@ -23,7 +23,7 @@ NORMALIZATION = {"kind": "log_attenuation", "i0": "p99.5 of the image", "a_max":
 
 @lru_cache(maxsize=1)
 def _test_set() -> Any:
-    from biogate.exporters.train_palm import load_split
+    from biogate.exporters.training.train_palm import load_split
 
     data = load_split("test")
     pick = np.random.default_rng(0).permutation(len(data))[:EVAL_SAMPLES]
@@ -31,14 +31,14 @@ def _test_set() -> Any:
 
 
 def build() -> Any:
-    from biogate.exporters.train_palm import load_sr
+    from biogate.exporters.training.train_palm import load_sr
 
     return load_sr()
 
 
 def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
     """Real device images from the validation split (different subjects from the evaluation)."""
-    from biogate.exporters.train_palm import load_split
+    from biogate.exporters.training.train_palm import load_split
 
     val = load_split("val")
     for i in np.random.default_rng(1).permutation(len(val))[:n]:
@@ -47,7 +47,7 @@ def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
 
 def evaluate(infer: InferFn, batch: int = 16) -> dict[str, float]:
     """Mean PSNR (the metric) and SSIM of the SR output vs the reference detector, and bicubic's."""
-    from biogate.exporters.train_palm import bicubic, sr_metrics
+    from biogate.exporters.training.train_palm import bicubic, sr_metrics
 
     data = _test_set()
     sr = np.concatenate(
