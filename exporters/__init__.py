@@ -21,15 +21,15 @@ from typing import Any
 from . import registry
 
 _LAZY = {
-    "export": "biogate.exporters.export.build",
-    "export_all": "biogate.exporters.export.build",
-    "quantize": "biogate.exporters.export.int8",
-    "quantize_gated": "biogate.exporters.export.int8",
-    "CalibrationDataReader": "biogate.exporters.export.calibration",
-    "CalibrationMethod": "biogate.exporters.export.calibration",
-    "resolve_method": "biogate.exporters.export.calibration",
-    "build_engine": "biogate.exporters.export.trt",
-    "check_trt_qdq": "biogate.exporters.export.trt",
+    "export": "biogate.exporters.convert.build",
+    "export_all": "biogate.exporters.convert.build",
+    "quantize": "biogate.exporters.convert.int8",
+    "quantize_gated": "biogate.exporters.convert.int8",
+    "CalibrationDataReader": "biogate.exporters.convert.calibration",
+    "CalibrationMethod": "biogate.exporters.convert.calibration",
+    "resolve_method": "biogate.exporters.convert.calibration",
+    "build_engine": "biogate.exporters.convert.trt",
+    "check_trt_qdq": "biogate.exporters.convert.trt",
 }
 
 

@@ -79,7 +79,7 @@ def build_bundles(cache: Path, log=print, models: tuple[str, ...] = KIOSK_MODELS
     """Export the kiosk's models to ``cache/bundles-<digest>/`` unless already there."""
     from biogate.bundle import open_bundle
 
-    from .export.build import export
+    from .convert.build import export
 
     folder = cache / f"bundles-{_weights_digest()}"
     for name in models:

@@ -137,7 +137,7 @@ def train(
     """Train the refiner on ``face_sr`` outputs of training-side faces (L1 to HR + cycle loss)."""
     import torch
 
-    from biogate.exporters.export.runners import torch_infer
+    from biogate.exporters.convert.runners import torch_infer
     from biogate.exporters.nets.refine import FaceRefiner, RefineConfig, refine_losses
 
     torch.manual_seed(seed)

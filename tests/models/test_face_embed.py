@@ -27,7 +27,7 @@ torch = pytest.importorskip("torch")
 def pipeline():
     torch.set_num_threads(1)
     from biogate.exporters import registry
-    from biogate.exporters.export.runners import torch_infer as spec_infer
+    from biogate.exporters.convert.runners import torch_infer as spec_infer
     from biogate.exporters.zoo.mtcnn import torch_infer
 
     detector = MTCNNDetector(torch_infer("pnet"), torch_infer("rnet"), torch_infer("onet"), min_face=40)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from biogate.exporters import registry
-from biogate.exporters.export.runners import torch_infer
+from biogate.exporters.convert.runners import torch_infer
 
 
 def test_face_sr_shipped_weights_beat_bicubic_on_held_out_faces() -> None:

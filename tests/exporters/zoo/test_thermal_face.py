@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from biogate.capture.radiometry import BlackbodyReference
+from biogate.exporters.convert.onnx_export import to_onnx
+from biogate.exporters.convert.runners import ort_infer
 from biogate.exporters.data.thermal_data import ThermalFaceGenerator
-from biogate.exporters.export.onnx_export import to_onnx
-from biogate.exporters.export.runners import ort_infer
 from biogate.exporters.nets.thermal import PretrainNet, ThermalExport, ThermalFaceNet, prune_first_layer
 from biogate.exporters.registry import get
 from biogate.frame import Frame

@@ -14,9 +14,9 @@ from biogate import engine
 from biogate.bundle import REQUIRED_KEYS, verify
 from biogate.errors import ConfigError
 from biogate.exporters import registry
-from biogate.exporters.export.parity import ParityError, check, compare
-from biogate.exporters.export.trt.calib_cache import read_cache
-from biogate.exporters.export.trt.qdq_rules import check_file
+from biogate.exporters.convert.parity import ParityError, check, compare
+from biogate.exporters.convert.trt.calib_cache import read_cache
+from biogate.exporters.convert.trt.qdq_rules import check_file
 
 
 def test_manifest_holds_every_design_field(ref_bundle):

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from biogate.exporters.export.calibration import CalibrationDataReader
+from biogate.exporters.convert.calibration import CalibrationDataReader
 
 
 def _fake_quant(x: np.ndarray, q: tuple[np.ndarray, int | None, np.ndarray, int, int]) -> np.ndarray:
@@ -64,7 +64,7 @@ def rank_nodes(
     import onnx
     from onnx import numpy_helper
 
-    from biogate.exporters.export.runners import ort_session
+    from biogate.exporters.convert.runners import ort_session
 
     fp32 = onnx.load(str(fp32_path))
     scales = qdq_scales(onnx.load(str(qdq_path)))

@@ -1,9 +1,9 @@
 """``export()``: one registered model → one verified bundle (DESIGN.md §3).
 
 Stages, each a small module of its own: build the trained PyTorch module → ONNX
-(:mod:`~biogate.exporters.export.onnx_export`) → parity on real samples
-(:mod:`~biogate.exporters.export.parity`) → FP32 metric with the model's own evaluation → optional
-INT8 with the accuracy gate (:mod:`~biogate.exporters.export.int8`) and CPU latency of both →
+(:mod:`~biogate.exporters.convert.onnx_export`) → parity on real samples
+(:mod:`~biogate.exporters.convert.parity`) → FP32 metric with the model's own evaluation → optional
+INT8 with the accuracy gate (:mod:`~biogate.exporters.convert.int8`) and CPU latency of both →
 TensorRT calibration cache and explicit-quantization check → ``manifest.json`` with every
 file's sha256, verified by the device-side reader before ``export`` returns.
 
@@ -85,8 +85,8 @@ def export(
         ConfigError: unknown model or bad option.  ParityError: the ONNX graph does not
         reproduce PyTorch.  EngineError: the graph fails the ONNX checker.
     """
-    from biogate.exporters.export import onnx_export, parity, runners
-    from biogate.exporters.export.calibration import CalibrationDataReader, resolve_method
+    from biogate.exporters.convert import onnx_export, parity, runners
+    from biogate.exporters.convert.calibration import CalibrationDataReader, resolve_method
 
     spec = _resolve(model)
     note = progress or (lambda stage: log.info("%s: %s", spec.name, stage))
@@ -151,7 +151,7 @@ def export(
                 recommended["cpu"] = "int8"
             if verdict["fit"] and verdict.get("tensorrt", {}).get("explicit_ok"):
                 recommended["tensorrt"] = "int8"
-        from biogate.exporters.export.bundle_writer import write_manifest
+        from biogate.exporters.convert.bundle_writer import write_manifest
 
         sections["calibration"] = {
             "method": method.value if int8 else None,
@@ -177,7 +177,7 @@ def export(
     bundle = open_bundle(final)
     if trt:
         note("tensorrt")
-        from biogate.exporters.export.trt import build_bundle_engines
+        from biogate.exporters.convert.trt import build_bundle_engines
 
         build_bundle_engines(bundle, precisions=trt_precisions)
     return bundle
@@ -200,9 +200,9 @@ def _name_nodes(path: Path) -> None:
 
 
 def _int8_stage(spec, work, fp32_path, reader, fp32_metrics, method, max_retries, note) -> dict[str, Any]:
-    from biogate.exporters.export.int8 import quantize_gated
-    from biogate.exporters.export.trt.calib_cache import write_from_qdq
-    from biogate.exporters.export.trt.qdq_rules import check_file
+    from biogate.exporters.convert.int8 import quantize_gated
+    from biogate.exporters.convert.trt.calib_cache import write_from_qdq
+    from biogate.exporters.convert.trt.qdq_rules import check_file
 
     note(f"int8 ({method.value})")
     int8_path = work / "model.int8.onnx"
@@ -279,7 +279,7 @@ def _choose_cpu_int8(
 
 
 def _latency_stage(work: Path, sample1: dict[str, np.ndarray], int8: bool) -> dict[str, Any]:
-    from biogate.exporters.export.latency import compare_latency
+    from biogate.exporters.convert.latency import compare_latency
 
     paths = {"fp32": work / "model.onnx"}
     if int8:

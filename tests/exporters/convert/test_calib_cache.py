@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from biogate.errors import BundleError
-from biogate.exporters.export.trt.calib_cache import (
+from biogate.exporters.convert.trt.calib_cache import (
     decode_scale,
     encode_scale,
     format_cache,

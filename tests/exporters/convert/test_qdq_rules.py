@@ -13,7 +13,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from biogate.exporters.export.trt.qdq_rules import check_model
+from biogate.exporters.convert.trt.qdq_rules import check_model
 
 
 def _model(

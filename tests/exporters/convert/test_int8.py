@@ -8,8 +8,8 @@ import pytest
 from biogate import engine
 from biogate.errors import ConfigError, EngineError
 from biogate.exporters import registry
-from biogate.exporters.export.calibration import CalibrationDataReader, CalibrationMethod, resolve_method
-from biogate.exporters.export.int8 import quantize, quantize_gated
+from biogate.exporters.convert.calibration import CalibrationDataReader, CalibrationMethod, resolve_method
+from biogate.exporters.convert.int8 import quantize, quantize_gated
 
 
 def _raw_pixels(n):
@@ -61,7 +61,7 @@ def test_exported_bad_bundle_is_unfit_and_refused(tmp_path):
 def test_every_calibration_method_gives_a_symmetric_trt_model(tmp_path, method):
     from engine.conftest import _conv_net, real_samples
 
-    from biogate.exporters.export.trt.qdq_rules import check_file
+    from biogate.exporters.convert.trt.qdq_rules import check_file
 
     _conv_net(tmp_path / "m.onnx")
     out = quantize(

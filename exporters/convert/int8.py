@@ -4,7 +4,7 @@ Weights and activations are **symmetric signed int8** (zero-point 0) with per-ch
 scales, so the same ``model.int8.onnx`` runs on ONNX Runtime CPU and builds in TensorRT with
 explicit quantization.  :func:`quantize_gated` evaluates the INT8 model with the model's own
 metric; when the drop exceeds ``int8_budget`` it ranks nodes by their quantization error
-(:mod:`biogate.exporters.export.sensitivity`) and retries with the worst kept in FP32.  The verdict
+(:mod:`biogate.exporters.convert.sensitivity`) and retries with the worst kept in FP32.  The verdict
 (fit or not, and why) goes into the bundle manifest.
 """
 
@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from biogate.exporters.export.calibration import (
+from biogate.exporters.convert.calibration import (
     CalibrationDataReader,
     CalibrationMethod,
     ort_method,
     resolve_method,
 )
-from biogate.exporters.export.runners import ort_infer
+from biogate.exporters.convert.runners import ort_infer
 from biogate.exporters.registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def quantize_gated(
     Each retry keeps ``exclude_fraction`` more of the quantizable nodes (worst first) in FP32.
     The last attempt's model stays at ``out_path`` whatever the verdict.
     """
-    from biogate.exporters.export.sensitivity import rank_nodes
+    from biogate.exporters.convert.sensitivity import rank_nodes
 
     method = resolve_method(method)
     budget = float(spec.int8_budget)

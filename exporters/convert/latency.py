@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biogate.exporters.export.runners import ort_session
+from biogate.exporters.convert.runners import ort_session
 
 
 def _p50(session, names, inputs, repeat: int) -> float:
