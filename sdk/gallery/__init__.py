@@ -5,6 +5,7 @@ See ``docs/gallery.md``.  Entry points: :class:`Gallery` and :class:`GalleryKey`
 
 from __future__ import annotations
 
+from .batch import check_threshold
 from .cancelable import CancelableTransform
 from .crypto import KEY_ENV, GalleryKey
 from .gallery import REFRESH_S, Gallery, threshold_from_manifest
@@ -28,5 +29,6 @@ __all__ = [
     "Matches",
     "TemplateIndex",
     "Verification",
+    "check_threshold",
     "threshold_from_manifest",
 ]

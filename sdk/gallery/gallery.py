@@ -18,7 +18,6 @@ committed, and if so applies that delta before it answers — so a search that s
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -32,7 +31,7 @@ from . import batch
 from .cancelable import CancelableTransform
 from .crypto import GalleryKey, TemplateCipher, check_key_location
 from .index import normalise
-from .integrity import GalleryState, RowDigest, open_state, seal_state
+from .integrity import GalleryState, RowDigest, open_state, params_sha256, seal_state
 from .records import Change, Enrollment, Identity, Match, Matches, Verification
 from .store import LOCK_TIMEOUT_S, SCHEMA_VERSION, GalleryStore, Locked
 from .view import Loader, RowChecker, View
@@ -66,10 +65,6 @@ def threshold_from_manifest(bundle: str | Path | Any, key: str = "cosine") -> fl
         return float(thresholds[key])
     except (TypeError, ValueError):
         raise GalleryError(f"thresholds[{key!r}] of {where!r} is not a number: {thresholds[key]!r}") from None
-
-
-def _sha256(data: bytes | None) -> bytes:
-    return bytes(32) if data is None else hashlib.sha256(data).digest()
 
 
 class Gallery:
@@ -190,7 +185,7 @@ class Gallery:
             params, stored_dim = transform.params(), transform.bits  # stored: the transform's output
         elif dim is not None:
             stored_dim = int(dim)
-        state = GalleryState(dim=stored_dim, transform_sha256=_sha256(params))
+        state = GalleryState(dim=stored_dim, transform_sha256=params_sha256(params))
         store = self._store
         store.use_rollback_journal()
         with store.write() as db:
@@ -223,7 +218,7 @@ class Gallery:
     def _open_transform(
         self, params: bytes | None, transform_key: GalleryKey | None, state: GalleryState
     ) -> CancelableTransform | None:
-        if _sha256(params) != state.transform_sha256:
+        if params_sha256(params) != state.transform_sha256:
             raise GalleryError(
                 f"the cancelable-transform parameters of gallery {self.path!r} do not match its "
                 "authenticated state (missing, or edited outside biogate)"

@@ -52,6 +52,11 @@ class GalleryState(NamedTuple):
     transform_sha256: bytes = bytes(32)
 
 
+def params_sha256(params: bytes | None) -> bytes:
+    """What the state records of the cancelable-transform parameters (zeros: none)."""
+    return bytes(32) if params is None else hashlib.sha256(params).digest()
+
+
 def seal_state(cipher: TemplateCipher, state: GalleryState) -> bytes:
     """The state as stored: ``nonce || AES-GCM(plaintext)``, bound to this gallery."""
     plain = _STATE.pack(
