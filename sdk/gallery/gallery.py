@@ -125,6 +125,9 @@ class Gallery:
             self._open(key, dim, transform_key, transform_bits, transform_center)
         except BaseException:
             self._store.close()  # a refused open (wrong key, bad rows) leaves no connection behind
+            where = Path(self.path)
+            if self._store.created and where.exists() and where.stat().st_size == 0:
+                where.unlink()  # nor an empty file it created
             raise
 
     # -- opening ---------------------------------------------------------------------------------

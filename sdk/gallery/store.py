@@ -38,7 +38,7 @@ LOCK_TIMEOUT_S = 5.0
 LOG_KEEP = 100_000
 
 _SCHEMA = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",  # kept on upgrade
     "CREATE TABLE identities (pk INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
     " name TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}', created REAL NOT NULL)",
     "CREATE TABLE templates (pk INTEGER PRIMARY KEY AUTOINCREMENT, tid BLOB NOT NULL UNIQUE,"
@@ -63,14 +63,15 @@ class Locked(GalleryError):
     """Another process held the gallery's lock for longer than the wait allowed."""
 
 
-def _create_owner_only(path: Path) -> None:
+def _create_owner_only(path: Path) -> bool:
     try:
         fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
     except FileExistsError:
-        return  # another process created it first; it is opened as found
+        return False  # another process created it first; it is opened as found
     except OSError as exc:
         raise GalleryError(f"cannot create gallery {str(path)!r}: {exc.strerror or exc}") from exc
     os.close(fd)
+    return True
 
 
 class GalleryStore:
@@ -85,6 +86,7 @@ class GalleryStore:
     def __init__(self, path: str | Path, create: bool, lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
         self.path = str(path)
         self.lock_timeout_s = float(lock_timeout_s)
+        self.created = False  # True when this open created the file
         where = Path(self.path)
         if where.is_dir():
             raise GalleryError(f"gallery {self.path!r} is a folder, not a database file")
@@ -93,7 +95,7 @@ class GalleryStore:
                 raise GalleryError(
                     f"gallery {self.path!r} does not exist (create it with create=True or `biogate enroll`)"
                 )
-            _create_owner_only(where)
+            self.created = _create_owner_only(where)
         try:
             #: An empty file (just created, or left by a first open that died): nothing to lose.
             self.fresh = where.stat().st_size == 0
@@ -318,8 +320,9 @@ class GalleryStore:
         )
 
     @staticmethod
-    def prune_log(db: sqlite3.Connection, keep: int = LOG_KEEP) -> int | None:
+    def prune_log(db: sqlite3.Connection, keep: int | None = None) -> int | None:
         """Drop whole generations beyond the newest ``keep`` rows; the new oldest reachable one."""
+        keep = LOG_KEEP if keep is None else keep
         low, high = db.execute("SELECT MIN(seq), MAX(seq) FROM changes").fetchone()
         if low is None or high - low < keep + keep // 10:  # prune in steps, not on every write
             return None
