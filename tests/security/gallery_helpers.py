@@ -8,10 +8,11 @@ answer — on a deadline, never on a sleep.
 from __future__ import annotations
 
 import os
-import selectors
+import queue
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -60,9 +61,16 @@ class Worker:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self._sel = selectors.DefaultSelector()
-        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
         self.lines: list[str] = []
+        self._queue: queue.Queue = queue.Queue()
+        # A thread owns the pipe (select() on a buffered text pipe misses lines already read ahead).
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)  # the worker ended
 
     def send(self, line: str) -> None:
         self.proc.stdin.write(line + "\n")
@@ -71,13 +79,13 @@ class Worker:
     def expect(self, prefix: str, deadline_s: float = DEADLINE_S) -> str:
         """The next line starting with ``prefix``; fails with the worker's stderr otherwise."""
         end = time.monotonic() + deadline_s
-        while time.monotonic() < end:
-            if not self._sel.select(timeout=end - time.monotonic()):
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
                 break
-            line = self.proc.stdout.readline()
-            if not line:  # the worker ended
-                break
-            line = line.rstrip("\n")
             self.lines.append(line)
             if line.startswith(prefix):
                 return line
@@ -90,6 +98,7 @@ class Worker:
         return self.proc.stderr.read()
 
     def kill(self) -> None:
+        """SIGKILL, as ``kill -9`` does."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=DEADLINE_S)
@@ -101,7 +110,6 @@ class Worker:
                 self.proc.wait(timeout=DEADLINE_S)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self._sel.close()
 
 
 def flip_byte(path: Path, offset: int) -> None:
