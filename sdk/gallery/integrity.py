@@ -96,8 +96,7 @@ def open_state(cipher: TemplateCipher, record: bytes, where: str) -> GalleryStat
     )
 
 
-def _field(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
+_ROW = struct.Struct(">cqIIId")  # tag, (identity) row key, three field lengths, created
 
 
 class RowDigest:
@@ -115,21 +114,12 @@ class RowDigest:
         return int.from_bytes(hmac.digest(self._key, message, hashlib.sha256), "big")
 
     def identity(self, pk: int, identity_id: str, name: str, meta_json: str, created: float) -> int:
-        return self._f(
-            b"I"
-            + struct.pack(">q", pk)
-            + _field(identity_id.encode("utf-8"))
-            + _field(name.encode("utf-8", "surrogatepass"))
-            + _field(meta_json.encode("utf-8", "surrogatepass"))
-            + struct.pack(">d", created)
-        )
+        ident = identity_id.encode("utf-8", "surrogatepass")
+        label = name.encode("utf-8", "surrogatepass")
+        meta = meta_json.encode("utf-8", "surrogatepass")
+        head = _ROW.pack(b"I", pk, len(ident), len(label), len(meta), created)
+        return self._f(b"".join((head, ident, label, meta)))
 
     def template(self, identity_pk: int, tid: bytes, nonce: bytes, ciphertext: bytes, created: float) -> int:
-        return self._f(
-            b"T"
-            + struct.pack(">q", identity_pk)
-            + _field(tid)
-            + _field(nonce)
-            + _field(ciphertext)
-            + struct.pack(">d", created)
-        )
+        head = _ROW.pack(b"T", identity_pk, len(tid), len(nonce), len(ciphertext), created)
+        return self._f(b"".join((head, tid, nonce, ciphertext)))
