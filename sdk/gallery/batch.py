@@ -75,8 +75,13 @@ def prepare(gallery: Gallery, changes: Iterable[Any]) -> list[_Op]:
     ops = []
     dim = gallery.dim
     for change in changes:
-        c = change if isinstance(change, Change) else Change(*change)
-        if c.op not in OPS:
+        try:
+            c = change if isinstance(change, Change) else Change(*change)
+        except TypeError:
+            raise GalleryError(
+                f"a gallery change is a Change or (op, identity_id, ...), got {change!r}"
+            ) from None
+        if not isinstance(c.op, str) or c.op not in OPS:
             raise GalleryError(f"unknown gallery change {c.op!r}; valid: {', '.join(OPS)}")
         raw = unit = None
         meta_json, threshold = "{}", None
