@@ -89,6 +89,14 @@ class View:
         self.high_water = delta.high_water
 
 
+_IDENTITY_TYPES = (int, str, str, str, (int, float))  # pk, id, name, meta JSON, created
+_TEMPLATE_TYPES = (int, int, bytes, bytes, bytes, (int, float))  # pk, owner, tid, nonce, ciphertext, created
+
+
+def _typed(row: Sequence[Any], types: Sequence[Any]) -> bool:
+    return len(row) == len(types) and all(isinstance(v, t) for v, t in zip(row, types))
+
+
 def _where(pk: Any, ident: Any) -> str:
     return f"identity {ident!r}" if isinstance(ident, str) else f"identity row {pk!r}"
 
@@ -104,13 +112,7 @@ class RowChecker:
     def _identity(self, row: IdentityRecord) -> Person:
         pk, ident, name, meta, created = row
         what = f"{_where(pk, ident)} of gallery {self.path!r}"
-        if not (
-            isinstance(pk, int)
-            and isinstance(ident, str)
-            and isinstance(name, str)
-            and isinstance(meta, str)
-            and isinstance(created, (int, float))
-        ):
+        if not _typed(row, _IDENTITY_TYPES):
             raise GalleryError(f"{what} has a field of the wrong type (damaged or edited outside biogate)")
         try:
             if not isinstance(json.loads(meta), dict):
@@ -145,14 +147,9 @@ class RowChecker:
         tids: list[bytes] = []
         raw: list[bytes] = []
         orphans = 0
-        for pk, owner, tid, nonce, ct, created in template_rows:
-            if not (
-                isinstance(owner, int)
-                and isinstance(tid, bytes)
-                and isinstance(nonce, bytes)
-                and isinstance(ct, bytes)
-                and isinstance(created, (int, float))
-            ):
+        for row in template_rows:
+            pk, owner, tid, nonce, ct, created = row
+            if not _typed(row, _TEMPLATE_TYPES):
                 raise GalleryError(
                     f"template row {pk!r} of gallery {self.path!r} has a field of the wrong type "
                     "(damaged or edited outside biogate)"
