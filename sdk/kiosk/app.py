@@ -32,10 +32,18 @@ log = logging.getLogger(__name__)
 class Kiosk:
     """A running access-control kiosk: ``start()``, ``stop()``, ``stats()``; a context manager."""
 
-    def __init__(self, pipeline: Pipeline, sink: DecisionSink, closers: list[Callable[[], Any]]) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        sink: DecisionSink,
+        closers: list[Callable[[], Any]],
+        notices: list[str] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.sink = sink
         self._closers = closers
+        #: Start-up banner lines: what the kiosk decides with, and every override in force.
+        self.notices = list(notices or [])
 
     def start(self) -> Kiosk:
         self.pipeline.start()
@@ -70,8 +78,13 @@ def _engine_options(config: KioskConfig) -> dict[str, Any]:
     return {"threads": config.models.threads}
 
 
-def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) -> list[Stage]:
-    """The stage list for ``config`` (models loaded from their bundles)."""
+def build_stages(
+    config: KioskConfig, gallery: Any, thermal_source: Any = None, notices: list[str] | None = None
+) -> list[Stage]:
+    """The stage list for ``config`` (models loaded from their bundles).
+
+    Lines for the start-up banner (the match threshold in force, overrides) go to ``notices``.
+    """
     from ..models import FaceEmbedder, FaceLiveness, MTCNNDetector
 
     m = config.models
@@ -100,9 +113,13 @@ def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) 
     elif m.refine:
         raise ConfigError("kiosk config [models]: refine needs super_resolution (it refines the SR output)")
     embedder = FaceEmbedder.from_bundle(config.resolve(m.embedder), **opts)
-    threshold = config.gallery.threshold
-    if threshold is None:
-        threshold = embedder.thresholds.get("cosine")
+    threshold, notice = config.gallery.match_threshold(
+        embedder.thresholds.get("cosine"), config.resolve(m.embedder), f"{config.name} [gallery]"
+    )
+    if notices is not None:
+        notices.append(notice)
+    if notice.startswith("WEAK"):
+        log.warning("%s", notice)
     stages += [EmbedStage(embedder), MatchStage(gallery, threshold)]
     if config.thermal.enabled:
         from ..models.thermal import ThermalConfig as ThermalModelConfig
@@ -162,6 +179,7 @@ def build_kiosk(
     from ..gallery import Gallery, GalleryKey
 
     closers: list[Callable[[], Any]] = []
+    notices: list[str] = []
     try:
         gallery_key = GalleryKey.resolve(config.resolve(config.gallery.key_file) or None)
         gallery = Gallery(config.resolve(config.gallery.path), gallery_key)
@@ -169,7 +187,7 @@ def build_kiosk(
         if config.thermal.enabled and thermal_source is None:
             thermal_source = open_source(config.thermal.uri, **config.thermal.options)
             closers.append(thermal_source.close)
-        stages = build_stages(config, gallery, thermal_source)
+        stages = build_stages(config, gallery, thermal_source, notices)
         if gate is None:
             gate = open_gate(config, closers)
         audit = AuditLog(config.resolve(config.audit.path), config.audit.save_faces)
@@ -183,7 +201,7 @@ def build_kiosk(
             with contextlib.suppress(Exception):
                 close()
         raise
-    return Kiosk(pipeline, sink, closers)
+    return Kiosk(pipeline, sink, closers, notices)
 
 
 __all__ = ["Kiosk", "build_kiosk", "build_stages", "open_gate"]
