@@ -100,6 +100,8 @@ def identify(
     """Run the chain per ``args``; ``detector``/``embedder``/``gallery`` replace the defaults (tests)."""
     if args.top_k < 1 or args.candidates < 1 or args.every < 1:
         raise ConfigError("--top-k, --candidates and --every must be >= 1")
+    if args.threshold is not None and not 0 < args.threshold <= 1:  # before loading any model
+        raise ConfigError(f"--threshold must be a cosine in (0, 1], got {args.threshold:g}")
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     frames = select_frames(args.source, args.every, args.candidates)
