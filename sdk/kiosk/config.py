@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..pipeline.policy import PolicyConfig
 from ..sharpness import METRICS
+from .policy import PolicyConfig
 from .schema import Table, build_table, checked
 
 if sys.version_info >= (3, 11):

@@ -11,8 +11,8 @@ import pytest
 
 from biogate.errors import BiogateInternalError, ConfigError
 from biogate.kiosk.config import KioskConfig, load_config, table_classes
+from biogate.kiosk.policy import PolicyConfig
 from biogate.kiosk.schema import Kind, Table, build_table, checked, describe, field_specs, parse_annotation
-from biogate.pipeline.policy import PolicyConfig
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "kiosk.md"
 
