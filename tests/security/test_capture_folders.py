@@ -12,13 +12,20 @@ import logging
 
 import numpy as np
 import pytest
-from capture.test_dicom import RAMP, write_dicom
 
 import biogate
 from biogate.cli.main import main
 from biogate.errors import ConfigError
+from biogate.sim.xray import ScanConfig
+from biogate.sim.xray_dicom import write_dicom as write_scan
 
 W, H = 64, 48
+RAMP = np.tile(np.arange(0, 4096, 64, dtype=np.uint16), (4, 1))
+
+
+def write_dicom(path, instance):
+    """One DX file as a detector export folder holds it (the X-ray simulator's writer)."""
+    return write_scan(path, RAMP, ScanConfig(), subject="s", instance=instance)
 
 
 def _raw(path, value):
@@ -32,8 +39,8 @@ def _read_all(uri):
 
 
 def test_dicom_folder_with_watch_0_delivers_every_file_in_name_order(tmp_path):
-    for name in ("c.dcm", "a.dcm", "b.dcm"):
-        write_dicom(tmp_path / name, RAMP)
+    for i, name in enumerate(("c.dcm", "a.dcm", "b.dcm")):
+        write_dicom(tmp_path / name, i)
     frames = _read_all(f"dicom://{tmp_path}?watch=0")  # settle_s stays at its 0.5 s default
     assert [f.meta["path"].rsplit("/", 1)[-1] for f in frames] == ["a.dcm", "b.dcm", "c.dcm"]
     assert all(f.format == "xray16" for f in frames)
@@ -72,7 +79,7 @@ def test_capture_cli_writes_every_file_of_a_finished_dicom_folder(tmp_path, caps
     folder = tmp_path / "export"
     folder.mkdir()
     for i in range(3):
-        write_dicom(folder / f"{i}.dcm", RAMP)
+        write_dicom(folder / f"{i}.dcm", i)
     out = tmp_path / "out"
     assert (
         main(["capture", f"dicom://{folder}?watch=0", "--frames", "5", "--out", str(out), "--no-progress"])
