@@ -82,6 +82,24 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """``[fleet]``: follow a fleet server (docs/fleet.md); ``biogate run`` starts the sync agent."""
+
+    enabled: bool = False
+    dsn: str = ""  # libpq DSN / postgresql:// URI of the server, as this kiosk's role, no password
+    password_file: str = ""  # "" = PGPASSWORD or ~/.pgpass
+    sslmode: str = "verify-full"
+    sslrootcert: str = ""  # CA of the server's certificate
+    sslcert: str = ""  # client certificate login (optional)
+    sslkey: str = ""
+    site_key_file: str = ""  # the site key that unwraps the site's data key (never on the server)
+    state: str = "fleet_state.db"  # sync progress and the audit spool
+    poll_s: float = 5.0  # fallback poll; also how often the server confirms the gallery current
+    max_staleness_s: float = 600.0  # no confirmation for this long: match nobody (fail closed)
+    reconnect_max_s: float = 15.0
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     source: SourceConfig = field(default_factory=SourceConfig)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
@@ -91,6 +109,7 @@ class KioskConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     base_dir: str = "."
 
     def resolve(self, path: str) -> str:
@@ -110,6 +129,7 @@ _TABLE_CLASSES = {
     "policy": PolicyConfig,
     "gate": GateConfig,
     "audit": AuditConfig,
+    "fleet": FleetConfig,
 }
 
 
