@@ -31,7 +31,7 @@ def _rows(dsn: str, sql: str) -> list:
 
 
 def test_kiosk_reads_only_its_own_site(two_sites):
-    fleet, dsn = two_sites
+    _fleet, dsn = two_sites
     for table, column in (
         ("identities", "site_id"),
         ("templates", "site_id"),
@@ -46,7 +46,7 @@ def test_kiosk_reads_only_its_own_site(two_sites):
 
 
 def test_kiosk_cannot_write_the_gallery_nor_read_audit(two_sites):
-    fleet, dsn = two_sites
+    _fleet, dsn = two_sites
     attempts = [
         "INSERT INTO fleet.identities(site_id, id, name, version) VALUES ('hq', 'EVIL', 'x', 1)",
         "DELETE FROM fleet.identities",
@@ -120,7 +120,7 @@ def test_database_dump_holds_no_plaintext_template(fleet, pg_server):
     with pytest.raises(FleetError, match="does not open"):
         unwrap_data_key(GalleryKey.generate(), "hq", version, wrapped)
     cipher = SiteCipher("hq", version, unwrap_data_key(fleet.site_key, "hq", version, wrapped))
-    _, ident, tid, kv, nonce, ct = rows[0]
+    _, ident, tid, _kv, nonce, ct = rows[0]
     assert any(np.array_equal(cipher.open(ident, tid, nonce, ct), v) for v in templates)
     with pytest.raises(FleetError, match="failed authentication"):
         cipher.open("E2", tid, nonce, ct)  # moved to another identity
