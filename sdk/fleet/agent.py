@@ -112,6 +112,8 @@ class FleetAgent:
         self.resent = 0  # records the server already had (re-sent after a crash or outage)
         self.refused = 0  # searches refused because the gallery was too stale
         self._was_fresh = self.fresh()
+        self._open = True
+        self.last_status: dict[str, Any] = {}
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> FleetAgent:
@@ -128,7 +130,10 @@ class FleetAgent:
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
-        self.state.close()
+        if self._open:
+            self.last_status = self.status()  # what it was when it stopped (the state closes now)
+            self._open = False
+            self.state.close()
 
     def __enter__(self) -> FleetAgent:
         return self.start()
