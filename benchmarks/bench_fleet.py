@@ -20,9 +20,11 @@ kiosks that were up: a killed kiosk's backlog is counted in ``resynced_after_kil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -38,8 +40,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import contextlib
-
 from _common import base_parser, latency_stats, print_table, write_report  # noqa: E402
 
 from biogate.fleet import FleetAdmin, connect, migrate  # noqa: E402
@@ -155,6 +155,7 @@ def run(args: Any) -> dict[str, Any]:
         return _run(args, bench, pg)
     finally:
         pg.close()
+        shutil.rmtree(bench.root, ignore_errors=True)
 
 
 def _run(args: Any, bench: Bench, pg: TempPostgres) -> dict[str, Any]:

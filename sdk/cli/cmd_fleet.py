@@ -175,26 +175,26 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kiosk(args: argparse.Namespace) -> int:
+def _new_login(args: argparse.Namespace, create: Any) -> str:
+    """Run ``create(admin) -> (role, password)`` and keep the password in a new mode-600 file only."""
     from ..fleet.admin import write_secret
 
     if Path(args.password_out).exists():
         raise FleetError(f"{args.password_out!r} already exists; refusing to overwrite a secret")
     with _admin(args) as admin:
-        role, password = admin.add_kiosk(args.kiosk_id, args.site)
+        role, password = create(admin)
     write_secret(args.password_out, password)
+    return role
+
+
+def _kiosk(args: argparse.Namespace) -> int:
+    role = _new_login(args, lambda admin: admin.add_kiosk(args.kiosk_id, args.site))
     print(f"kiosk {args.kiosk_id} at site {args.site}: database role {role}, password in {args.password_out}")
     return 0
 
 
 def _user(args: argparse.Namespace) -> int:
-    from ..fleet.admin import write_secret
-
-    if Path(args.password_out).exists():
-        raise FleetError(f"{args.password_out!r} already exists; refusing to overwrite a secret")
-    with _admin(args) as admin:
-        password = admin.add_user(args.name, args.group, None)
-    write_secret(args.password_out, password)
+    _new_login(args, lambda admin: (args.name, admin.add_user(args.name, args.group, None)))
     print(f"user {args.name} ({args.group}) created, password in {args.password_out}")
     return 0
 
