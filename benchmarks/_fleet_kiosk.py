@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 
 from biogate.fleet import FleetAgent, FreshGallery  # noqa: E402
 from biogate.gallery import Gallery, GalleryKey  # noqa: E402
-from biogate.pipeline.audit import AuditLog  # noqa: E402
-from biogate.pipeline.policy import DENY, OPEN, Decision  # noqa: E402
+from biogate.kiosk.audit import AuditLog  # noqa: E402
+from biogate.kiosk.policy import DENY, OPEN, Decision  # noqa: E402
 
 _out_lock = threading.Lock()
 

@@ -185,7 +185,7 @@ class FleetAgent:
 
     # -- audit -----------------------------------------------------------------------------------
     def spool_record(self, record: dict[str, Any]) -> None:
-        """An :class:`~biogate.pipeline.audit.AuditLog` listener: commit the record to the spool."""
+        """An :class:`~biogate.kiosk.audit.AuditLog` listener: commit the record to the spool."""
         self.state.spool(record)
 
     # -- connections -----------------------------------------------------------------------------
