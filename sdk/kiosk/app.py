@@ -44,8 +44,11 @@ class Kiosk:
         self._closers = closers
         #: Start-up banner lines: what the kiosk decides with, and every override in force.
         self.notices = list(notices or [])
+        self.fleet: Any = None  # the fleet sync agent when kiosk.toml has [fleet] enabled
 
     def start(self) -> Kiosk:
+        if self.fleet is not None:
+            self.fleet.start()
         self.pipeline.start()
         return self
 
@@ -65,6 +68,8 @@ class Kiosk:
         stats = self.pipeline.stats()
         stats["capture_to_gate"] = self.sink.capture_to_gate.summary()
         stats["decisions"] = len(self.sink.records)
+        if self.fleet is not None:
+            stats["fleet"] = self.fleet.status()
         return stats
 
     def __enter__(self) -> Kiosk:
@@ -182,16 +187,24 @@ def build_kiosk(
     notices: list[str] = []
     try:
         gallery_key = GalleryKey.resolve(config.resolve(config.gallery.key_file) or None)
-        gallery = Gallery(config.resolve(config.gallery.path), gallery_key)
+        gallery = Gallery(config.resolve(config.gallery.path), gallery_key, create=config.fleet.enabled)
         closers.append(gallery.close)
+        agent, match_gallery = None, gallery
+        if config.fleet.enabled:  # the fleet server is the gallery of record (docs/fleet.md)
+            from ..fleet.kiosk import agent_for_kiosk
+
+            agent, match_gallery = agent_for_kiosk(config, gallery)
+            closers.append(agent.stop)
         if config.thermal.enabled and thermal_source is None:
             thermal_source = open_source(config.thermal.uri, **config.thermal.options)
             closers.append(thermal_source.close)
-        stages = build_stages(config, gallery, thermal_source, notices)
+        stages = build_stages(config, match_gallery, thermal_source, notices)
         if gate is None:
             gate = open_gate(config, closers)
         audit = AuditLog(config.resolve(config.audit.path), config.audit.save_faces)
         closers.append(audit.close)
+        if agent is not None:
+            audit.listeners.append(agent.spool_record)
         sink = DecisionSink(DecisionPolicy(config.policy), gate, audit, on_decision)
         if source is None:
             source = open_source(config.source.uri, **config.source.options)
@@ -201,7 +214,9 @@ def build_kiosk(
             with contextlib.suppress(Exception):
                 close()
         raise
-    return Kiosk(pipeline, sink, closers, notices)
+    kiosk = Kiosk(pipeline, sink, closers, notices)
+    kiosk.fleet = agent
+    return kiosk
 
 
 __all__ = ["Kiosk", "build_kiosk", "build_stages", "open_gate"]
