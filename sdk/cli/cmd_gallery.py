@@ -9,8 +9,9 @@
     biogate gallery upgrade --gallery faces.db      # a gallery of biogate before schema 2
 
 A probe is a face photo (embedded like ``biogate enroll`` does) or ``--embedding NPY``.  The
-decision threshold is ``--threshold``, else the one stored in the gallery (``threshold --set``,
-which running kiosks follow within a second), else the embedder bundle's ``thresholds["cosine"]``.
+decision threshold is ``--threshold``, else the stricter of the one stored in the gallery
+(``threshold --set``, which running kiosks follow within a second) and the embedder bundle's
+``thresholds["cosine"]``.
 A gallery locked by another process is one error line after ``--lock-timeout`` seconds.
 """
 
@@ -104,12 +105,12 @@ def _probe(args: argparse.Namespace) -> np.ndarray:
 def _threshold(args: argparse.Namespace, gallery: Gallery, required: bool) -> float | None:
     if args.threshold is not None:
         return check_threshold(args.threshold, "--threshold")
-    if gallery.stored_threshold is not None:
-        return gallery.stored_threshold
     bundle = _embedder_bundle(args)
-    if bundle.exists() or required:
-        return threshold_from_manifest(bundle)
-    return None
+    stored = gallery.stored_threshold
+    if bundle.exists() or (required and stored is None):
+        calibrated = threshold_from_manifest(bundle)
+        return calibrated if stored is None else max(stored, calibrated)  # stored: stricter only
+    return stored
 
 
 def run(args: argparse.Namespace) -> int:

@@ -77,7 +77,7 @@ class Gallery:
         dim: expected template dimension; ``None`` takes it from the data (first enrolment).
         threshold: default cosine threshold for :meth:`search` and :meth:`verify`
             (see :func:`threshold_from_manifest`); ``None`` returns unfiltered top-k.  A
-            threshold stored in the gallery (:meth:`set_threshold`) takes precedence.
+            threshold stored in the gallery (:meth:`set_threshold`) can only raise it.
         backend: index backend, see :class:`~biogate.gallery.index.TemplateIndex`.
         max_shortlist: cap on float32 re-ranking per search.
         transform_key: store cancelable templates (:mod:`biogate.gallery.cancelable`) made with
@@ -392,7 +392,8 @@ class Gallery:
         """Store the decision threshold (a cosine in (0, 1]; ``None`` clears it).
 
         Searches and verifications without an explicit threshold, the kiosk's match stage and
-        ``biogate gallery`` use it — in every process, within ``refresh_s``.
+        ``biogate gallery`` use it — in every process, within ``refresh_s`` — wherever it is
+        stricter than their own threshold: it can raise a decision threshold, never lower it.
         """
         batch.run(self, [Change.set_threshold(threshold)])
 
@@ -408,10 +409,13 @@ class Gallery:
 
     # -- matching --------------------------------------------------------------------------------
     def _decision_threshold(self, threshold: float | None) -> float | None:
+        """An explicit threshold, else the stricter of the stored one and the gallery's own."""
         if threshold is not None:
             return threshold
         stored = self._view.state.threshold
-        return self.threshold if stored is None else stored
+        if stored is None or self.threshold is None:
+            return self.threshold if stored is None else stored
+        return max(stored, self.threshold)
 
     def _probes(self, embeddings: Any, what: str = "probe") -> np.ndarray:
         """Validated unit probes ``(m, stored dim)``: normalised, transformed when protected."""
@@ -441,8 +445,8 @@ class Gallery:
     def search(self, embedding: Any, k: int = 1, threshold: float | None = None) -> Matches:
         """1:N: the ``k`` identities most similar to ``embedding`` (cosine), best first.
 
-        ``threshold`` (default: the stored one, else the gallery's) drops identities scoring
-        below it; with no threshold at all the plain top-k is returned.
+        ``threshold`` (default: the stricter of the stored one and the gallery's) drops
+        identities scoring below it; with no threshold at all the plain top-k is returned.
         """
         self._maybe_refresh()
         probe = self._probe(embedding)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..pipeline.stage import Stage, Work
 from ..select import FrameSelector
 from ..sharpness import frame_sharpness
@@ -155,19 +156,22 @@ class MatchStage(Stage):
     name = "match"
     threaded = False
 
-    def __init__(self, gallery: Any, threshold: float | None) -> None:
+    def __init__(self, gallery: Any, threshold: float) -> None:
+        if threshold is None:  # fail closed: no threshold would accept the nearest identity
+            raise ConfigError("the match stage needs a cosine threshold")
         self.gallery = gallery
-        self.threshold = threshold
+        self.threshold = float(threshold)
 
     def process(self, work: Work) -> Work | None:
         # Every cosine is >= -1: the best identity whatever its score (the audit logs it).
         top = self.gallery.search(work.results["embedding"], k=1, threshold=-1.0)
         best = top[0] if top else None
         work.results["match_score"] = float(best.score) if best else None
-        # A threshold stored in the gallery (`biogate gallery threshold --set`) is followed live.
+        # A threshold stored in the gallery (`biogate gallery threshold --set`) is followed live;
+        # it can make the kiosk stricter, never weaker than its checked configuration.
         stored = getattr(self.gallery, "stored_threshold", None)
-        threshold = self.threshold if stored is None else stored
-        accepted = best is not None and (threshold is None or best.score >= threshold)
+        threshold = self.threshold if stored is None else max(self.threshold, stored)
+        accepted = best is not None and best.score >= threshold
         work.results["identity"] = best.identity_id if accepted else None
         work.results["name"] = best.name if accepted else None
         return work
