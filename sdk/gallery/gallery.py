@@ -397,13 +397,17 @@ class Gallery:
         """
         batch.run(self, [Change.set_threshold(threshold)])
 
-    def apply_changes(self, change_id: int, changes: Iterable[Change], *, replace: bool = False) -> bool:
-        """Apply a batch of :class:`Change` in one transaction, once (the fleet sync's entry point).
+    def apply_changes(
+        self, changes: Iterable[Change], change_id: int | None = None, *, replace: bool = False
+    ) -> bool:
+        """Apply a batch of :class:`Change` in one transaction (the fleet sync's entry point).
 
-        ``change_id`` (an integer >= 0) must be above :attr:`last_change_id`, else nothing is done
-        and False is returned: a batch received twice is applied once.  ``replace=True`` (a full
-        sync) first deletes every identity, so the gallery becomes exactly the batch.  A delete
-        of an absent identity is a no-op; any other failure applies nothing.
+        Searches see the gallery before or after the whole batch, never between its changes.
+        With ``change_id`` (an integer >= 0) the batch is applied once: unless the id is above
+        :attr:`last_change_id` nothing is done and False is returned, else the id is stored with
+        the batch.  ``replace=True`` (a full sync) first deletes every identity, so the gallery
+        becomes exactly the batch.  A delete of an absent identity is a no-op; any other failure
+        applies nothing.
         """
         return batch.run(self, changes, change_id, replace, strict_delete=False)[0]
 

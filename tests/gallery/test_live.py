@@ -77,8 +77,8 @@ def test_a_reader_behind_the_pruned_log_reloads_everything(db: Path, key: Galler
 def test_apply_changes_is_one_transaction_applied_once(db: Path, key: GalleryKey) -> None:
     with Gallery(db, key, create=True) as gallery, Gallery(db, key, refresh_s=0) as kiosk:
         assert gallery.last_change_id is None
-        assert gallery.apply_changes(1, [Change.enroll("A", "Ann", _t(1)), Change.enroll("B", "Bo", _t(2))])
-        assert not gallery.apply_changes(1, [Change.delete("A")])  # received twice: applied once
+        assert gallery.apply_changes([Change.enroll("A", "Ann", _t(1)), Change.enroll("B", "Bo", _t(2))], 1)
+        assert not gallery.apply_changes([Change.delete("A")], 1)  # received twice: applied once
         assert "A" in gallery and gallery.last_change_id == 1
         batch = [
             Change.delete("A"),
@@ -89,30 +89,33 @@ def test_apply_changes_is_one_transaction_applied_once(db: Path, key: GalleryKey
             ("delete", "C"),  # plain tuples work too
             Change.enroll("C", "Cy again", _t(5)),
         ]
-        assert gallery.apply_changes(7, batch)
+        assert gallery.apply_changes(batch, 7)
         assert (
             sorted(i.id for i in gallery.identities()) == ["B", "C"] and gallery.get("C").name == "Cy again"
         )
         assert gallery.get("B").n_templates == 2 and gallery.stored_threshold == 0.9
         generation = gallery.generation
         with pytest.raises(GalleryError, match="already enrolled"):
-            gallery.apply_changes(8, [Change.delete("B"), Change.enroll("C", "dup", _t(6))])
+            gallery.apply_changes([Change.delete("B"), Change.enroll("C", "dup", _t(6))], 8)
         assert "B" in gallery and gallery.last_change_id == 7 and gallery.generation == generation
         assert _state(kiosk) == _state(gallery)  # the kiosk saw the batch whole, never a failed one
-        assert gallery.apply_changes(9, [Change.enroll("X", "X", _t(7))], replace=True)  # a full sync
+        assert gallery.apply_changes([Change.enroll("X", "X", _t(7))], 9, replace=True)  # a full sync
         assert [i.id for i in kiosk.identities()] == ["X"] and kiosk.last_change_id == 9
         assert kiosk.search(_t(2)[0], k=5, threshold=-1.0)[0].identity_id == "X"
         for bad in (-1, "10", True, 2.0):
             with pytest.raises(GalleryError, match="change id"):
-                gallery.apply_changes(bad, [])
+                gallery.apply_changes([], bad)
         for value in (0, 1.5, -0.2, "abc", float("nan")):
             with pytest.raises(GalleryError, match=r"\(0, 1\]"):
-                gallery.apply_changes(10, [Change.set_threshold(value)])
+                gallery.apply_changes([Change.set_threshold(value)], 10)
         with pytest.raises(GalleryError, match="unknown gallery change"):
-            gallery.apply_changes(10, [Change("rename", "X")])
+            gallery.apply_changes([Change("rename", "X")], 10)
         with pytest.raises(GalleryError, match="JSON"):
-            gallery.apply_changes(10, [Change.enroll("Y", "Y", _t(8), {"f": object()})])
+            gallery.apply_changes([Change.enroll("Y", "Y", _t(8), {"f": object()})], 10)
         assert gallery.last_change_id == 9
+        assert (
+            gallery.apply_changes([Change.delete("X")]) and gallery.last_change_id == 9
+        )  # no id: atomic only
 
 
 def test_set_threshold_is_range_checked_and_followed(db: Path, key: GalleryKey) -> None:
