@@ -22,7 +22,9 @@ class PolicyConfig:
     require_liveness: bool = True
     # Which presentation-attack checks decide "live": the RGB silent-liveness model (seed 004),
     # the thermal camera's skin check (prints and screens are at room temperature), or both.
-    liveness_source: str = "rgb"
+    # Default "thermal": the only check that stops the simulated attacks today (the shipped RGB
+    # model is unfit, docs/security.md); a kiosk without [thermal] then refuses to start.
+    liveness_source: str = "thermal"
     require_temperature: bool = False  # True: no temperature reading means deny
     fever_c: float = 37.3
     open_cooldown_s: float = 5.0  # the same person is not let through twice within this time
