@@ -68,11 +68,10 @@ def _open_openat(root: Path, parts: tuple[str, ...], name: str) -> int:
             except OSError as exc:
                 mode = os.lstat(part, dir_fd=dir_fd).st_mode if _exists(part, dir_fd) else 0
                 if mode and (stat.S_ISLNK(mode) or not last):
-                    where = "/".join(parts[: i + 1])
+                    where = name if last else f"{'/'.join(parts[: i + 1])} (on the path of {name})"
+                    kind = "a symlink" if stat.S_ISLNK(mode) else "not a directory"
                     raise BundleError(
-                        f"bundle {root}: {where} (on the path of {name}) is "
-                        f"{'a symlink' if stat.S_ISLNK(mode) else 'not a directory'}; "
-                        "a bundle holds regular files only"
+                        f"bundle {root}: {where} is {kind}; a bundle holds regular files only"
                     ) from None
                 raise BundleError(f"bundle {root}: file {name} cannot be opened: {exc.strerror}") from None
             os.close(dir_fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 import time
 
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     kiosk = build_kiosk(config, on_decision=_print_decision)
+    for line in kiosk.notices:  # overrides in force (every audit record carries them) and notes
+        print(f"biogate run: {line}", file=sys.stderr, flush=True)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     with kiosk:
         last = time.monotonic()

@@ -238,10 +238,11 @@ def build_kiosk(
             with contextlib.suppress(Exception):
                 close()
         raise
-    notices = fitness.notices()
-    for line in notices:
+    for line in fitness.warnings():
         log.warning("%s", line)
-    return Kiosk(pipeline, sink, closers, notices)
+    for line in fitness.notes():
+        log.info("%s", line)
+    return Kiosk(pipeline, sink, closers, fitness.notices())
 
 
 __all__ = ["Kiosk", "build_kiosk", "build_stages", "open_gate"]

@@ -101,19 +101,26 @@ class FitnessGate:
     def unfit_deciders(self) -> list[Fitness]:
         return [v for u in self.uses if u.decides for v in u.verdicts() if not v.fit]
 
-    def notices(self) -> list[str]:
-        """Start-up banner lines: allowed unfit deciders, unfit models that only log, unsigned bundles."""
+    def warnings(self) -> list[str]:
+        """Banner lines for the overrides in force: allowed unfit deciders and unsigned bundles."""
         lines = [
             f"UNFIT MODEL DECIDES (allowed by [models] allow_unfit): {v.message()}"
             for v in self.unfit_deciders()
         ]
+        return lines + [f"UNSIGNED BUNDLE IN USE: {reason}" for reason in self._unsigned()]
+
+    def notes(self) -> list[str]:
+        """Banner lines for unfit models that only log (they decide nothing here)."""
+        lines = []
         for use in self.uses:
             if not use.decides:
-                lines += [
-                    f"{v.message()}; it does not decide here ({use.why})" for v in use.verdicts() if not v.fit
-                ]
-        lines += [f"UNSIGNED BUNDLE IN USE: {reason}" for reason in self._unsigned()]
+                unfit = [v for v in use.verdicts() if not v.fit]
+                lines += [f"note: {v.message()}; it does not decide here ({use.why})" for v in unfit]
         return lines
+
+    def notices(self) -> list[str]:
+        """Every start-up banner line: :meth:`warnings`, then :meth:`notes`."""
+        return self.warnings() + self.notes()
 
     def _unsigned(self) -> list[str]:
         out = []
