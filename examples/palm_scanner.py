@@ -38,7 +38,7 @@ def main() -> int:
     try:
         log = None
         if args.log:
-            from biogate.palm_log import DecisionLog
+            from biogate.models.palm_log import DecisionLog
 
             log = DecisionLog(args.log)
         liveness = PalmLiveness.from_bundle(args.liveness, require_fit=not args.allow_unfit)

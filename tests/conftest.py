@@ -40,7 +40,7 @@ def write_signed_bundle(
 ) -> Path:
     """Write a verified, signed bundle at ``root`` (the parent folder is created)."""
     pytest.importorskip("onnx")
-    from biogate.exporters.bundle_writer import write_manifest
+    from biogate.exporters.convert.bundle_writer import write_manifest
     from biogate.exporters.registry import ModelSpec, TensorSpec
 
     root.mkdir(parents=True, exist_ok=True)

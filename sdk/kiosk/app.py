@@ -10,13 +10,13 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..frame import Frame
-from ..pipeline.audit import AuditLog
-from ..pipeline.policy import DecisionPolicy
 from ..pipeline.runner import Pipeline
 from ..pipeline.stage import Stage
+from .audit import AuditLog
 from .config import KioskConfig
 from .decide import DecisionRecord, DecisionSink
-from .fitness import FitnessGate, ModelUse, check_names, laxer_threshold
+from .fitness import FitnessGate, ModelUse, check_names
+from .policy import DecisionPolicy
 from .stages import (
     DetectStage,
     EmbedStage,
@@ -43,7 +43,7 @@ class Kiosk:
         self.pipeline = pipeline
         self.sink = sink
         self._closers = closers
-        #: Start-up banner lines: overrides in force (unfit deciders, unsigned bundles), unfit loggers.
+        #: Start-up banner lines: what the kiosk decides with, and every override in force.
         self.notices = list(notices or [])
 
     def start(self) -> Kiosk:
@@ -94,24 +94,29 @@ def _check_liveness_sources(config: KioskConfig) -> bool:
     source = policy.liveness_source
     if source in ("thermal", "both") and not config.thermal.enabled:
         raise ConfigError(
-            f"kiosk config: policy.require_liveness with liveness_source = {source!r} needs [thermal] "
+            f"{config.name}: policy.require_liveness with liveness_source = {source!r} needs [thermal] "
             "enabled = true (the thermal "
             "skin check stops printed photos and screens); an RGB-only kiosk needs liveness_source = "
             "'rgb' and a liveness model fit for it (docs/security.md)"
         )
     if source in ("rgb", "both") and not m.liveness:
         raise ConfigError(
-            f"kiosk config: policy.require_liveness with liveness_source = {source!r} needs [models] "
+            f"{config.name}: policy.require_liveness with liveness_source = {source!r} needs [models] "
             "liveness (the RGB model)"
         )
     return source in ("rgb", "both")
 
 
 def build_stages(
-    config: KioskConfig, gallery: Any, thermal_source: Any = None, gate: FitnessGate | None = None
+    config: KioskConfig,
+    gallery: Any,
+    thermal_source: Any = None,
+    notices: list[str] | None = None,
+    gate: FitnessGate | None = None,
 ) -> list[Stage]:
     """The stage list for ``config`` (models loaded from their bundles).
 
+    Lines for the start-up banner (the match threshold in force, overrides) go to ``notices``.
     Every model goes through :func:`biogate.models.base.load_bundle` (signature, hashes,
     thresholds); ``gate`` (a :class:`~biogate.kiosk.fitness.FitnessGate`, made from
     ``[models] allow_unfit`` when not given) refuses an unfit model that decides.
@@ -150,10 +155,14 @@ def build_stages(
     elif m.refine:
         raise ConfigError("kiosk config [models]: refine needs super_resolution (it refines the SR output)")
     embedder = FaceEmbedder.from_bundle(config.resolve(m.embedder), **opts)
-    threshold = config.gallery.threshold
-    gate.add(ModelUse("embedder", embedder, True, extra_failures=laxer_threshold(embedder, threshold)))
-    if threshold is None:
-        threshold = embedder.thresholds.get("cosine")
+    gate.add(ModelUse("embedder", embedder, True))
+    threshold, notice = config.gallery.match_threshold(
+        embedder.thresholds.get("cosine"), config.resolve(m.embedder), f"{config.name} [gallery]"
+    )
+    if notices is not None:
+        notices.append(notice)
+    if notice.startswith("WEAK"):
+        log.warning("%s", notice)
     stages += [EmbedStage(embedder), MatchStage(gallery, threshold)]
     if config.thermal.enabled:
         from ..models.thermal import ThermalConfig as ThermalModelConfig
@@ -214,6 +223,7 @@ def build_kiosk(
     from ..gallery import Gallery, GalleryKey
 
     closers: list[Callable[[], Any]] = []
+    notices: list[str] = []
     try:
         gallery_key = GalleryKey.resolve(config.resolve(config.gallery.key_file) or None)
         gallery = Gallery(config.resolve(config.gallery.path), gallery_key)
@@ -221,8 +231,8 @@ def build_kiosk(
         if config.thermal.enabled and thermal_source is None:
             thermal_source = open_source(config.thermal.uri, **config.thermal.options)
             closers.append(thermal_source.close)
-        fitness = FitnessGate(config.models.allow_unfit)
-        stages = build_stages(config, gallery, thermal_source, fitness)
+        fitness = FitnessGate(config.models.allow_unfit, config.name)
+        stages = build_stages(config, gallery, thermal_source, notices, fitness)
         if gate is None:
             gate = open_gate(config, closers)
         audit = AuditLog(config.resolve(config.audit.path), config.audit.save_faces)
@@ -242,7 +252,7 @@ def build_kiosk(
         log.warning("%s", line)
     for line in fitness.notes():
         log.info("%s", line)
-    return Kiosk(pipeline, sink, closers, fitness.notices())
+    return Kiosk(pipeline, sink, closers, notices + fitness.notices())
 
 
 __all__ = ["Kiosk", "build_kiosk", "build_stages", "open_gate"]

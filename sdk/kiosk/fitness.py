@@ -29,17 +29,9 @@ class ModelUse:
     model: Any
     decides: bool
     why: str = ""  # for a model that does not decide: why not (shown in the banner)
-    extra_failures: Sequence[str] = ()  # site settings that void its evaluation (laxer threshold)
 
     def verdicts(self) -> list[Fitness]:
-        out = [
-            Fitness(v.bundle, v.root, v.role, v.fit, list(v.failures), dict(v.metrics), v.evaluation)
-            for v in getattr(self.model, "verdicts", [])
-        ]
-        if self.extra_failures and out:
-            out[0].failures += list(self.extra_failures)
-            out[0].fit = False
-        return out
+        return list(getattr(self.model, "verdicts", []))
 
     def names(self) -> set[str]:
         return {self.key, *(v.bundle for v in getattr(self.model, "verdicts", []))}
@@ -50,20 +42,6 @@ def check_names(value: Any, key: str, where: str) -> list[str]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"{where} [models]: {key} must be a list of non-empty strings, got {value!r}")
     return list(value)
-
-
-def laxer_threshold(embedder: Any, site: float | None) -> list[str]:
-    """A failure when the site's cosine threshold is laxer than the one the embedder was judged at."""
-    bundle = getattr(embedder, "bundle", None)
-    if site is None or bundle is None:
-        return []
-    evaluated = bundle.threshold("cosine")
-    if float(site) >= evaluated:
-        return []
-    return [
-        f"gallery.threshold {float(site):g} is laxer than the cosine {evaluated:g} its FMR/FNMR "
-        "were measured at (the measured false-match rate does not hold there)"
-    ]
 
 
 class FitnessGate:
@@ -143,4 +121,4 @@ class FitnessGate:
         return fields
 
 
-__all__ = ["FitnessGate", "ModelUse", "check_names", "laxer_threshold"]
+__all__ = ["FitnessGate", "ModelUse", "check_names"]
