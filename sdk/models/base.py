@@ -105,23 +105,9 @@ class BundleModel:
         return model, {k: v for k, v in options.items() if k not in model}
 
     @classmethod
-    def load(
-        cls,
-        bundle: str | Path | Bundle,
-        require_fit: bool = True,
-        trusted_keys: Trusted = None,
-        **engine_options: Any,
-    ) -> LoadedBundle:
-        """:func:`load_bundle` with this class's ``ROLE`` and ``TASKS``."""
-        return load_bundle(
-            bundle,
-            role=cls.ROLE,
-            tasks=cls.TASKS,
-            seeds=cls.SEEDS,
-            require_fit=require_fit,
-            trusted_keys=trusted_keys,
-            **engine_options,
-        )
+    def load(cls, bundle: str | Path | Bundle, **options: Any) -> LoadedBundle:
+        """:func:`load_bundle` with this class's ``ROLE``, ``TASKS`` and ``SEEDS``."""
+        return load_bundle(bundle, role=cls.ROLE, tasks=cls.TASKS, seeds=cls.SEEDS, **options)
 
     @classmethod
     def from_bundle(
@@ -134,7 +120,7 @@ class BundleModel:
     ) -> Any:
         """Verify and load ``bundle`` into this model (module docstring)."""
         model_options, engine_options = cls.split_options(options)
-        loaded = cls.load(bundle, require_fit, trusted_keys, **engine_options)
+        loaded = cls.load(bundle, require_fit=require_fit, trusted_keys=trusted_keys, **engine_options)
         model = cls._from_loaded(loaded, **model_options)
         model.attach([loaded])
         return model

@@ -180,7 +180,12 @@ class MTCNNDetector(FaceDetector):
         """
         model_options, engine_options = cls.split_options(options)
         loaded = [
-            cls.load(Path(folder) / f"mtcnn_{n}", require_fit, trusted_keys, **engine_options)
+            cls.load(
+                Path(folder) / f"mtcnn_{n}",
+                require_fit=require_fit,
+                trusted_keys=trusted_keys,
+                **engine_options,
+            )
             for n in cls.NETS
         ]
         model_options.setdefault("thresholds", [item.bundle.threshold("face") for item in loaded])
