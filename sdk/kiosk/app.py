@@ -45,8 +45,11 @@ class Kiosk:
         self._closers = closers
         #: Start-up banner lines: what the kiosk decides with, and every override in force.
         self.notices = list(notices or [])
+        self.fleet: Any = None  # the fleet sync agent when kiosk.toml has [fleet] enabled
 
     def start(self) -> Kiosk:
+        if self.fleet is not None:
+            self.fleet.start()
         self.pipeline.start()
         return self
 
@@ -66,6 +69,8 @@ class Kiosk:
         stats = self.pipeline.stats()
         stats["capture_to_gate"] = self.sink.capture_to_gate.summary()
         stats["decisions"] = len(self.sink.records)
+        if self.fleet is not None:
+            stats["fleet"] = self.fleet.status()
         return stats
 
     def __enter__(self) -> Kiosk:
@@ -226,17 +231,25 @@ def build_kiosk(
     notices: list[str] = []
     try:
         gallery_key = GalleryKey.resolve(config.resolve(config.gallery.key_file) or None)
-        gallery = Gallery(config.resolve(config.gallery.path), gallery_key)
+        gallery = Gallery(config.resolve(config.gallery.path), gallery_key, create=config.fleet.enabled)
         closers.append(gallery.close)
+        agent, match_gallery = None, gallery
+        if config.fleet.enabled:  # the fleet server is the gallery of record (docs/fleet.md)
+            from ..fleet.kiosk import agent_for_kiosk
+
+            agent, match_gallery = agent_for_kiosk(config, gallery)
+            closers.append(agent.stop)
         if config.thermal.enabled and thermal_source is None:
             thermal_source = open_source(config.thermal.uri, **config.thermal.options)
             closers.append(thermal_source.close)
         fitness = FitnessGate(config.models.allow_unfit, config.name)
-        stages = build_stages(config, gallery, thermal_source, notices, fitness)
+        stages = build_stages(config, match_gallery, thermal_source, notices, fitness)
         if gate is None:
             gate = open_gate(config, closers)
         audit = AuditLog(config.resolve(config.audit.path), config.audit.save_faces)
         closers.append(audit.close)
+        if agent is not None:
+            audit.listeners.append(agent.spool_record)
         sink = DecisionSink(
             DecisionPolicy(config.policy), gate, audit, on_decision, audit_extra=fitness.audit_fields()
         )
@@ -252,7 +265,9 @@ def build_kiosk(
         log.warning("%s", line)
     for line in fitness.notes():
         log.info("%s", line)
-    return Kiosk(pipeline, sink, closers, notices + fitness.notices())
+    kiosk = Kiosk(pipeline, sink, closers, notices + fitness.notices())
+    kiosk.fleet = agent
+    return kiosk
 
 
 __all__ = ["Kiosk", "build_kiosk", "build_stages", "open_gate"]

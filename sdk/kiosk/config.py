@@ -171,6 +171,28 @@ class AuditConfig(Table):
     save_faces: bool = False
 
 
+#: libpq's sslmode values (https://www.postgresql.org/docs/current/libpq-ssl.html).
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+@dataclass(frozen=True)
+class FleetConfig(Table):
+    """``[fleet]``: follow a fleet server (docs/fleet.md); ``biogate run`` starts the sync agent."""
+
+    enabled: bool = False
+    dsn: str = ""  # libpq DSN / postgresql:// URI of the server, as this kiosk's role, no password
+    password_file: str = ""  # "" = PGPASSWORD or ~/.pgpass
+    sslmode: str = checked("verify-full", choices=SSL_MODES)
+    sslrootcert: str = ""  # CA of the server's certificate
+    sslcert: str = ""  # client certificate login (optional)
+    sslkey: str = ""
+    site_key_file: str = ""  # the site key that unwraps the site's data key (never on the server)
+    state: str = "fleet_state.db"  # sync progress and the audit spool
+    poll_s: float = checked(5.0, gt=0.0, le=3600.0)  # fallback poll; also how often the server confirms
+    max_staleness_s: float = checked(600.0, gt=0.0)  # no confirmation for this long: match nobody
+    reconnect_max_s: float = checked(15.0, gt=0.0, le=3600.0)
+
+
 @dataclass(frozen=True)
 class KioskConfig:
     """The whole ``kiosk.toml``: one field per table (a new table is a new field, nothing else)."""
@@ -183,6 +205,7 @@ class KioskConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     base_dir: str = "."
     name: str = "<config>"  # the file it came from, for errors found later (at build time)
 
