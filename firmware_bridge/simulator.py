@@ -20,12 +20,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict
 
+from biogate.errors import ConfigError
+
 from .errors import SimulatorUnavailable
 from .keys import check_key
 
 FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
-_SOURCES = ["core/gate.c", "core/gate_cobs.c", "core/gate_crc.c", "core/gate_frame.c", "core/gate_sha256.c",
-            "hal/host.c", "sim/gate_sim.c"]  # fmt: skip
+_SOURCES = ["core/gate.c", "core/gate_rx.c", "core/gate_session.c", "core/gate_cobs.c", "core/gate_crc.c",
+            "core/gate_frame.c", "core/gate_sha256.c", "hal/host.c", "sim/gate_sim.c"]  # fmt: skip
 _FLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Iinclude", "-Icore", "-Ihal"]
 _build_lock = threading.Lock()
 
@@ -71,13 +73,61 @@ def simulator_binary() -> Path:
     return target
 
 
+def check_sim_options(
+    *,
+    heartbeat_ms: int = 1000,
+    max_open_ms: int = 10000,
+    door_held_ms: int = 15000,
+    corrupt: float = 0.0,
+    drop: float = 0.0,
+    dup: float = 0.0,
+    delay_ms: int = 0,
+    seed: int = 1,
+    state_path: str | os.PathLike | None = None,
+    flag_prefix: str = "",
+) -> None:
+    """Raise one :class:`ConfigError` naming the first bad simulator option (the CLI's flags too).
+
+    ``flag_prefix="--"`` makes the messages name CLI flags (``--heartbeat-ms``) instead of
+    keyword arguments (``heartbeat_ms``).
+    """
+
+    def name(key: str) -> str:
+        return flag_prefix + key.replace("_", "-") if flag_prefix else key
+
+    for key, value, low, high in (
+        ("heartbeat_ms", heartbeat_ms, 1, 0xFFFFFFFF),
+        ("max_open_ms", max_open_ms, 1, 0xFFFF),  # the OPEN duration field is 16 bits
+        ("door_held_ms", door_held_ms, 1, 0xFFFFFFFF),
+        ("delay_ms", delay_ms, 0, 60000),
+        ("seed", seed, 0, 0xFFFFFFFF),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(
+                f"gate simulator {name(key)} must be a whole number in {low}..{high}, got {value!r}"
+            )
+    for key, value in (("corrupt", corrupt), ("drop", drop), ("dup", dup)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ConfigError(f"gate simulator {name(key)} must be a probability in 0..1, got {value!r}")
+    if state_path is not None:
+        path = Path(state_path)
+        folder = path.parent
+        if path.is_dir():
+            raise ConfigError(f"gate simulator {name('state')} {path} is a folder, not a file")
+        if not folder.is_dir():
+            raise ConfigError(f"gate simulator {name('state')} {path}: folder {folder} does not exist")
+
+
 class GateSimulator:
     """The firmware on a pty: ``port`` is the device path; ``events`` collects its trace.
 
-    Every option maps to a ``gate-sim`` flag (see ``firmware/sim/gate_sim.c``); fault
-    probabilities apply in both directions: ``corrupt`` per byte, ``drop``/``dup`` per frame.
-    ``trace=False`` silences the per-frame trace (latency measurements); ``keep_events=False``
-    keeps only counts (long runs).
+    Every option maps to a ``gate-sim`` flag (see ``firmware/sim/gate_sim.c``) and is checked
+    (:func:`check_sim_options`); fault probabilities apply in both directions: ``corrupt`` per
+    byte, ``drop``/``dup`` per frame. ``state_path`` is the controller's NV storage (its boot
+    count, written atomically); without it nothing is stored, which protocol version 2 makes
+    safe: sessions never outlive a reset. ``fail_random`` breaks the entropy source (the
+    controller must then refuse every handshake). ``trace=False`` silences the per-frame trace
+    (latency measurements); ``keep_events=False`` keeps only counts (long runs).
     """
 
     def __init__(
@@ -92,26 +142,34 @@ class GateSimulator:
         dup: float = 0.0,
         delay_ms: int = 0,
         seed: int = 1,
-        state_path: str | None = None,
+        state_path: str | os.PathLike | None = None,
+        fail_random: bool = False,
         keep_events: bool = True,
         trace: bool = True,
     ) -> None:
         self._key = check_key(key)
+        check_sim_options(
+            heartbeat_ms=heartbeat_ms, max_open_ms=max_open_ms, door_held_ms=door_held_ms, corrupt=corrupt,
+            drop=drop, dup=dup, delay_ms=delay_ms, seed=seed, state_path=state_path,
+        )  # fmt: skip
         options = {
-            "--heartbeat-ms": int(heartbeat_ms),
-            "--max-open-ms": int(max_open_ms),
-            "--door-held-ms": int(door_held_ms),
+            "--heartbeat-ms": heartbeat_ms,
+            "--max-open-ms": max_open_ms,
+            "--door-held-ms": door_held_ms,
             "--corrupt": float(corrupt),
             "--drop": float(drop),
             "--dup": float(dup),
-            "--delay-ms": int(delay_ms),
-            "--seed": int(seed),
+            "--delay-ms": delay_ms,
+            "--seed": seed,
         }
-        self.args = ["--exit-on-eof"] + (["--trace"] if trace else [])
+        self.args = (
+            ["--exit-on-eof"] + (["--trace"] if trace else []) + (["--fail-random"] if fail_random else [])
+        )
         for flag, value in options.items():
             self.args += [flag, repr(value)]
-        if state_path:
+        if state_path is not None:
             self.args += ["--state", str(state_path)]
+        self.state_path = None if state_path is None else Path(state_path)
         self.keep_events = keep_events
         self.events: list[Event] = []
         self.counts: dict[str, int] = {}
@@ -166,7 +224,7 @@ class GateSimulator:
         key = event.get("ev", "?")
         with self._cond:
             self.counts[key] = self.counts.get(key, 0) + 1
-            if self.keep_events or key == "status":
+            if self.keep_events or key in ("status", "reboot"):
                 self.events.append(event)
             self._cond.notify_all()
         for listener in list(self.listeners):
@@ -188,7 +246,7 @@ class GateSimulator:
                 self._cond.wait(left)
 
     def command(self, line: str) -> None:
-        """Send a stdin command: 'door open', 'door close', 'tamper on', 'tamper off'."""
+        """Send a stdin command: 'door open', 'door close', 'tamper on', 'tamper off', 'reboot'."""
         if self._proc is None or self._proc.stdin is None:
             raise SimulatorUnavailable("gate simulator is not running")
         self._proc.stdin.write(line + "\n")
@@ -199,6 +257,12 @@ class GateSimulator:
         start = len(self.events)
         self.command("status")
         return self.wait_for(lambda e: e.get("ev") == "status", timeout, start)
+
+    def reboot(self, timeout: float = 5.0) -> Event:
+        """Reset the controller in place (same pty): sessions are lost, NV state is reloaded."""
+        start = len(self.events)
+        self.command("reboot")
+        return self.wait_for(lambda e: e.get("ev") == "reboot", timeout, start)
 
     @property
     def running(self) -> bool:
