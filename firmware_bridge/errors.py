@@ -16,10 +16,11 @@ class GateTimeout(GateProtocolError):
     It will never run it twice (every retransmission carries the same counter and tag).
     """
 
-    def __init__(self, message: str, seq: int, counter: int) -> None:
+    def __init__(self, message: str, seq: int, counter: int, session_id: int = 0) -> None:
         super().__init__(message)
         self.seq = seq
         self.counter = counter
+        self.session_id = session_id  # the session the command was sent in (0: none was)
 
 
 class GateSessionLost(GateTimeout):

@@ -34,6 +34,7 @@ class WireTap:
         self.hold_to_host = False
         self.port: str | None = None
         self._lock = threading.Lock()
+        self._recorded = threading.Condition()
         self._fds: dict = {}
         self._thread: threading.Thread | None = None
 
@@ -58,6 +59,13 @@ class WireTap:
         """Write bytes to the host as if the controller had sent them."""
         with self._lock:
             os.write(self._fds["master"], wire)
+
+    def wait_recorded(self, to_host: int = 0, to_controller: int = 0, timeout: float = 5.0) -> bool:
+        """Block until at least this many frames were recorded each way; False on timeout."""
+        with self._recorded:
+            return self._recorded.wait_for(
+                lambda: len(self.to_host) >= to_host and len(self.to_controller) >= to_controller, timeout
+            )
 
     def _run(self) -> None:
         fds = self._fds
@@ -86,7 +94,9 @@ class WireTap:
                         break
                     frame = bytes(buf[: end + 1])
                     del buf[: end + 1]
-                    log.append(frame)
+                    with self._recorded:
+                        log.append(frame)
+                        self._recorded.notify_all()
                     if not (fd == fds["ctrl"] and self.hold_to_host):
                         self._write(out, frame)
                 if len(buf) > _MAX_PARTIAL:

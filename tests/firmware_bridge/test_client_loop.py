@@ -7,7 +7,14 @@ import threading
 import pytest
 
 from biogate.errors import ConfigError
-from biogate.firmware_bridge import GateClient, GateKey, GateLinkLost, GateProtocolError, GateTimeout, load_key
+from biogate.firmware_bridge import (
+    GateClient,
+    GateKey,
+    GateLinkLost,
+    GateProtocolError,
+    GateTimeout,
+    load_key,
+)
 from biogate.firmware_bridge.keys import generate_key_file
 
 # A crash in the reader or heartbeat thread must fail the test, not just warn.
@@ -18,7 +25,7 @@ KEY = bytes(range(32))
 
 def test_loop_own_frames_are_ignored_and_the_handshake_times_out():
     with GateClient("loop://", KEY, connect=False, heartbeat_s=5, response_timeout_s=0.01, retries=1) as c:
-        with pytest.raises(GateTimeout, match="HELLO .* no gate controller answers on loop://"):
+        with pytest.raises(GateTimeout, match=r"HELLO .* no gate controller answers on loop://"):
             c.open(100)
         assert c.stats["rx_host_type"] >= 2  # both HELLOs came back as host frames and were ignored
         assert c.session_id is None

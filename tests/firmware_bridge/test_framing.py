@@ -59,7 +59,10 @@ def test_session_key_derivation_as_documented():
     raw = b"biogate gate nonce v2" + bytes.fromhex(nv["entropy"]) + nv["boot_count"].to_bytes(4, "little")
     raw += nv["handshake"].to_bytes(4, "little")
     assert hashlib.sha256(raw).digest()[:16].hex() == nv["nonce"]
-    assert session.controller_nonce(bytes.fromhex(nv["entropy"]), nv["boot_count"], nv["handshake"]).hex() == nv["nonce"]
+    assert (
+        session.controller_nonce(bytes.fromhex(nv["entropy"]), nv["boot_count"], nv["handshake"]).hex()
+        == nv["nonce"]
+    )
 
 
 def test_handshake_wire_bytes():
