@@ -17,7 +17,6 @@ import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import serial
@@ -39,47 +38,12 @@ from .framing import (
 )
 from .keys import check_key, key_source
 from .link import GateProtocol, ReaderThread
-from .session import Session, new_host_nonce, ref_of
+from .messages import Ack
+from .session import Hello, Pending, Session, new_host_nonce, ref_of
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[m.GateEvent], None]
-
-
-@dataclass(frozen=True)
-class Ack:
-    """A confirmed command: seq, per-session counter, attempts used, round trip, session id."""
-
-    seq: int
-    counter: int
-    attempts: int
-    rtt_s: float
-    session_id: int = 0
-
-
-class _Pending:
-    """A frame waiting for its answer: woken by the reader thread, or by link loss (frame None)."""
-
-    __slots__ = ("event", "frame", "ref", "session")
-
-    def __init__(self, ref: bytes, session: Session | None) -> None:
-        self.event = threading.Event()
-        self.frame: RawFrame | None = None
-        self.ref = ref
-        self.session = session
-
-
-class _Hello:
-    """One handshake attempt: the HELLO's bytes and what its CHALLENGE turned out to be."""
-
-    __slots__ = ("event", "mismatch", "nonce", "refused", "seq", "session", "wire")
-
-    def __init__(self, seq: int, nonce: bytes, wire: bytes) -> None:
-        self.seq, self.nonce, self.wire = seq, nonce, wire
-        self.event = threading.Event()
-        self.session: Session | None = None  # set when the CHALLENGE verified
-        self.mismatch = False  # a CHALLENGE came back that does not verify under our key
-        self.refused: int | None = None  # REFUSE code (entropy) instead of a CHALLENGE
 
 
 class GateClient:
@@ -135,9 +99,9 @@ class GateClient:
         self.stats: dict[str, int] = collections.Counter()
         self._seq = itertools.count(1)
         self._session: Session | None = None
-        self._hello: _Hello | None = None
+        self._hello: Hello | None = None
         self._peer_version: int | None = None
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, Pending] = {}
         self._lock = threading.Lock()
         self._cmd_lock = threading.Lock()  # one answered frame in flight keeps counters in order
         self._error: GateLinkLost | None = None
@@ -191,18 +155,10 @@ class GateClient:
                 session = self._ensure_session()
                 frame, _, _, _ = self._exchange(m.MsgType.STATUS_REQ, session)
                 if frame.type == m.MsgType.STATUS:
-                    relay, door, faults, fw, uptime, boots, _ = m.unpack_body(m.MsgType.STATUS, frame.payload)
-                    return m.GateStatus(
-                        relay_open=bool(relay),
-                        door_open=bool(door),
-                        faults=m.Fault(faults),
-                        firmware_version=f"{fw >> 8}.{fw & 0xFF}",
-                        uptime_ms=uptime,
-                        boot_count=boots,
-                    )
+                    return m.GateStatus.from_body(frame.payload)
                 code = frame.payload[0]
                 if not (again and frame.type == m.MsgType.REFUSE and code == m.NakCode.NO_SESSION):
-                    raise GateNak(f"controller refused STATUS ({_nak_name(code)})", code, frame.seq)
+                    raise GateNak(f"controller refused STATUS ({m.nak_name(code)})", code, frame.seq)
         raise GateNak("controller refused STATUS (no_session twice)", m.NakCode.NO_SESSION, 0)
 
     def send_raw(self, wire: bytes) -> None:
@@ -250,25 +206,28 @@ class GateClient:
             return session
         return self._handshake()
 
-    def _start_hello(self) -> _Hello:
+    def _start_hello(self) -> Hello:
         nonce = new_host_nonce()
         seq = next(self._seq) & 0xFFFF
-        hello = _Hello(seq, nonce, encode_wire(frame_bytes(m.MsgType.HELLO, seq, nonce, None, False)))
+        hello = Hello(seq, nonce, encode_wire(frame_bytes(m.MsgType.HELLO, seq, nonce, None, False)))
         self._hello = hello
         self.stats["hellos"] += 1
         self._reader.write(hello.wire)
         return hello
 
     def _handshake(self) -> Session:
+        """HELLO until a CHALLENGE verifies; resend the same bytes on silence (command lock held)."""
         self._check_link()
         hello = self._start_hello()
-        mismatches = 0
-        for attempt in range(1, self.retries + 2):
-            if attempt > 1:
-                self._reader.write(hello.wire)  # the same bytes: the controller answers the same
-                self.stats["retransmits"] += 1
+        attempts = mismatches = 0
+        while True:
+            attempts += 1
             if not hello.event.wait(self.response_timeout_s):
                 self._check_link()
+                if attempts > self.retries:
+                    break
+                self._reader.write(hello.wire)  # the same bytes: the controller answers the same
+                self.stats["retransmits"] += 1
                 continue
             self._check_link()
             if hello.session is not None:
@@ -280,10 +239,10 @@ class GateClient:
                         "entropy source failed): it opens no session, so it cannot open the door"
                     )
                 raise GateNak(
-                    f"controller refused HELLO ({_nak_name(hello.refused)})", hello.refused, hello.seq
+                    f"controller refused HELLO ({m.nak_name(hello.refused)})", hello.refused, hello.seq
                 )
-            if not hello.mismatch:
-                continue
+            if not hello.mismatch:  # woken by a link loss that has already passed
+                raise GateLinkLost(f"gate link on {self.port_url} lost during the handshake")
             mismatches += 1  # a CHALLENGE that does not verify; twice in a row is not line noise
             if mismatches >= 2:
                 raise GateKeyMismatch(
@@ -291,12 +250,13 @@ class GateClient:
                     "handshake reply does not verify under this key (wrong key for this controller, "
                     "or a forged reply)"
                 )
-            hello = self._start_hello()
+            hello = self._start_hello()  # a fresh nonce
+            attempts = 0
         hint = ""
         if self._peer_version is not None:
             hint = f" (it speaks protocol version {self._peer_version}, this host speaks {PROTOCOL_VERSION})"
         raise GateTimeout(
-            f"HELLO seq {hello.seq} unanswered after {self.retries + 1} attempts: no gate controller "
+            f"HELLO seq {hello.seq} unanswered after {attempts} attempts: no gate controller "
             f"answers on {self.port_url}{hint}",
             hello.seq,
             0,
@@ -322,7 +282,7 @@ class GateClient:
                 counter,
                 session.id,
             )
-        raise GateNak(f"controller refused {name} ({_nak_name(code)})", code, frame.seq)
+        raise GateNak(f"controller refused {name} ({m.nak_name(code)})", code, frame.seq)
 
     def _exchange(self, msg_type: int, session: Session, *fields: int) -> tuple[RawFrame, int, float, int]:
         """Send one session frame until an answer with its seq arrives; resend the same bytes."""
@@ -330,7 +290,7 @@ class GateClient:
         counter = session.next_counter()
         seq = next(self._seq) & 0xFFFF
         raw = frame_bytes(msg_type, seq, m.pack_body(msg_type, *fields, counter=counter), session.key, True)
-        pending = _Pending(ref_of(raw[HEADER_LEN:-CRC_LEN]), session)
+        pending = Pending(ref_of(raw[HEADER_LEN:-CRC_LEN]), session)
         session.sent(pending.ref)
         wire = encode_wire(raw)
         with self._lock:
@@ -389,8 +349,8 @@ class GateClient:
             frame = parse_frame(block, m.payload_len, m.has_tag)
         except FrameError as exc:
             self._note_rejected(exc.code)
-            if exc.code == "version" and str(exc).split(": ")[-1].isdigit():
-                self._peer_version = int(str(exc).split(": ")[-1])
+            if exc.code == "version" and exc.detail.isdigit():
+                self._peer_version = int(exc.detail)  # named if the handshake then times out
             return
         if frame.type < 0x80:
             self._note_rejected("host_type")  # our own frames echoed back (loop://)
@@ -563,10 +523,3 @@ class GateClient:
         )
         session.sent(ref_of(raw[HEADER_LEN:-CRC_LEN]))
         self._reader.write(encode_wire(raw))
-
-
-def _nak_name(code: int) -> str:
-    try:
-        return m.NakCode(code).name.lower()
-    except ValueError:
-        return f"code {code}"

@@ -36,6 +36,7 @@ class FrameError(ValueError):
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
+        self.detail = detail
 
 
 def cobs_encode(data: bytes) -> bytes:

@@ -42,6 +42,14 @@ class NakCode(enum.IntEnum):
     ENTROPY = 7
 
 
+def nak_name(code: int) -> str:
+    """``NakCode`` name in lower case ("replay"), or "code N" for an unknown code."""
+    try:
+        return NakCode(code).name.lower()
+    except ValueError:
+        return f"code {code}"
+
+
 class EventKind(enum.IntEnum):
     DOOR_FORCED = 1
     DOOR_HELD_OPEN = 2
@@ -136,6 +144,23 @@ class GateStatus:
     firmware_version: str
     uptime_ms: int
     boot_count: int
+
+    @classmethod
+    def from_body(cls, body: bytes) -> GateStatus:
+        """Parse a STATUS body (counter included)."""
+        relay, door, faults, fw, uptime, boots, _ = unpack_body(MsgType.STATUS, body)
+        return cls(bool(relay), bool(door), Fault(faults), f"{fw >> 8}.{fw & 0xFF}", uptime, boots)
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A confirmed command: seq, per-session counter, attempts used, round trip, session id."""
+
+    seq: int
+    counter: int
+    attempts: int
+    rtt_s: float
+    session_id: int = 0
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import secrets
 import struct
 import threading
 
-from .framing import NONCE_LEN, REF_LEN, TAG_LEN
+from .framing import NONCE_LEN, REF_LEN, TAG_LEN, RawFrame
 
 SESSION_LABEL = b"biogate gate session v2"
 NONCE_LABEL = b"biogate gate nonce v2"
@@ -55,7 +55,7 @@ class Session:
     """One session: its key, both counters and the refs of recent frames sent in it.
 
     The host's counter is advanced only by the thread holding the client's command lock;
-    ``accept_rx`` runs in the reader thread, so the receive side has its own lock.
+    ``accept_rx`` and ``knows`` run in the reader thread, so they share a lock with ``sent``.
     """
 
     def __init__(self, key: bytes, host_nonce: bytes, ctrl_nonce: bytes) -> None:
@@ -77,10 +77,12 @@ class Session:
 
     def sent(self, ref: bytes) -> None:
         """Remember a frame sent in this session, so a REFUSE naming it is believed."""
-        self._refs.append(ref)
+        with self._rx_lock:  # the reader thread iterates the refs meanwhile
+            self._refs.append(ref)
 
     def knows(self, ref: bytes) -> bool:
-        return ref in self._refs
+        with self._rx_lock:
+            return ref in self._refs
 
     def accept_rx(self, counter: int) -> bool:
         """True (and remembered) if a controller counter is above every one seen so far."""
@@ -92,3 +94,28 @@ class Session:
 
     def __repr__(self) -> str:  # the key stays out of logs
         return f"Session(id=0x{self.id:08x}, tx={self.tx_counter}, rx={self.rx_counter})"
+
+
+class Pending:
+    """A frame waiting for its answer: woken by the reader thread, or by link loss (frame None)."""
+
+    __slots__ = ("event", "frame", "ref", "session")
+
+    def __init__(self, ref: bytes, session: Session | None) -> None:
+        self.event = threading.Event()
+        self.frame: RawFrame | None = None
+        self.ref = ref
+        self.session = session
+
+
+class Hello:
+    """One handshake attempt: the HELLO's bytes and what its CHALLENGE turned out to be."""
+
+    __slots__ = ("event", "mismatch", "nonce", "refused", "seq", "session", "wire")
+
+    def __init__(self, seq: int, nonce: bytes, wire: bytes) -> None:
+        self.seq, self.nonce, self.wire = seq, nonce, wire
+        self.event = threading.Event()
+        self.session: Session | None = None  # set when the CHALLENGE verified
+        self.mismatch = False  # a CHALLENGE came back that does not verify under our key
+        self.refused: int | None = None  # REFUSE code (entropy) instead of a CHALLENGE

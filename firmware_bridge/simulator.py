@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Mapping
 
 from biogate.errors import ConfigError
 
@@ -73,56 +73,63 @@ def simulator_binary() -> Path:
     return target
 
 
-def check_sim_options(
-    *,
-    heartbeat_ms: int = 1000,
-    max_open_ms: int = 10000,
-    door_held_ms: int = 15000,
-    corrupt: float = 0.0,
-    drop: float = 0.0,
-    dup: float = 0.0,
-    delay_ms: int = 0,
-    seed: int = 1,
-    state_path: str | os.PathLike | None = None,
-    flag_prefix: str = "",
-) -> None:
-    """Raise one :class:`ConfigError` naming the first bad simulator option (the CLI's flags too).
+#: Simulator options (each one a ``gate-sim`` flag): default, lowest, highest. Probabilities
+#: are floats; everything else is a whole number (``max_open_ms``: the OPEN field's 16 bits).
+SIM_OPTIONS: dict[str, tuple[Any, Any, Any]] = {
+    "heartbeat_ms": (1000, 1, 0xFFFFFFFF),
+    "max_open_ms": (10000, 1, 0xFFFF),
+    "door_held_ms": (15000, 1, 0xFFFFFFFF),
+    "corrupt": (0.0, 0.0, 1.0),
+    "drop": (0.0, 0.0, 1.0),
+    "dup": (0.0, 0.0, 1.0),
+    "delay_ms": (0, 0, 60000),
+    "seed": (1, 0, 0xFFFFFFFF),
+}
 
-    ``flag_prefix="--"`` makes the messages name CLI flags (``--heartbeat-ms``) instead of
-    keyword arguments (``heartbeat_ms``).
+
+def check_sim_options(
+    options: Mapping[str, Any], state_path: str | os.PathLike | None = None, flag_prefix: str = ""
+) -> dict[str, Any]:
+    """Every option of :data:`SIM_OPTIONS` with defaults filled in, after checking each one.
+
+    Raises one :class:`ConfigError` naming the first bad option; ``flag_prefix="--"`` names
+    CLI flags (``--heartbeat-ms``) instead of keyword arguments (``heartbeat_ms``).
     """
 
     def name(key: str) -> str:
         return flag_prefix + key.replace("_", "-") if flag_prefix else key
 
-    for key, value, low, high in (
-        ("heartbeat_ms", heartbeat_ms, 1, 0xFFFFFFFF),
-        ("max_open_ms", max_open_ms, 1, 0xFFFF),  # the OPEN duration field is 16 bits
-        ("door_held_ms", door_held_ms, 1, 0xFFFFFFFF),
-        ("delay_ms", delay_ms, 0, 60000),
-        ("seed", seed, 0, 0xFFFFFFFF),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    unknown = sorted(set(options) - set(SIM_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown gate simulator option {unknown[0]!r}; valid: {', '.join(SIM_OPTIONS)}")
+    values = {}
+    for key, (default, low, high) in SIM_OPTIONS.items():
+        value = options.get(key, default)
+        if isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ConfigError(f"gate simulator {name(key)} must be a probability in 0..1, got {value!r}")
+            value = float(value)
+        elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError(
                 f"gate simulator {name(key)} must be a whole number in {low}..{high}, got {value!r}"
             )
-    for key, value in (("corrupt", corrupt), ("drop", drop), ("dup", dup)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise ConfigError(f"gate simulator {name(key)} must be a probability in 0..1, got {value!r}")
+        values[key] = value
     if state_path is not None:
         path = Path(state_path)
-        folder = path.parent
         if path.is_dir():
             raise ConfigError(f"gate simulator {name('state')} {path} is a folder, not a file")
-        if not folder.is_dir():
-            raise ConfigError(f"gate simulator {name('state')} {path}: folder {folder} does not exist")
+        if not path.parent.is_dir():
+            raise ConfigError(f"gate simulator {name('state')} {path}: folder {path.parent} does not exist")
+    return values
 
 
 class GateSimulator:
     """The firmware on a pty: ``port`` is the device path; ``events`` collects its trace.
 
-    Every option maps to a ``gate-sim`` flag (see ``firmware/sim/gate_sim.c``) and is checked
-    (:func:`check_sim_options`); fault probabilities apply in both directions: ``corrupt`` per
+    ``options`` are those of :data:`SIM_OPTIONS` (``heartbeat_ms``, ``max_open_ms``,
+    ``door_held_ms``, ``corrupt``, ``drop``, ``dup``, ``delay_ms``, ``seed``), each a
+    ``gate-sim`` flag (see ``firmware/sim/gate_sim.c``) and checked by
+    :func:`check_sim_options`; fault probabilities apply in both directions: ``corrupt`` per
     byte, ``drop``/``dup`` per frame. ``state_path`` is the controller's NV storage (its boot
     count, written atomically); without it nothing is stored, which protocol version 2 makes
     safe: sessions never outlive a reset. ``fail_random`` breaks the entropy source (the
@@ -134,39 +141,19 @@ class GateSimulator:
         self,
         key: bytes,
         *,
-        heartbeat_ms: int = 1000,
-        max_open_ms: int = 10000,
-        door_held_ms: int = 15000,
-        corrupt: float = 0.0,
-        drop: float = 0.0,
-        dup: float = 0.0,
-        delay_ms: int = 0,
-        seed: int = 1,
         state_path: str | os.PathLike | None = None,
         fail_random: bool = False,
         keep_events: bool = True,
         trace: bool = True,
+        **options: Any,
     ) -> None:
         self._key = check_key(key)
-        check_sim_options(
-            heartbeat_ms=heartbeat_ms, max_open_ms=max_open_ms, door_held_ms=door_held_ms, corrupt=corrupt,
-            drop=drop, dup=dup, delay_ms=delay_ms, seed=seed, state_path=state_path,
-        )  # fmt: skip
-        options = {
-            "--heartbeat-ms": heartbeat_ms,
-            "--max-open-ms": max_open_ms,
-            "--door-held-ms": door_held_ms,
-            "--corrupt": float(corrupt),
-            "--drop": float(drop),
-            "--dup": float(dup),
-            "--delay-ms": delay_ms,
-            "--seed": seed,
-        }
+        values = check_sim_options(options, state_path)
         self.args = (
             ["--exit-on-eof"] + (["--trace"] if trace else []) + (["--fail-random"] if fail_random else [])
         )
-        for flag, value in options.items():
-            self.args += [flag, repr(value)]
+        for key_name, value in values.items():
+            self.args += ["--" + key_name.replace("_", "-"), repr(value)]
         if state_path is not None:
             self.args += ["--state", str(state_path)]
         self.state_path = None if state_path is None else Path(state_path)

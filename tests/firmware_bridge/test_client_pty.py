@@ -7,7 +7,15 @@ import time
 
 import pytest
 
-from biogate.firmware_bridge import EventKind, Fault, GateLinkLost, GateNak, GateTimeout, NakCode
+from biogate.firmware_bridge import (
+    EventKind,
+    Fault,
+    GateLinkLost,
+    GateNak,
+    GateProtocolError,
+    GateTimeout,
+    NakCode,
+)
 from biogate.firmware_bridge import messages as m
 from biogate.firmware_bridge.framing import build_frame, cobs_encode
 
@@ -222,3 +230,10 @@ def test_timeout_is_typed_and_does_not_hang(make_sim, make_client):
         client.open(100)  # the handshake never completes, so the OPEN is never even sent
     assert err.value.counter == 0
     assert client.stats["retransmits"] >= 2
+
+
+def test_a_controller_without_entropy_opens_no_session(make_sim, make_client):
+    sim = make_sim(fail_random=True)
+    with pytest.raises(GateProtocolError, match="entropy source failed"):
+        make_client(sim.port)
+    assert sim.sim_status()["relay_opens"] == 0 and sim.sim_status()["sid"] == 0

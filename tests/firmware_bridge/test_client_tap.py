@@ -10,9 +10,10 @@ import threading
 
 import pytest
 
-from biogate.firmware_bridge import EventKind, Fault, GateSessionLost, MsgType
+from biogate.firmware_bridge import EventKind, Fault, GateSessionLost, GateTimeout, MsgType
 from biogate.firmware_bridge import messages as m
 from biogate.firmware_bridge.framing import build_frame, parse_frame
+from biogate.firmware_bridge.vectors import build_vectors
 from biogate.firmware_bridge.wiretap import WireTap
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
@@ -117,3 +118,13 @@ def test_command_in_flight_when_the_controller_resets(tapped, make_client):
     ack = client.open(500)  # a new session, opened by the client itself
     execs = [e for e in sim.events if e["ev"] == "exec"]
     assert len(execs) == 2 and execs[1]["sid"] == ack.session_id != execs[0]["sid"]
+
+
+def test_a_version_1_controller_is_named_in_the_timeout(tapped, make_client):
+    _, tap = tapped(drop=1.0)  # the controller hears nothing; the tap plays an old one
+    rejects = {c["name"]: bytes.fromhex(c["wire"]) for c in build_vectors()["rejects"]}
+    v1_frame = rejects["protocol_v1_open"]  # version 1's OPEN test vector
+    client = make_client(tap.port, connect=False, heartbeat_s=5.0, response_timeout_s=0.02, retries=1)
+    tap.inject_to_host(v1_frame)
+    with pytest.raises(GateTimeout, match="protocol version 1, this host speaks 2"):
+        client.status()

@@ -25,16 +25,6 @@ from biogate.firmware_bridge import (
     load_key,
 )
 from biogate.firmware_bridge.replay_attack import replay_after_restart
-from biogate.firmware_bridge.simulator import simulator_binary
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _sim_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BIOGATE_CACHE", str(tmp_path_factory.mktemp("biogate-cache")))
-    simulator_binary()
-    yield
-    mp.undo()
 
 
 @pytest.mark.parametrize("damage", ["missing", "empty", "garbage", "truncated", "deleted"])
