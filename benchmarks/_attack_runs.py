@@ -1,0 +1,202 @@
+"""Running the real kiosk for ``bench_attacks.py``: one walk-up session, and delete-while-running.
+
+A session is the real thing end to end: ``build_kiosk`` from a parsed configuration (signed
+bundles, the encrypted gallery, sharpness gate, MTCNN, dlib embedder, liveness and thermal
+stages, policy, audit log) commanding the C gate firmware on a pty (``GateSimulator``) through the
+authenticated link (``GateClient``). Relay opens are counted from the simulator's trace: every
+executed OPEN command (``"ev": "exec", "type": 16``), stamped when its trace line arrives.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _attack_scene import Faces, Presentation, ThermalCamera, WalkUp
+
+OPEN_TYPE = 0x10  # MsgType.OPEN
+
+
+@dataclass
+class Session:
+    """What one walk-up session did: per presentation, the decisions and the relay opens."""
+
+    started: bool
+    error: str = ""
+    rows: list[dict[str, Any]] = field(default_factory=list)  # one per presentation
+    relay_opens: int = 0  # executed OPENs in the simulator's trace
+    decision_opens: int = 0
+    notices: list[str] = field(default_factory=list)
+    pipeline_errors: dict[str, int] = field(default_factory=dict)
+
+
+def prepare_work(work: Path, bundles: Path, faces: Faces, enrol: dict[str, int]) -> bytes:
+    """Keys and a gallery in ``work`` with ``enrol`` (identity -> view seed) enrolled; the gate key."""
+    from _attack_configs import GALLERY_DB, GALLERY_KEY, GATE_KEY
+
+    from biogate.exporters.kiosk_demo import _enrol
+    from biogate.firmware_bridge.keys import generate_key_file, load_key
+    from biogate.gallery import Gallery, GalleryKey
+
+    (work / "keys").mkdir(parents=True, exist_ok=True)
+    (work / "gallery").mkdir(parents=True, exist_ok=True)
+    GalleryKey.generate().write(work / GALLERY_KEY)
+    generate_key_file(str(work / GATE_KEY))
+    views = {identity: faces.view(identity, seed) for identity, seed in enrol.items()}
+    with Gallery(work / GALLERY_DB, GalleryKey.from_file(work / GALLERY_KEY), create=True) as gallery:
+        _enrol(bundles, gallery, views, lambda *_: None)
+    return load_key(str(work / GATE_KEY))
+
+
+class Trace:
+    """Arrival times (monotonic ns) of the executed OPEN commands in a simulator's trace."""
+
+    def __init__(self, sim: Any) -> None:
+        self.opens: list[int] = []
+        sim.listeners.append(self._event)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        if event.get("ev") == "exec" and event.get("type") == OPEN_TYPE:
+            self.opens.append(time.monotonic_ns())
+
+
+def run_session(
+    config: Any, key: bytes, presentations: list[Presentation], dwell_s: float, gap_s: float
+) -> Session:
+    """Walk ``presentations`` up to the kiosk ``config`` describes; ``started`` False if it refused."""
+    from biogate.errors import BiogateError
+    from biogate.firmware_bridge import GateClient, GateSimulator
+    from biogate.kiosk.app import build_kiosk
+
+    decisions: list[Any] = []
+    with GateSimulator(key, trace=True) as sim:
+        trace = Trace(sim)
+        with GateClient(sim.port, key, heartbeat_s=config.gate.heartbeat_s) as gate:
+            walk = WalkUp(presentations, dwell_s=dwell_s, gap_s=gap_s)
+            try:
+                kiosk = build_kiosk(
+                    config,
+                    source=walk,
+                    thermal_source=ThermalCamera.for_config(walk, config),
+                    gate=gate,
+                    on_decision=decisions.append,
+                )
+            except BiogateError as exc:
+                return Session(False, f"{type(exc).__name__}: {exc}")
+            with kiosk:
+                kiosk.wait(timeout=len(presentations) * (dwell_s + gap_s) + 60.0)
+            errors = dict(kiosk.stats()["errors"])
+        sim.sim_status()  # every command is executed and traced before this answers
+    session = Session(True, notices=list(kiosk.notices), pipeline_errors=errors)
+    session.relay_opens = len(trace.opens)
+    session.decision_opens = sum(1 for r in decisions if r.decision.action == "open")
+    starts = [t0 for t0, _, _ in walk.segments]
+    for k, (t0, t1, p) in enumerate(walk.segments):
+        mine = [r.decision for r in decisions if t0 <= r.decision.t_capture <= t1]
+        t_next = starts[k + 1] if k + 1 < len(starts) else float("inf")
+        reasons = Counter(reason for d in mine if d.action != "open" for reason in d.reasons[:1])
+        session.rows.append(
+            {
+                "label": p.label,
+                "kind": p.kind,
+                "species": p.species,
+                "identity": p.identity,
+                "decisions": Counter(d.action for d in mine),
+                "opened_for": sorted({d.identity for d in mine if d.action == "open"}),
+                "relay_opens": sum(1 for t in trace.opens if t0 <= t < t_next),
+                "why_not": reasons.most_common(1)[0][0] if reasons else "",
+            }
+        )
+    before = sum(1 for t in trace.opens if not starts or t < starts[0])
+    if before and session.rows:
+        session.rows[0]["relay_opens"] += before  # never silently dropped
+    return session
+
+
+def delete_cli(db: Path, key_file: Path, identity: str) -> subprocess.CompletedProcess:
+    """``biogate gallery delete`` in a subprocess, exactly as an operator types it."""
+    cmd = [sys.executable, "-m", "biogate.cli.main", "gallery", "delete", "--gallery", str(db)]
+    cmd += ["--key-file", str(key_file), "--id", identity]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def revocation_trials(
+    config: Any, work: Path, key: bytes, faces: Faces, person: str, trials: int, observe_s: float = 2.5
+) -> dict[str, Any]:
+    """Delete-while-running: ``person`` stands at the kiosk throughout, enrolled as ``rev-k`` for trial k.
+
+    Per trial: enrol ``rev-k`` (another process's write, as an enrolment station's), wait until the
+    kiosk opens for it, let it keep opening, run ``biogate gallery delete --id rev-k`` in a
+    subprocess, then watch the relay trace for ``observe_s``. The sample is the time from the
+    delete command's return to the last OPEN after it (0 when none came after it); an OPEN more
+    than 1 s after the return is a wrong open (a revoked identity let in).
+    """
+    from _attack_configs import GALLERY_DB, GALLERY_KEY
+
+    from biogate.exporters.kiosk_demo import _enrol
+    from biogate.firmware_bridge import GateClient, GateSimulator
+    from biogate.gallery import Gallery, GalleryKey
+    from biogate.kiosk.app import build_kiosk
+
+    db, key_file = work / GALLERY_DB, work / GALLERY_KEY
+    shown = Presentation(
+        f"{person} (enrolled as rev-k)",
+        "genuine",
+        person,
+        views=tuple(faces.view(person, 300 + j) for j in range(3)),
+    )
+    samples: list[float] = []
+    rows: list[dict[str, Any]] = []
+    late = 0
+    with GateSimulator(key, trace=True) as sim, Gallery(db, GalleryKey.from_file(key_file)) as station:
+        trace = Trace(sim)
+        with GateClient(sim.port, key, heartbeat_s=config.gate.heartbeat_s) as gate:
+            walk = WalkUp([shown] * 100_000, dwell_s=1.0, gap_s=0.0)  # X keeps standing there
+            kiosk = build_kiosk(
+                config, source=walk, thermal_source=ThermalCamera.for_config(walk, config), gate=gate
+            )
+            with kiosk:
+                for k in range(trials):
+                    ident = f"rev-{k:02d}"
+                    n0 = len(trace.opens)
+                    _enrol(kiosk_bundles(config), station, {ident: faces.view(person, 1)}, lambda *_: None)
+                    deadline = time.monotonic() + 10.0
+                    while len(trace.opens) < n0 + 3 and time.monotonic() < deadline:
+                        time.sleep(0.02)  # a benchmark, not a test: polling the trace is fine here
+                    opening = len(trace.opens) - n0
+                    t_cmd = time.monotonic_ns()
+                    done = delete_cli(db, key_file, ident)
+                    t_ret = time.monotonic_ns()
+                    time.sleep(observe_s)
+                    after = [(t - t_ret) / 1e6 for t in trace.opens[n0:] if t > t_ret]
+                    sample = max(after, default=0.0)
+                    late += sum(1 for a in after if a > 1000.0)
+                    valid = opening >= 3 and done.returncode == 0
+                    if valid:
+                        samples.append(sample)
+                    rows.append(
+                        {
+                            "trial": k,
+                            "opens_before_delete": opening,
+                            "opens_after_delete": len(after),
+                            "last_open_after_delete_ms": round(sample, 1),
+                            "delete_rc": done.returncode,
+                            "delete_cli_ms": round((t_ret - t_cmd) / 1e6, 1),
+                            "opens_while_delete_ran": sum(1 for t in trace.opens[n0:] if t_cmd < t <= t_ret),
+                            "valid": valid,
+                            "delete_stderr": done.stderr.strip()[-200:],
+                        }
+                    )
+                walk.close()
+        sim.sim_status()
+    return {"samples_ms": samples, "rows": rows, "late_opens": late}
+
+
+def kiosk_bundles(config: Any) -> Path:
+    """The folder the configuration's detector bundles live in (the demo's bundle folder)."""
+    return Path(config.resolve(config.models.detector))

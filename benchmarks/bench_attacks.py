@@ -1,0 +1,299 @@
+"""Hostile benchmark (issue #16 H): every simulated attack against every shipped configuration.
+
+    python benchmarks/bench_attacks.py --json attacks.json           # the full run (~20 min, 2 cores)
+    python benchmarks/bench_attacks.py --quick                        # smoke run (one configuration)
+    python benchmarks/bench_attacks.py --species warm_print,warm_screen --configs examples
+                                                                      # beyond the threat model
+
+Four parts, each through the real parts (no mocks):
+
+1. **Attacks**: every species of ``exporters/pad/attacks.py`` rendered on enrolled people's real
+   photographs (``_attack_scene.py``: what the RGB and the thermal camera see), plus strangers,
+   walk up to the real kiosk (``build_kiosk`` from each parsed configuration of
+   ``_attack_configs.py``) driving the C gate firmware on a pty. Every relay open in an attack
+   session is a wrong open. Configurations with an unfit decider and no override must refuse to
+   start (checked), one that starts anyway counts in ``unfit_model_starts``.
+2. **Genuine visitors**: enrolled people walk up to every configuration that started;
+   ``genuine_open_rate`` = presentations the relay opened for / genuine presentations.
+3. **Delete-while-running**: ``biogate gallery delete --id X`` (the CLI, a subprocess) on a
+   running kiosk that keeps seeing X; ``revocation_p99_ms`` = p99 of the time from the command's
+   return to the last OPEN for X (relay trace). An OPEN later than 1 s is a wrong open.
+4. **Replay after restart**: ``firmware_bridge.replay_attack.replay_after_restart`` for every kind
+   of state damage (missing, empty, garbage, truncated, deleted while running, RAM only).
+
+Summary keys: ``wrong_opens`` (0), ``attacks_tried``, ``configs_tried``, ``unfit_model_starts`` (0),
+``revocation_p99_ms`` (≤ 1000), ``replays_accepted_after_restart`` (0), ``genuine_open_rate`` (≥ 0.95).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _attack_configs import Case, cases, demo_tables, unfit_without_override  # noqa: E402
+from _attack_runs import prepare_work, revocation_trials, run_session  # noqa: E402
+from _attack_scene import Faces, Presentation, attack_views, species_names  # noqa: E402
+from _common import base_parser, print_table, write_report  # noqa: E402
+
+#: Enrolled people (the attacks' victims) and strangers (never enrolled; they also wear the
+#: partial attacks). All are real photographs of exporters/data/face_data.py.
+ENROLLED = ("eileen_collins", "t1_person0", "t1_person1", "t1_person2", "tom_hanks")
+STRANGERS = ("cameraman", "t1_person3", "t1_person4", "t1_person5")
+REVOKED_PERSON = "tom_hanks"
+ENROL_SEED = 1  # the enrolment photo is another augmented view than any walk-up view
+
+
+def _attack_script(faces: Faces, species: list[str], rounds: int, victims: int) -> list[Presentation]:
+    """Each species on ``victims`` enrolled people per round, then the strangers.
+
+    Victims are taken in turn across species, so no one reappears within the open cooldown (an
+    OPEN for one attack would otherwise hide the next attack on the same person).
+    """
+    out = []
+    turn = 0
+    for r in range(rounds):
+        for sp in species:
+            for _ in range(victims):
+                k = turn % len(ENROLLED)
+                turn += 1
+                seeds = tuple(200 + 10 * r + 3 * k + j for j in range(3))
+                wearer = STRANGERS[(k + r) % len(STRANGERS)]
+                views, look = attack_views(faces, ENROLLED[k], wearer, sp, seeds)
+                out.append(
+                    Presentation(f"{sp} of {ENROLLED[k]}", "attack", ENROLLED[k], sp, look=look, views=views)
+                )
+        for s in STRANGERS[: max(1, victims - 1)]:
+            views = tuple(faces.view(s, 400 + 10 * r + j) for j in range(3))
+            out.append(Presentation(f"stranger {s}", "stranger", s, views=views))
+    return out
+
+
+def _genuine_script(faces: Faces, rounds: int) -> list[Presentation]:
+    return [
+        Presentation(
+            f"enrolled {p}", "genuine", p, views=tuple(faces.view(p, 500 + 10 * r + j) for j in range(3))
+        )
+        for r in range(rounds)
+        for p in ENROLLED
+    ]
+
+
+def try_config(case: Case, bundles: Path, faces: Faces, args: Any, scripts: dict) -> dict[str, Any]:
+    """Start the kiosk of ``case``; if it starts, run the attack and the genuine session on it."""
+    from biogate.errors import BiogateError
+    from biogate.kiosk.config import parse_config
+
+    work = Path(tempfile.mkdtemp(prefix="attacks-", dir=args.workdir))
+    key = prepare_work(work, bundles, faces, {p: ENROL_SEED for p in ENROLLED})
+    config = parse_config(case.data, base_dir=work, name=case.origin)
+    unfit = unfit_without_override(config)
+    out: dict[str, Any] = {
+        "config": case.name,
+        "origin": case.origin,
+        "shipped": case.shipped,
+        "unfit": unfit,
+    }
+    t0 = time.monotonic()
+    try:
+        attacks = run_session(config, key, scripts["attacks"], args.dwell_s, args.gap_s)
+    except BiogateError as exc:  # a start-up refusal outside build_kiosk's own checks
+        attacks = None
+        out["error"] = f"{type(exc).__name__}: {exc}"
+    if attacks is None or not attacks.started:
+        out.update(started=False, error=out.get("error") or attacks.error)
+        return out
+    genuine = run_session(config, key, scripts["genuine"], args.dwell_s, args.gap_s)
+    out.update(started=True, attacks=attacks, genuine=genuine, seconds=round(time.monotonic() - t0, 1))
+    return out
+
+
+def species_rows(name: str, session: Any) -> list[dict[str, Any]]:
+    """One row per (configuration, species or kind): presentations, relay opens, decisions, why denied."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in session.rows:
+        groups.setdefault(row["species"] or row["kind"], []).append(row)
+    out = []
+    for group, rows in groups.items():
+        decisions = sum((r["decisions"] for r in rows), Counter())
+        why = Counter(r["why_not"] for r in rows if r["why_not"])
+        out.append(
+            {
+                "config": name,
+                "species": group,
+                "presentations": len(rows),
+                "relay_opens": sum(r["relay_opens"] for r in rows),
+                "presentations_opened": sum(1 for r in rows if r["relay_opens"] or r["opened_for"]),
+                "opened_for": sorted({i for r in rows for i in r["opened_for"]}),
+                "decisions": dict(decisions),
+                "no_decision": sum(1 for r in rows if not r["decisions"]),
+                "why_denied": why.most_common(1)[0][0] if why else "",
+            }
+        )
+    return out
+
+
+def _revocation(bundles: Path, faces: Faces, args: Any) -> dict[str, Any]:
+    from _attack_configs import _paths
+
+    from biogate.kiosk.config import parse_config
+
+    data = _paths(demo_tables(True), bundles)
+    data["policy"].update(open_cooldown_s=0.0, open_duration_ms=100)  # an OPEN per decision
+    work = Path(tempfile.mkdtemp(prefix="attacks-rev-", dir=args.workdir))
+    others = {p: ENROL_SEED for p in ENROLLED if p != REVOKED_PERSON}
+    key = prepare_work(work, bundles, faces, others)
+    config = parse_config(data, base_dir=work, name="demo, open_cooldown_s = 0 (revocation)")
+    return revocation_trials(config, work, key, faces, REVOKED_PERSON, args.revocations)
+
+
+def _replays(args: Any) -> list[dict[str, Any]]:
+    from biogate.firmware_bridge.replay_attack import DAMAGES, replay_after_restart
+
+    damages = DAMAGES[:1] if args.quick else DAMAGES
+    return [replay_after_restart(d, opens=args.replay_opens).as_dict() for d in damages]
+
+
+def main() -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--cache", help="bundle cache (default $BIOGATE_CACHE or ~/.cache/biogate)")
+    parser.add_argument("--workdir", help="where work folders go (default: the system temp folder)")
+    parser.add_argument("--configs", default="", help="comma-separated words: only configurations named so")
+    parser.add_argument(
+        "--species", default="", help="comma-separated species (default: every one of ATTACKS)"
+    )
+    parser.add_argument(
+        "--overrides", action="store_true", help="also the allow_unfit overrides (NOT shipped)"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="attack presentations per victim and species")
+    parser.add_argument(
+        "--victims", type=int, default=len(ENROLLED), help="enrolled people each species is made of"
+    )
+    parser.add_argument("--genuine-rounds", type=int, default=4, help="walk-ups per enrolled person")
+    parser.add_argument("--revocations", type=int, default=20, help="delete-while-running trials")
+    parser.add_argument("--replay-opens", type=int, default=20, help="OPENs captured before each restart")
+    parser.add_argument("--dwell-s", type=float, default=1.6, help="seconds each visitor stands there")
+    parser.add_argument("--gap-s", type=float, default=0.6, help="seconds between visitors")
+    args = parser.parse_args()
+    if args.quick:
+        args.configs = args.configs or "examples"
+        args.victims, args.genuine_rounds, args.revocations, args.replay_opens = 1, 1, 2, 3
+        args.dwell_s, args.gap_s = 1.0, 0.5
+    from biogate.exporters.kiosk_demo import build_bundles
+
+    cache = Path(args.cache or os.environ.get("BIOGATE_CACHE") or Path.home() / ".cache" / "biogate")
+    bundles = build_bundles(cache)
+    faces = Faces()
+    species = [s for s in args.species.split(",") if s] or species_names()
+    scripts = {
+        "attacks": _attack_script(faces, species, args.rounds, args.victims),
+        "genuine": _genuine_script(faces, args.genuine_rounds),
+    }
+    words = [w for w in args.configs.split(",") if w]
+    results: list[dict[str, Any]] = []
+    tried = []
+    for case in cases(bundles, overrides=args.overrides, only=words):
+        print(f"config {case.name} ...", flush=True)
+        tried.append(try_config(case, bundles, faces, args, scripts))
+        t = tried[-1]
+        if not t["started"]:
+            print(f"  refused to start: {t['error'][:200]}", flush=True)
+            results.append(
+                {
+                    "config": case.name,
+                    "species": "(start)",
+                    "started": False,
+                    "refusal": t["error"],
+                    "must_refuse": bool(t["unfit"]),
+                }
+            )
+            continue
+        rows = species_rows(case.name, t["attacks"]) + species_rows(case.name, t["genuine"])
+        for r in rows:
+            shown = f"{r['presentations']:>3} shown, relay opened {r['relay_opens']}"
+            print(f"  {r['species']:<16} {shown}, {r['why_denied']}", flush=True)
+        results += rows
+        results.append(
+            {
+                "config": case.name,
+                "species": "(start)",
+                "started": True,
+                "notices": t["attacks"].notices,
+                "must_refuse": bool(t["unfit"]),
+                "pipeline_errors": t["attacks"].pipeline_errors,
+                "seconds": t["seconds"],
+            }
+        )
+    print("delete-while-running ...", flush=True)
+    rev = _revocation(bundles, faces, args)
+    print("replay after restart ...", flush=True)
+    replays = _replays(args)
+    results += [{"config": "revocation", **r} for r in rev["rows"]]
+    results += [{"config": "replay", **r} for r in replays]
+
+    started = [t for t in tried if t["started"]]
+    attack_opens = sum(r["relay_opens"] for t in started for r in t["attacks"].rows)
+    genuine = [r for t in started for r in t["genuine"].rows]
+    samples = rev["samples_ms"]
+    summary = {
+        "wrong_opens": attack_opens + rev["late_opens"] + sum(r["relay_opens"] for r in replays),
+        "attacks_tried": sum(1 for t in started for r in t["attacks"].rows if r["kind"] == "attack"),
+        "configs_tried": len(tried),
+        "unfit_model_starts": sum(1 for t in started if t["unfit"]),
+        "revocation_p99_ms": float(np.percentile(samples, 99)) if samples else float("nan"),
+        "replays_accepted_after_restart": sum(r["accepted"] for r in replays),
+        "genuine_open_rate": (sum(1 for r in genuine if r["relay_opens"]) / len(genuine))
+        if genuine
+        else float("nan"),
+    }
+    refused_ok = all(bool(t["unfit"]) for t in tried if not t["started"])
+    print()
+    print_table(
+        [r for r in results if "presentations" in r],
+        ["config", "species", "presentations", "relay_opens", "opened_for", "no_decision", "why_denied"],
+    )
+    config = {
+        "species": species,
+        "enrolled": list(ENROLLED),
+        "strangers": list(STRANGERS),
+        "rounds": args.rounds,
+        "genuine_rounds": args.genuine_rounds,
+        "dwell_s": args.dwell_s,
+        "gap_s": args.gap_s,
+        "revocations": args.revocations,
+        "revocation_valid_trials": len(samples),
+        "revocation_p50_ms": float(np.percentile(samples, 50)) if samples else None,
+        "refusals_all_had_unfit_deciders": refused_ok,
+        "wrong_opens_by_part": {
+            "attacks": attack_opens,
+            "revocation_late": rev["late_opens"],
+            "replay": sum(r["relay_opens"] for r in replays),
+        },
+        "bundles": str(bundles),
+        "quick": args.quick,
+    }
+    write_report(args, "attacks", config, results, summary)
+    if args.plot:
+        from _common import bar_plot
+
+        opened = [r for r in results if "presentations" in r and r["species"] != "genuine"]
+        bar_plot(
+            args.plot,
+            [f"{r['config']}:{r['species']}" for r in opened],
+            [r["relay_opens"] for r in opened],
+            "relay opens (wrong)",
+            "attacks and strangers: relay opens per configuration and species",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
