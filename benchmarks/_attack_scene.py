@@ -120,6 +120,8 @@ def _partial(victim: np.ndarray, wearer: np.ndarray, species: str, seed: int) ->
     """A partial attack worn by a stranger: the victim's print, the wearer's face through it."""
     from biogate.exporters.pad.attacks import ATTACKS, apply_attack
 
+    if wearer.shape != victim.shape:  # photographs differ in size; the print is the victim's
+        wearer = cv2.resize(wearer, victim.shape[1::-1], interpolation=cv2.INTER_AREA)
     rows, cols = _inner(victim)
     printed = apply_attack(np.ascontiguousarray(victim[rows, cols]), species, seed)
     own = apply_attack(np.ascontiguousarray(wearer[rows, cols]), species, seed)  # same draws, same noise

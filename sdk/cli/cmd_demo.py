@@ -20,7 +20,11 @@ HELP = "run the kiosk main job on generated data (no camera, no gate needed)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--select", action="store_true", help="only the frame-selection demo")
     parser.add_argument("--fps", type=float, default=15.0, help="walk-up frame rate (default 15)")
-    parser.add_argument("--no-liveness", action="store_true", help="skip the liveness model and the attack")
+    parser.add_argument(
+        "--no-liveness",
+        action="store_true",
+        help="without the RGB liveness model (the thermal skin check still decides)",
+    )
     parser.add_argument(
         "--workdir", help="keep the gallery, keys and audit log here (default: a temp folder)"
     )

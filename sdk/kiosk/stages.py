@@ -217,7 +217,7 @@ class ThermalStage(Stage):
             readings = self.thermal.measure(last, rgb_boxes=[box], homography=self.homography)
         else:  # one person at the kiosk: the warmest face the thermal camera sees
             readings = sorted(self.thermal.measure(last), key=lambda r: r.temperature_c)[-1:]
-        skin = [r for r in readings if SKIN_RANGE_C[0] <= r.canthus_c <= SKIN_RANGE_C[1]]
+        skin = [r for r in readings if r.live(SKIN_RANGE_C)]  # warm canthus and warm face around it
         work.results["thermal_live"] = bool(skin)
         if skin:
             work.results["temperature_c"] = float(skin[0].temperature_c)

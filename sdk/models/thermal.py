@@ -208,6 +208,33 @@ def canthus_estimate(celsius: np.ndarray, box: Box) -> tuple[float, tuple[int, i
     return float(spot[iy, ix]), (c0 + int(ix), r0 + int(iy))
 
 
+#: Living skin, °C (what a face reads where it is not covered); the canthus must be in it too.
+SKIN_C = (30.0, 43.0)
+#: Share of the face's central area that must read as skin for the face to count as live: a
+#: print or mask with holes (cut-out eyes), or one held over part of the face, leaves most of it
+#: at room temperature; glasses (opaque to LWIR) cover about a sixth (issue #16,
+#: benchmarks/bench_attacks.py: with the canthus alone, cut-eye masks opened 3 of 5 times).
+MIN_SKIN_FRACTION = 0.6
+
+
+def skin_fraction(celsius: np.ndarray, box: Box, skin_c: tuple[float, float] = SKIN_C) -> float:
+    """Share of the central area of ``box`` (cheeks, nose, eyes, forehead) that reads as skin.
+
+    The central area is x 20–80 %, y 15–90 % of the box: inside the face for a box from the RGB
+    detector mapped through the homography or from :func:`find_faces`, clear of the background
+    at the box's corners. Pixels outside the frame count as not skin (fail closed).
+    """
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    c0, c1 = round(x0 + 0.2 * w), round(x0 + 0.8 * w)
+    r0, r1 = round(y0 + 0.15 * h), round(y0 + 0.9 * h)
+    total = max(c1 - c0, 0) * max(r1 - r0, 0)
+    if total == 0:
+        return 0.0
+    region = celsius[max(r0, 0) : max(r1, 0), max(c0, 0) : max(c1, 0)]
+    return float(np.count_nonzero((region >= skin_c[0]) & (region <= skin_c[1]))) / total
+
+
 def canthus_to_core(canthus_c: float, ambient_c: float, side_px: float, config: ThermalConfig) -> float:
     """Core temperature implied by a canthus reading (the calibrated linear model of ThermalConfig)."""
     return (
@@ -264,18 +291,24 @@ class FaceReading:
     similarity: float = 0.0
     embedding: np.ndarray | None = field(default=None, repr=False)
     alarm: TemperatureAlarm | None = None
+    skin_fraction: float = 0.0  # share of the face's central area reading as skin (skin_fraction())
+
+    def live(self, canthus_c: tuple[float, float] = SKIN_C) -> bool:
+        """Living skin over the face: the canthus in ``canthus_c`` *and* at least
+        :data:`MIN_SKIN_FRACTION` of the face's central area in :data:`SKIN_C`. Prints and screens
+        sit at room temperature; a print with the eyes cut out, or one held over the lower face,
+        shows warm skin at the canthus but not over the face.
+        """
+        return bool(
+            canthus_c[0] <= self.canthus_c <= canthus_c[1] and self.skin_fraction >= MIN_SKIN_FRACTION
+        )
 
     def evidence(self) -> dict[str, Any]:
         """The fields of the pipeline's ``Evidence`` this reading fills (``Evidence(t, **r.evidence())``).
 
-        ``thermal_live``: the canthus reads as living skin (30–43 °C); prints and screens held
-        to the camera sit at room temperature.
+        ``thermal_live``: :meth:`live`.
         """
-        return {
-            "face_found": True,
-            "thermal_live": bool(30.0 <= self.canthus_c <= 43.0),
-            "temperature_c": self.temperature_c,
-        }
+        return {"face_found": True, "thermal_live": self.live(), "temperature_c": self.temperature_c}
 
 
 @dataclass
@@ -461,6 +494,7 @@ class ThermalFace(BundleModel):
             canthus_core = canthus_to_core(canthus_c, ambient, box[2] - box[0], cfg)
             model_c = None if model_t is None else float(model_t[i])
             reading = self._fuse(box, canthus_c, canthus_core, where, model_c, corrected)
+            reading.skin_fraction = skin_fraction(celsius, box)
             if embeddings is not None:
                 reading.embedding = embeddings[i]
                 reading.identity, reading.similarity = self.identify(embeddings[i])
