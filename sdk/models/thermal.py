@@ -224,7 +224,7 @@ def skin_fraction(celsius: np.ndarray, box: Box, skin_c: tuple[float, float] = S
     detector mapped through the homography or from :func:`find_faces`, clear of the background
     at the box's corners. Pixels outside the frame count as not skin (fail closed).
     """
-    x0, y0, x1, y1 = box
+    x0, y0, x1, y1 = (float(v) for v in box)  # Python floats: round() gives an int on every numpy
     w, h = x1 - x0, y1 - y0
     c0, c1 = round(x0 + 0.2 * w), round(x0 + 0.8 * w)
     r0, r1 = round(y0 + 0.15 * h), round(y0 + 0.9 * h)
