@@ -27,7 +27,14 @@ import numpy as np
 
 from biogate.frame import Frame, now_ns
 
-KIOSK_MODELS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "face_embed_dlib", "face_liveness")
+KIOSK_MODELS = (
+    "face_detect_any",
+    "mtcnn_pnet",
+    "mtcnn_rnet",
+    "mtcnn_onet",
+    "face_embed_dlib",
+    "face_liveness",
+)
 KIOSK_MODELS_NO_LIVENESS = KIOSK_MODELS[:-1]
 FRAME_W, FRAME_H = 640, 480
 PAPER_C = 22.5  # a print held up at the kiosk, a little above the 22 °C room
@@ -60,6 +67,7 @@ VISITORS = (
 _KIOSK_SOURCES = (
     "nets/mtcnn.py", "nets/dlib_resnet.py", "nets/liveness.py", "models/mtcnn*.py", "models/face_embed*.py",
     "models/face_liveness.py", "weights/liveness_*", "dlib_reader.py", "pipeline.py", "onnx_export.py",
+    "nets/face_any.py", "models/face_detect_any.py", "weights/face_any.*",
 )  # fmt: skip
 
 

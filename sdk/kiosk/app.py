@@ -72,7 +72,7 @@ def _engine_options(config: KioskConfig) -> dict[str, Any]:
 
 def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) -> list[Stage]:
     """The stage list for ``config`` (models loaded from their bundles)."""
-    from ..models import FaceEmbedder, FaceLiveness, MTCNNDetector
+    from ..models import FaceEmbedder, FaceLiveness, load_face_detector
 
     m = config.models
     if not m.detector or not m.embedder:
@@ -84,7 +84,9 @@ def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) 
     stages: list[Stage] = [
         SharpnessGate(sel.every, sel.metric, sel.window_s, sel.keep_ratio, sel.min_score),
         DetectStage(
-            MTCNNDetector.from_bundles(config.resolve(m.detector), min_face=m.min_face_px, **opts),
+            load_face_detector(
+                config.resolve(m.detector), m.face_detector, m.rotate, min_face=m.min_face_px, **opts
+            ),
             m.min_face_px,
         ),
     ]

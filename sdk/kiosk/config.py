@@ -39,7 +39,9 @@ class SelectionConfig:
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    detector: str = ""  # folder holding the MTCNN bundles (mtcnn_pnet, mtcnn_rnet, mtcnn_onet)
+    detector: str = ""  # folder of the detector bundles (face_detect_any + mtcnn_rnet/onet, or mtcnn_*)
+    face_detector: str = "auto"  # any | mtcnn | auto (any when the folder has face_detect_any)
+    rotate: str = "any"  # any: faces at every orientation; upright: level cameras only
     liveness: str = ""  # bundle folder of the silent-liveness model ("" = no liveness check)
     embedder: str = ""  # bundle folder of the face embedder
     super_resolution: str = ""  # optional SR bundle (off when empty)
