@@ -106,9 +106,9 @@ _IGNORE: dict[str, list[Box]] = {
 class DetectPhoto:
     """One real photograph with every face labelled.
 
-    ``image`` RGB uint8; ``quads`` (N, 4, 2): the face's square in its own orientation (top-left,
-    top-right, bottom-right, bottom-left of the upright face; side = the labelled box's width, turned
-    by the face's roll measured on its landmarks); ``boxes`` (N, 4) float32 x0, y0, x1, y1: the
+    ``image`` RGB uint8; ``quads`` (N, 4, 2): the labelled face box in the face's own orientation
+    (top-left, top-right, bottom-right, bottom-left of the upright face), turned about its centre by
+    the face's roll measured on its landmarks; ``boxes`` (N, 4) float32 x0, y0, x1, y1: the
     axis-aligned boxes around the quads (so a tilted head's box is the box around its turned
     square, the same rule the detector's ``box`` follows); ``ignore`` (M, 4) regions that are neither face nor background; ``source`` names it.
     """
@@ -143,11 +143,14 @@ def roll_degrees(marks: np.ndarray, scheme: str) -> float:
 
 
 def rolled_quads(boxes: np.ndarray, rolls: list[float]) -> np.ndarray:
-    """Squares of each box's width about its centre, turned by the face's roll (the quad label)."""
+    """Each labelled box turned about its centre by the face's roll (the quad label)."""
     out = []
     for b, roll in zip(np.asarray(boxes, np.float64).reshape(-1, 4), rolls):
         c, s = math.cos(math.radians(roll)), math.sin(math.radians(roll))
-        corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * (b[2] - b[0]) / 2.0
+        corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * (
+            (b[2] - b[0]) / 2.0,
+            (b[3] - b[1]) / 2.0,
+        )
         out.append(corners @ np.array([[c, s], [-s, c]]).T + ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0))
     return np.array(out, np.float32).reshape(-1, 4, 2)
 

@@ -26,7 +26,7 @@ NAME = "face_detect_any"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "face_any.pt"
 RECORD = WEIGHTS.with_suffix(".json")
 #: Proposal, R-Net and O-Net score thresholds (picked on the *training* photographs).
-THRESHOLDS = {"proposal": 0.5, "rnet": 0.6, "onet": 0.8}
+THRESHOLDS = {"proposal": 0.3, "rnet": 0.4, "onet": 0.5}
 CALIB_TILE = 160
 
 

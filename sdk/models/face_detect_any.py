@@ -10,8 +10,9 @@
    the face stands upright in the crop, and MTCNN's R-Net (24 px) and O-Net (48 px) judge it,
    regress its box and give five landmarks; the eye/mouth line of the landmarks refines the angle
    and O-Net runs once more at the refined angle.
-3. Everything is mapped back to input-image pixels: the ``quad`` is the face's square turned by its
-   angle, starting at the upright face's top-left; ``box`` is the axis-aligned box around it.
+3. Everything is mapped back to input-image pixels: the ``quad`` is O-Net's face box (in the face's
+   own frame) turned by the face's angle, starting at the upright face's top-left; ``box`` is the
+   axis-aligned box around it (for an upright face: exactly MTCNN's box).
 
 ``rotate="upright"`` ignores the predicted angles (every face verified at 0°) — as fast, for
 cameras that are known to be level; ``rotate="any"`` (default) finds faces at any angle.
@@ -110,9 +111,11 @@ def rotation(angle_deg: float) -> np.ndarray:
     return np.array([[c, s], [-s, c]], np.float64)
 
 
-def face_quad(cx: float, cy: float, side: float, angle_deg: float) -> np.ndarray:
-    """The face square's vertices: upright face's top-left, top-right, bottom-right, bottom-left."""
-    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * (side / 2.0)
+def face_quad(cx: float, cy: float, side: float, angle_deg: float, height: float | None = None) -> np.ndarray:
+    """The face rectangle's vertices (``side`` wide, ``height`` tall, default square), turned by
+    ``angle_deg``: the upright face's top-left, top-right, bottom-right, bottom-left."""
+    h = side if height is None else height
+    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * (side / 2.0, h / 2.0)
     return (corners @ rotation(angle_deg).T + (cx, cy)).astype(np.float32)
 
 
@@ -179,7 +182,7 @@ class AnyAngleFaceDetector(FaceDetector):
             raise ConfigError(f"unknown rotate {rotate!r}; valid: {', '.join(ROTATIONS)}")
         manifest = getattr(getattr(proposer, "bundle", None), "manifest", None) or {}
         given = manifest.get("thresholds") or {}
-        default = (given.get("proposal", 0.5), given.get("rnet", 0.6), given.get("onet", 0.8))
+        default = (given.get("proposal", 0.3), given.get("rnet", 0.4), given.get("onet", 0.5))
         thr = tuple(float(t) for t in (thresholds if thresholds is not None else default))
         if len(thr) != 3:
             raise ConfigError("AnyAngleFaceDetector needs 3 thresholds (proposal, rnet, onet)")
@@ -243,24 +246,64 @@ class AnyAngleFaceDetector(FaceDetector):
 
     @staticmethod
     def _regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:
-        """MTCNN's edge regression in each crop's own (turned) frame → new centre and square side."""
-        out = rows.copy()
+        """MTCNN's edge regression in each crop's own (turned) frame.
+
+        Returns rows ``cx, cy, side, angle, score, w, h``: the regressed box's centre, its square
+        side (the next crop) and its own width and height in the face's frame.
+        """
+        out = np.zeros((len(rows), 7), np.float32)
+        out[:, :5] = rows[:, :5]
         for i, (r, d) in enumerate(zip(rows, reg)):
             side = r[2]
             x0, y0, x1, y1 = -0.5 + d[0], -0.5 + d[1], 0.5 + d[2], 0.5 + d[3]
             shift = rotation(r[3]) @ np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0]) * side
             out[i, 0], out[i, 1] = r[0] + shift[0], r[1] + shift[1]
             out[i, 2] = max(x1 - x0, y1 - y0) * side
+            out[i, 5], out[i, 6] = (x1 - x0) * side, (y1 - y0) * side
         return out
 
     def _stage(self, pyramid: _Pyramid, rows: np.ndarray, net: Infer, size: int, thr: float):
-        out = self._verify(pyramid, rows, net, size)
+        """Verify ``rows`` with ``net``: (regressed rows, the crops' rows with scores, landmarks)."""
+        return self._keep(rows, self._verify(pyramid, rows, net, size), thr)
+
+    def _keep(self, rows: np.ndarray, out: dict[str, np.ndarray], thr: float):
         prob = _first(out, "prob")[:, 1]
         keep = prob >= thr
         rows = rows[keep].copy()
         rows[:, 4] = prob[keep]
         marks = out["landmarks"][keep] if "landmarks" in out else None
         return self._regress(rows, _first(out, "reg")[keep]), rows, marks
+
+    def _rnet(self, pyramid: _Pyramid, rows: np.ndarray) -> np.ndarray:
+        """R-Net at each proposal's own angle; proposals it rejects are tried at the other quarter
+        turns (the net's angle is coarse at 14 px), keeping the best-scoring turn."""
+        out = self._verify(pyramid, rows, self.rnet, 24)
+        passed, _, _ = self._keep(rows, out, self.thresholds[1])
+        if self.rotate != "any" or not self.hypotheses:
+            return passed
+        failed = rows[_first(out, "prob")[:, 1] < self.thresholds[1]]
+        if not len(failed):
+            return passed
+        turned = []
+        for offset in self.hypotheses:
+            extra = failed.copy()
+            extra[:, 3] += offset
+            turned.append(extra)
+        retry, _, _ = self._stage(pyramid, np.concatenate(turned), self.rnet, 24, self.thresholds[1])
+        return np.concatenate([passed, retry]) if len(retry) else passed
+
+    def _refine(self, pyramid: _Pyramid, rows: np.ndarray, at: np.ndarray, marks: np.ndarray):
+        """Turn each face to the angle of its landmarks' eye/mouth lines and let O-Net look again;
+        the second look is kept when it is about as sure (it is better centred and aligned)."""
+        angle = self._angle_from_landmarks(at, self._landmarks(at, marks))
+        delta = (angle - at[:, 3] + 180.0) % 360.0 - 180.0
+        cand = rows.copy()
+        cand[:, 3] = at[:, 3] + delta
+        again, at2, marks2 = self._stage(pyramid, cand, self.onet, 48, 0.0)
+        better = (np.abs(delta) <= 60.0) & (at2[:, 4] >= np.maximum(self.thresholds[2], 0.9 * at[:, 4]))
+        rows, at, marks = rows.copy(), at.copy(), marks.copy()
+        rows[better], at[better], marks[better] = again[better], at2[better], marks2[better]
+        return rows, at, marks
 
     @staticmethod
     def _landmarks(rows: np.ndarray, marks: np.ndarray) -> np.ndarray:
@@ -287,34 +330,28 @@ class AnyAngleFaceDetector(FaceDetector):
         rows = self.propose(pyramid)
         if self.rotate == "upright":
             rows[:, 3] = 0.0
-        elif len(rows) and self.hypotheses:
-            # The net's angle is coarse at 14 px: R-Net also judges each proposal turned by the
-            # other quarter turns, and NMS keeps the best-scoring one.
-            turned = [rows]
-            for offset in self.hypotheses:
-                extra = rows.copy()
-                extra[:, 3] += offset
-                turned.append(extra)
-            rows = np.concatenate(turned)
         t1 = time.perf_counter()
         timing = {"proposals": float(len(rows)), "propose_ms": (t1 - t0) * 1e3}
         faces: list[FaceDetection] = []
         if len(rows):
-            rows, _, _ = self._stage(pyramid, rows, self.rnet, 24, self.thresholds[1])
+            rows = self._rnet(pyramid, rows)
         if len(rows):
             rows = rows[nms(square_boxes(rows), rows[:, 4], 0.6)]
             rows, at, marks = self._stage(pyramid, rows, self.onet, 48, self.thresholds[2])
         t2 = time.perf_counter()
         if len(rows):
-            if self.rotate == "any":  # refine the angle from the landmarks, look once more
-                rows[:, 3] = self._angle_from_landmarks(rows, self._landmarks(at, marks))
-                again, at2, marks2 = self._stage(pyramid, rows, self.onet, 48, 0.0)
-                better = at2[:, 4] >= rows[:, 4] * 0.9
-                rows[better], at[better], marks[better] = again[better], at2[better], marks2[better]
+            if self.rotate == "any":
+                rows, at, marks = self._refine(pyramid, rows, at, marks)
             points = self._landmarks(at, marks)
-            order_ = nms(square_boxes(rows), rows[:, 4], 0.5)
+            if self.rotate == "any":
+                # A face judged at a wrong quarter turn has landmarks that disagree with its angle:
+                # the score falls with the disagreement, so that turn loses to the right one.
+                delta = self._angle_from_landmarks(at, points) - rows[:, 3]
+                rows[:, 4] *= np.clip(np.cos(np.radians(delta)), 0.0, 1.0)
+            # Turns of one proposal land on one face: merged on overlap with the smaller square.
+            order_ = nms(square_boxes(rows), rows[:, 4], 0.5, mode="min")
             for i in order_:
-                quad = face_quad(*rows[i, :4])
+                quad = face_quad(rows[i, 0], rows[i, 1], rows[i, 5], rows[i, 3], rows[i, 6])
                 faces.append(
                     FaceDetection(
                         box=np.concatenate([quad.min(0), quad.max(0)]).astype(np.float32),
