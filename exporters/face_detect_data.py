@@ -110,7 +110,8 @@ class DetectPhoto:
     (top-left, top-right, bottom-right, bottom-left of the upright face), turned about its centre by
     the face's roll measured on its landmarks; ``boxes`` (N, 4) float32 x0, y0, x1, y1: the
     axis-aligned boxes around the quads (so a tilted head's box is the box around its turned
-    square, the same rule the detector's ``box`` follows); ``ignore`` (M, 4) regions that are neither face nor background; ``source`` names it.
+    rectangle, the same rule the detector's ``box`` follows); ``ignore`` (M, 4) regions that are
+    neither face nor background; ``source`` names it.
     """
 
     image: np.ndarray
