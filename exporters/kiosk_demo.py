@@ -6,7 +6,7 @@ kiosk pipeline on a scripted walk-up sequence — two enrolled people, an unknow
 printed-photo attack and a feverish enrolled person — printing each decision with its reasons
 and a latency table.  Exit status 0 only if every visitor got the expected decision.
 
-Faces are the real photographs of :mod:`biogate.exporters.face_data`; a visitor is enrolled
+Faces are the real photographs of :mod:`biogate.exporters.data.face_data`; a visitor is enrolled
 from one augmented view of their photo and walks up as other views (the offline data has no
 second photo of anyone).  The print attack is :func:`biogate.exporters.pad.attacks.apply_attack`
 ("print_photo"); temperatures come from the radiometric scene renderer of ``synthetic://thermal``.
@@ -38,8 +38,6 @@ KIOSK_MODELS = (
 KIOSK_MODELS_NO_LIVENESS = KIOSK_MODELS[:-1]
 FRAME_W, FRAME_H = 640, 480
 PAPER_C = 22.5  # a print held up at the kiosk, a little above the 22 °C room
-#: The RGB silent-liveness model decides only if its own evaluation shows it fit (ACER at most this).
-LIVENESS_FIT_ACER = 0.10
 
 
 @dataclass(frozen=True)
@@ -65,9 +63,10 @@ VISITORS = (
 
 #: The files the kiosk bundles are made from (nets, registry modules, weights, the exporter).
 _KIOSK_SOURCES = (
-    "nets/mtcnn.py", "nets/dlib_resnet.py", "nets/liveness.py", "models/mtcnn*.py", "models/face_embed*.py",
-    "models/face_liveness.py", "weights/liveness_*", "dlib_reader.py", "pipeline.py", "onnx_export.py",
-    "nets/face_any.py", "models/face_detect_any.py", "weights/face_any.*",
+    "nets/mtcnn.py", "nets/dlib_resnet.py", "nets/liveness.py", "zoo/mtcnn*.py", "zoo/face_embed*.py",
+    "zoo/face_liveness.py", "weights/liveness_*", "nets/dlib_reader.py", "convert/build.py",
+    "convert/onnx_export.py", "convert/bundle_writer.py", "registry.py",
+    "nets/face_any.py", "zoo/face_detect_any.py", "weights/face_any.*",
 )  # fmt: skip
 
 
@@ -86,7 +85,7 @@ def build_bundles(cache: Path, log=print, models: tuple[str, ...] = KIOSK_MODELS
     """Export the kiosk's models to ``cache/bundles-<digest>/`` unless already there."""
     from biogate.bundle import open_bundle
 
-    from .pipeline import export
+    from .convert.build import export
 
     folder = cache / f"bundles-{_weights_digest()}"
     for name in models:
@@ -104,13 +103,13 @@ def build_bundles(cache: Path, log=print, models: tuple[str, ...] = KIOSK_MODELS
 
 
 def _faces() -> dict[str, object]:
-    from .face_data import load_faces
+    from .data.face_data import load_faces
 
     return {s.identity: s for s in load_faces(min_size=40, margin=0.6, lfw=False)}
 
 
 def _view(sample, seed: int) -> np.ndarray:
-    from .face_data import augmented_views
+    from .data.face_data import augmented_views
 
     return augmented_views(sample, 1, seed=seed)[0].image
 
@@ -237,14 +236,6 @@ class ScriptedThermal:
         pass
 
 
-def _liveness_acer(bundle: Path) -> float:
-    """The FP32 ACER the exporter measured for the liveness bundle (1.0 if it is missing)."""
-    import json
-
-    metrics = json.loads((bundle / "manifest.json").read_text()).get("metrics", {})
-    return float(metrics.get("fp32", {}).get("acer", 1.0))
-
-
 def _enrol(bundles: Path, gallery, views: dict[str, np.ndarray], log) -> None:
     from biogate.models import FaceEmbedder, MTCNNDetector
 
@@ -329,16 +320,17 @@ def run_kiosk_demo(
         _enrol(bundles, gallery, walkup.enrol_views(), print)
 
     source = "thermal"
-    if liveness:
-        acer = _liveness_acer(bundles / "face_liveness")
-        source = "both" if acer <= LIVENESS_FIT_ACER else "thermal"
+    if liveness:  # the SDK's fitness contract decides whether the RGB model may decide
+        from biogate.bundle import open_bundle
+
+        fitness = open_bundle(bundles / "face_liveness").fitness("liveness")
+        source = "both" if fitness.fit else "thermal"
         verdict = (
-            "decides together with the thermal skin check"
-            if source == "both"
-            else f"above {LIVENESS_FIT_ACER:.2f}: its Δ is logged, the thermal skin check decides "
-            "(docs/liveness.md)"
+            "it decides together with the thermal skin check"
+            if fitness.fit
+            else "its Δ is logged, the thermal skin check decides (docs/security.md)"
         )
-        print(f"  RGB liveness model (seed 004): ACER {acer:.3f} on its own evaluation -> {verdict}")
+        print(f"  RGB liveness model (seed 004): {fitness.message()} -> {verdict}")
     print("3. gate controller firmware on a pseudo-terminal")
     key = load_key(str(gate_key_file))
     bb_roi, bb_c = ScriptedThermal.blackbody()

@@ -41,12 +41,20 @@ class BundleError(BiogateError):
     """A model bundle is missing a file, has a bad manifest, or fails its hash check."""
 
 
+class UnfitModelError(BundleError):
+    """A deciding model's own held-out evaluation misses its budget, and no override names it."""
+
+
 class EngineError(BiogateError):
     """An inference engine could not be built or run (provider, shape, dtype, version)."""
 
 
 class GalleryError(BiogateError):
     """The face gallery refused an operation (wrong key, bad template, unknown identity)."""
+
+
+class FleetError(BiogateError):
+    """The fleet server or a kiosk's sync agent refused or failed (database, keys, credentials)."""
 
 
 class GateProtocolError(BiogateError):
@@ -64,8 +72,10 @@ __all__ = [
     "BundleError",
     "ConfigError",
     "EngineError",
+    "FleetError",
     "GalleryError",
     "GateProtocolError",
     "SourceDisconnected",
     "SourceError",
+    "UnfitModelError",
 ]

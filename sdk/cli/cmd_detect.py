@@ -151,7 +151,13 @@ def run(args: argparse.Namespace) -> int:
         if not (bundles / name / "manifest.json").is_file():
             raise ConfigError(f"{bundles} has no {name} bundle (needed by the face detector)")
     opts = {} if args.precision == "auto" else {"precision": args.precision}
-    detector = load_face_detector(bundles, "any", rotate=args.rotate, min_face=args.min_face, **opts)
+    # A technician's look decides nothing at a door: an unfit bundle still runs, and says so.
+    detector = load_face_detector(
+        bundles, "any", rotate=args.rotate, min_face=args.min_face, require_fit=False, **opts
+    )
+    for verdict in getattr(detector, "verdicts", []):
+        if not verdict.fit:
+            print(f"note: {verdict.message()}")
     t0 = time.perf_counter()
     faces = detector.detect(image)
     ms = (time.perf_counter() - t0) * 1e3

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._args import at_least, folder
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trt", action="store_true", help="also build TensorRT engines (needs tensorrt + a GPU)"
     )
     parser.add_argument(
+        "--signing-key",
+        default=None,
+        metavar="KEY",
+        help="Ed25519 key that signs each manifest (default: $BIOGATE_SIGNING_KEY or this user's "
+        "~/.config/biogate/signing/bundle_signing.key, created on first export)",
+    )
+    parser.add_argument(
         "--trt-precision",
         action="append",
         choices=("fp32", "fp16", "int8"),
@@ -61,6 +69,15 @@ def _registry() -> Any:
     return registry
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """One ConfigError naming the flag, before any model is built."""
+    at_least("--opset", args.opset, 17)
+    at_least("--max-retries", args.max_retries, 0)
+    if args.calib_samples is not None:
+        at_least("--calib-samples", args.calib_samples)
+    folder("--out", args.out)
+
+
 def run(args: argparse.Namespace) -> int:
     registry = _registry()
     if args.list:
@@ -72,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             "give exactly one of MODEL or --all (registered: " + ", ".join(registry.names()) + ")"
         )
+    check_arguments(args)
     names: list[str] = registry.names() if args.all else [registry.get(args.model).name]
     from tqdm import tqdm
 
@@ -84,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.trt:
         stages.append("tensorrt")
+    from biogate.bundle.signing import load_or_create_signing_key
+
+    key = load_or_create_signing_key(args.signing_key)  # before minutes of work: fail fast
+    print(f"signing with {key.path} ({key.public.key_id})")
     started = time.perf_counter()
     out = Path(args.out)
     failed: list[str] = []
@@ -109,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
                 trt=args.trt,
                 trt_precisions=tuple(args.trt_precision or ["fp16"]),
                 progress=progress,
+                signing_key=key,
             )
         except Exception as exc:  # one model's failure must not stop --all; never a traceback
             bar.close()

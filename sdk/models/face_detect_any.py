@@ -46,6 +46,8 @@ PYRAMID_FACTOR = 0.6
 TILE = 640
 TILE_OVERLAP = 64
 ROTATIONS = ("upright", "any")
+#: Proposal, R-Net and O-Net score thresholds when none are given (the bundle's are used when loaded).
+DEFAULT_THRESHOLDS = (0.3, 0.4, 0.5)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -180,10 +182,7 @@ class AnyAngleFaceDetector(FaceDetector):
     ) -> None:
         if rotate not in ROTATIONS:
             raise ConfigError(f"unknown rotate {rotate!r}; valid: {', '.join(ROTATIONS)}")
-        manifest = getattr(getattr(proposer, "bundle", None), "manifest", None) or {}
-        given = manifest.get("thresholds") or {}
-        default = (given.get("proposal", 0.3), given.get("rnet", 0.4), given.get("onet", 0.5))
-        thr = tuple(float(t) for t in (thresholds if thresholds is not None else default))
+        thr = tuple(float(t) for t in (thresholds if thresholds is not None else DEFAULT_THRESHOLDS))
         if len(thr) != 3:
             raise ConfigError("AnyAngleFaceDetector needs 3 thresholds (proposal, rnet, onet)")
         self.proposer, self.rnet, self.onet = proposer, rnet, onet
@@ -196,21 +195,35 @@ class AnyAngleFaceDetector(FaceDetector):
         self.batch = int(batch)
         self.last_timing: dict[str, float] = {}
 
+    MODEL_OPTIONS = ("rotate", "min_face", "thresholds", "max_proposals", "hypotheses", "batch")
+    BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet")
+
     @classmethod
-    def from_bundles(cls, folder: str | Path, **options: Any) -> AnyAngleFaceDetector:
+    def from_bundles(
+        cls, folder: str | Path, *, require_fit: bool = True, trusted_keys: Any = None, **options: Any
+    ) -> AnyAngleFaceDetector:
         """Load ``face_detect_any``, ``mtcnn_rnet`` and ``mtcnn_onet`` from ``folder``.
 
-        Engine options (``precision``, ``backend``, ``providers``, ``threads``, ``allow_unfit``) go
-        to :func:`biogate.engine.load`; the rest to the constructor.
+        Each goes through :func:`biogate.models.base.load_bundle` (signature, hashes, fitness as a
+        ``detector``); thresholds are the bundles' (``proposal``, and R-Net/O-Net's own picks in
+        ``face_detect_any``) unless given.  ``MODEL_OPTIONS`` go to the constructor, the rest to
+        :func:`biogate.engine.load`.
         """
-        from .. import engine
-
-        keys = ("precision", "backend", "providers", "threads", "allow_unfit")
-        opts = {k: options.pop(k) for k in keys if k in options}
-        nets = [
-            engine.load(Path(folder) / n, **opts) for n in ("face_detect_any", "mtcnn_rnet", "mtcnn_onet")
+        model_options, engine_options = cls.split_options(options)
+        loaded = [
+            cls.load(Path(folder) / n, require_fit=require_fit, trusted_keys=trusted_keys, **engine_options)
+            for n in cls.BUNDLES
         ]
-        return cls(*nets, **options)
+        given = loaded[0].bundle.manifest.get("thresholds") or {}
+        model_options.setdefault("thresholds", tuple(float(given[k]) for k in ("proposal", "rnet", "onet")))
+        model = cls(*(item.engine for item in loaded), **model_options)
+        model.attach(loaded)
+        return model
+
+    @classmethod
+    def from_bundle(cls, bundle: str | Path, **options: Any) -> AnyAngleFaceDetector:
+        """The cascade is three bundles: ``bundle`` is the folder that holds them (:meth:`from_bundles`)."""
+        return cls.from_bundles(bundle, **options)
 
     # -- stage 1 -----------------------------------------------------------------------
     def propose(self, pyramid: _Pyramid) -> np.ndarray:

@@ -7,12 +7,14 @@
   (``rotate="any"``) or upright only (``rotate="upright"``);
 * ``mtcnn`` — :class:`~biogate.models.face_detect.MTCNNDetector` (``mtcnn_pnet/rnet/onet``), upright
   faces only (``rotate="any"`` is refused: it cannot keep that promise);
-* ``auto`` (default) — ``any`` when ``folder`` holds ``face_detect_any``, else ``mtcnn`` (bundle
-  folders made before the any-orientation detector existed keep working, upright).
+* ``auto`` (default) — ``any`` when ``folder`` holds a ``face_detect_any`` bundle whose fitness
+  verdict is ``fit``, else ``mtcnn`` with a warning (bundle folders made before the any-orientation
+  detector existed keep working, upright; an unfit detector is never picked silently).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,17 @@ def resolve_detector(folder: str | Path, detector: str = "auto") -> str:
         raise ConfigError(f"unknown face detector {detector!r}; valid: {', '.join(DETECTORS)}")
     if detector != "auto":
         return detector
-    return "any" if (Path(folder) / "face_detect_any" / "manifest.json").is_file() else "mtcnn"
+    manifest = Path(folder) / "face_detect_any" / "manifest.json"
+    if not manifest.is_file():
+        return "mtcnn"
+    try:
+        verdict = json.loads(manifest.read_text()).get("fitness", {}).get("verdict")
+    except (OSError, ValueError):
+        return "mtcnn"  # the loader names a damaged bundle when it is asked for explicitly
+    if verdict != "fit":
+        log.warning("%s: face_detect_any is not fit for its budget; auto uses MTCNN", folder)
+        return "mtcnn"
+    return "any"
 
 
 def load_face_detector(

@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from biogate.errors import ConfigError
-from biogate.exporters.face_detect_data import DetectPhoto, rotate_photo, rotation_matrix, transform_points
+from biogate.errors import ConfigError, UnfitModelError
+from biogate.exporters.data.face_detect_data import (
+    DetectPhoto,
+    rotate_photo,
+    rotation_matrix,
+    transform_points,
+)
 from biogate.models.face_detect_any import (
     CHANNELS,
     STRIDE,
@@ -106,7 +111,7 @@ def test_bad_options_are_config_errors():
 def _astronaut_turned(angle):
     import skimage.data
 
-    from biogate.exporters.face_detect_data import box_quads
+    from biogate.exporters.data.face_detect_data import box_quads
 
     box = np.array([[165, 73, 263, 171]], np.float32)
     photo = DetectPhoto(skimage.data.astronaut(), box, box_quads(box), np.zeros((0, 4), np.float32), "a")
@@ -116,7 +121,7 @@ def _astronaut_turned(angle):
 def test_the_bundle_loads_on_onnx_runtime_and_finds_turned_faces(detector_bundles):
     from biogate.models import load_face_detector
 
-    det = load_face_detector(detector_bundles, "any", "any", min_face=40, threads=1)
+    det = load_face_detector(detector_bundles, "any", "any", min_face=40, threads=1, require_fit=False)
     assert isinstance(det, AnyAngleFaceDetector)
     assert det.proposer.info.backend == "onnxruntime"
     upright = det.detect(_astronaut_turned(0).image)
@@ -140,8 +145,13 @@ def test_upright_mode_and_the_factory(detector_bundles):
     from biogate.models import MTCNNDetector, load_face_detector
     from biogate.models.face_detectors import resolve_detector
 
-    assert resolve_detector(detector_bundles) == "any"
-    det = load_face_detector(detector_bundles, rotate="upright", min_face=40, threads=1)
+    # The fixture's bundle carries no measured fitness: "auto" never picks an unfit detector.
+    assert resolve_detector(detector_bundles) == "mtcnn"
+    with pytest.raises(UnfitModelError, match="face_detect_any"):
+        load_face_detector(detector_bundles, "any", min_face=40, threads=1)
+    det = load_face_detector(
+        detector_bundles, "any", rotate="upright", min_face=40, threads=1, require_fit=False
+    )
     assert det.rotate == "upright" and len(det.detect(_astronaut_turned(0).image)) >= 1
     with pytest.raises(ConfigError, match="upright faces only"):
         load_face_detector(detector_bundles, "mtcnn", "any")
