@@ -6,7 +6,7 @@
   ``face_detect_any``, ``mtcnn_rnet``, ``mtcnn_onet``), faces at every orientation
   (``rotate="any"``) or upright only (``rotate="upright"``);
 * ``mtcnn`` — :class:`~biogate.models.face_detect.MTCNNDetector` (``mtcnn_pnet/rnet/onet``), upright
-  faces only (``rotate="any"`` is refused: it cannot keep that promise);
+  faces only (with ``rotate="any"`` a warning says so);
 * ``auto`` (default) — ``any`` when ``folder`` holds a ``face_detect_any`` bundle whose fitness
   verdict is ``fit``, else ``mtcnn`` with a warning (bundle folders made before the any-orientation
   detector existed keep working, upright; an unfit detector is never picked silently).

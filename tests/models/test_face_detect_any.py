@@ -153,8 +153,6 @@ def test_upright_mode_and_the_factory(detector_bundles):
         detector_bundles, "any", rotate="upright", min_face=40, threads=1, require_fit=False
     )
     assert det.rotate == "upright" and len(det.detect(_astronaut_turned(0).image)) >= 1
-    with pytest.raises(ConfigError, match="upright faces only"):
-        load_face_detector(detector_bundles, "mtcnn", "any")
     with pytest.raises(ConfigError, match="unknown face detector"):
         load_face_detector(detector_bundles, "yolo")
     assert resolve_detector(detector_bundles / "nowhere") == "mtcnn"
