@@ -128,6 +128,22 @@ def read_record(path: Path) -> dict[str, Any]:
         return {}
 
 
+def load_trained(model: Any, weights: Path, trainer: str) -> Any:
+    """``model`` with the state dict in ``weights`` loaded, in eval mode.
+
+    Raises:
+        BundleError: ``weights`` is missing; the message names ``trainer``, the module that makes it.
+    """
+    import torch
+
+    from biogate.errors import BundleError
+
+    if not Path(weights).is_file():
+        raise BundleError(f"{weights} is missing: train it with python -m {trainer}")
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
 def register(spec: ModelSpec) -> ModelSpec:
     """Add ``spec``; a second model with the same name is an error."""
     if spec.role and spec.role not in ROLES:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, read_record, register
+from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, load_trained, read_record, register
 
 NAME = "face_detect_any"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "face_any.pt"
@@ -42,18 +42,10 @@ def thresholds() -> dict[str, float]:
 
 def build() -> Any:
     """The trained proposal net (output ``maps``) in eval mode."""
-    import torch
-
-    from biogate.errors import BundleError
     from biogate.exporters.nets.face_any import FaceAnyNet
 
-    if not WEIGHTS.is_file():
-        raise BundleError(
-            f"{WEIGHTS} is missing: train it with python -m biogate.exporters.training.train_face_detect_any"
-        )
     model = FaceAnyNet(int(_record().get("config", {}).get("width", 24)))
-    model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
-    return model.eval()
+    return load_trained(model, WEIGHTS, "biogate.exporters.training.train_face_detect_any")
 
 
 def torch_infer(model: Any) -> InferFn:
