@@ -52,6 +52,15 @@ class TensorSpec:
         }
 
 
+#: The input of the nets that take any-size RGB images as ``pixel / 255`` (the face detectors).
+IMAGE_RGB01 = TensorSpec(
+    "image",
+    (-1, 3, -1, -1),
+    color="RGB",
+    normalization={"scale": 1 / 255, "mean": [0.0] * 3, "std": [1.0] * 3},
+)
+
+
 @dataclass
 class ModelSpec:
     """Everything the exporter needs to know about one model.

@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, load_trained, read_record, register
+from biogate.exporters.registry import (
+    IMAGE_RGB01,
+    InferFn,
+    ModelSpec,
+    TensorSpec,
+    load_trained,
+    read_record,
+    register,
+)
 
 NAME = "face_detect_any"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "face_any.pt"
@@ -129,14 +137,7 @@ register(
         task="face_detection",
         seed="000",
         build=build,
-        inputs=[
-            TensorSpec(
-                "image",
-                (-1, 3, -1, -1),
-                color="RGB",
-                normalization={"scale": 1 / 255, "mean": [0.0] * 3, "std": [1.0] * 3},
-            )
-        ],
+        inputs=[IMAGE_RGB01],
         outputs=[TensorSpec("maps", (-1, 6, -1, -1))],
         calibration_data=calibration_data,
         evaluate=evaluate,

@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, load_trained, read_record, register
+from biogate.exporters.registry import (
+    IMAGE_RGB01,
+    InferFn,
+    ModelSpec,
+    TensorSpec,
+    load_trained,
+    read_record,
+    register,
+)
 
 NAME = "face_detect_yolo"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "yolo_face.pt"
@@ -81,14 +89,7 @@ register(
         task="face_detection",
         seed="000",
         build=build,
-        inputs=[
-            TensorSpec(
-                "image",
-                (-1, 3, -1, -1),
-                color="RGB",
-                normalization={"scale": 1 / 255, "mean": [0.0] * 3, "std": [1.0] * 3},
-            )
-        ],
+        inputs=[IMAGE_RGB01],
         outputs=[TensorSpec("p8", (-1, 13, -1, -1)), TensorSpec("p16", (-1, 13, -1, -1))],
         calibration_data=calibration_data,
         evaluate=evaluate,
