@@ -45,12 +45,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embeddings", metavar="NPY", help="enrol these (n, dim) embeddings instead of photos"
     )
-    parser.add_argument("--bundles", default="bundles", metavar="DIR", help="folder with the mtcnn_* bundles")
+    parser.add_argument(
+        "--bundles", default="bundles", metavar="DIR", help="folder with the detector bundles"
+    )
     parser.add_argument(
         "--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)"
     )
     parser.add_argument(
         "--largest-face", action="store_true", help="use the largest face of a photo with several"
+    )
+    parser.add_argument(
+        "--rotate",
+        choices=("any", "upright"),
+        default="any",
+        help="face orientations to find (see biogate detect)",
     )
     parser.add_argument(
         "--lock-timeout",
@@ -86,11 +94,13 @@ def parse_meta(items: Sequence[str]) -> dict[str, Any]:
     return meta
 
 
-def face_pipeline_embedder(bundles: str, embedder: str | None = None, largest_face: bool = False) -> EmbedFn:
+def face_pipeline_embedder(
+    bundles: str, embedder: str | None = None, largest_face: bool = False, rotate: str = "any"
+) -> EmbedFn:
     """The project's detect → align → embed chain over photo files, as an :data:`EmbedFn`."""
-    from ..models import FaceEmbedder, MTCNNDetector
+    from ..models import FaceEmbedder, load_face_detector
 
-    detector = MTCNNDetector.from_bundles(bundles)
+    detector = load_face_detector(bundles, rotate=rotate, min_face=20.0)
     model = FaceEmbedder.from_bundle(embedder or str(Path(bundles) / "face_embed_dlib"))
     return lambda paths: embed_photos(paths, detector, model, largest_face)
 
@@ -145,7 +155,9 @@ def templates_from_args(args: argparse.Namespace, embed: EmbedFn | None = None) 
             raise ConfigError(f"cannot read embeddings {args.embeddings!r}: {exc}") from exc
     for path in args.images:  # fail on a typo before loading any model
         _check_photo(path)
-    embed = embed or face_pipeline_embedder(args.bundles, args.embedder, args.largest_face)
+    embed = embed or face_pipeline_embedder(
+        args.bundles, args.embedder, args.largest_face, getattr(args, "rotate", "any")
+    )
     return embed(list(args.images))
 
 
