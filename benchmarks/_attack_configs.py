@@ -90,7 +90,7 @@ def _policy(source: str, rgb_model: bool, allow_unfit: bool = False) -> dict[str
 
 
 def cases(bundles: Path, overrides: bool = False, only: list[str] | None = None) -> list[Case]:
-    """Every configuration to try (``only``: those whose name contains one of these words)."""
+    """Every configuration to try (``only``: names, or words the names contain)."""
     out = [
         Case(f"examples/{p.name}", f"{p} (paths changed)", _paths(tomllib.loads(p.read_text()), bundles))
         for p in sorted(EXAMPLES.glob("*.toml"))
@@ -125,8 +125,9 @@ def cases(bundles: Path, overrides: bool = False, only: list[str] | None = None)
                     shipped=False,
                 )
             )
-    if only:
-        out = [c for c in out if any(word in c.name for word in only)]
+    if only:  # a word that is a configuration's whole name picks it alone, else every name containing it
+        names = {c.name for c in out}
+        out = [c for c in out if any(w == c.name if w in names else w in c.name for w in only)]
     return out
 
 

@@ -184,7 +184,7 @@ def main() -> int:
     parser.add_argument("--gap-s", type=float, default=0.6, help="seconds between visitors")
     args = parser.parse_args()
     if args.quick:
-        args.configs = args.configs or "examples"
+        args.configs = args.configs or "examples/kiosk.toml"
         args.victims, args.genuine_rounds, args.revocations, args.replay_opens = 1, 1, 2, 3
         args.dwell_s, args.gap_s = 1.0, 0.5
     from biogate.exporters.kiosk_demo import build_bundles
