@@ -44,7 +44,7 @@ class Case:
     shipped: bool = True  # False: an explicit override, measured but never a shipped configuration
 
 
-def _paths(data: dict[str, Any], bundles: Path) -> dict[str, Any]:
+def with_paths(data: dict[str, Any], bundles: Path) -> dict[str, Any]:
     """Point the bundle, gallery, key and audit paths at ``bundles`` and the work folder."""
     data = copy.deepcopy(data)
     models = data.setdefault("models", {})
@@ -63,7 +63,7 @@ def _paths(data: dict[str, Any], bundles: Path) -> dict[str, Any]:
 
 
 def demo_tables(liveness: bool = True) -> dict[str, Any]:
-    """The tables ``exporters/kiosk_demo.py`` passes to ``parse_config`` (paths set by :func:`_paths`)."""
+    """The tables ``exporters/kiosk_demo.py`` passes to ``parse_config`` (paths set by :func:`with_paths`)."""
     bb_roi, bb_c = blackbody()
     return {
         "models": {"liveness": "face_liveness" if liveness else ""},
@@ -92,28 +92,28 @@ def _policy(source: str, rgb_model: bool, allow_unfit: bool = False) -> dict[str
 def cases(bundles: Path, overrides: bool = False, only: list[str] | None = None) -> list[Case]:
     """Every configuration to try (``only``: names, or words the names contain)."""
     out = [
-        Case(f"examples/{p.name}", f"{p} (paths changed)", _paths(tomllib.loads(p.read_text()), bundles))
+        Case(f"examples/{p.name}", f"{p} (paths changed)", with_paths(tomllib.loads(p.read_text()), bundles))
         for p in sorted(EXAMPLES.glob("*.toml"))
     ]
     example = EXAMPLES / "kiosk.toml"
     if example.exists():  # its documented [thermal] homography, set to this rig's calibration
-        data = _paths(tomllib.loads(example.read_text()), bundles)
+        data = with_paths(tomllib.loads(example.read_text()), bundles)
         data["thermal"]["homography"] = RIG_HOMOGRAPHY
         out.append(Case("examples/kiosk.toml + homography", f"{example} (paths, homography set)", data))
     out += [
-        Case("demo", "exporters/kiosk_demo.py (biogate demo)", _paths(demo_tables(True), bundles)),
+        Case("demo", "exporters/kiosk_demo.py (biogate demo)", with_paths(demo_tables(True), bundles)),
         Case(
             "demo --no-liveness",
             "exporters/kiosk_demo.py (biogate demo --no-liveness)",
-            _paths(demo_tables(False), bundles),
+            with_paths(demo_tables(False), bundles),
         ),
-        Case("policy=rgb", "demo, liveness_source = 'rgb'", _paths(_policy("rgb", True), bundles)),
+        Case("policy=rgb", "demo, liveness_source = 'rgb'", with_paths(_policy("rgb", True), bundles)),
         Case(
             "policy=thermal",
             "demo, liveness_source = 'thermal', no RGB model",
-            _paths(_policy("thermal", False), bundles),
+            with_paths(_policy("thermal", False), bundles),
         ),
-        Case("policy=both", "demo, liveness_source = 'both'", _paths(_policy("both", True), bundles)),
+        Case("policy=both", "demo, liveness_source = 'both'", with_paths(_policy("both", True), bundles)),
     ]
     if overrides:
         for source in ("rgb", "both"):
@@ -121,7 +121,7 @@ def cases(bundles: Path, overrides: bool = False, only: list[str] | None = None)
                 Case(
                     f"policy={source} + allow_unfit",
                     f"demo, liveness_source = {source!r}, allow_unfit = ['face_liveness'] (NOT shipped)",
-                    _paths(_policy(source, True, allow_unfit=True), bundles),
+                    with_paths(_policy(source, True, allow_unfit=True), bundles),
                     shipped=False,
                 )
             )

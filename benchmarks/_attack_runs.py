@@ -153,6 +153,7 @@ def revocation_trials(
     samples: list[float] = []
     rows: list[dict[str, Any]] = []
     late = 0
+    signed: list[float] = []  # last OPEN of the trial minus the delete's return (negative: before it)
     with GateSimulator(key, trace=True) as sim, Gallery(db, GalleryKey.from_file(key_file)) as station:
         trace = Trace(sim)
         with GateClient(sim.port, key, heartbeat_s=config.gate.heartbeat_s) as gate:
@@ -174,6 +175,7 @@ def revocation_trials(
                     t_ret = time.monotonic_ns()
                     time.sleep(observe_s)
                     after = [(t - t_ret) / 1e6 for t in trace.opens[n0:] if t > t_ret]
+                    signed.append((trace.opens[-1] - t_ret) / 1e6)
                     sample = max(after, default=0.0)
                     late += sum(1 for a in after if a > 1000.0)
                     valid = opening >= 3 and done.returncode == 0
@@ -194,7 +196,7 @@ def revocation_trials(
                     )
                 walk.close()
         sim.sim_status()
-    return {"samples_ms": samples, "rows": rows, "late_opens": late}
+    return {"samples_ms": samples, "signed_ms": signed, "rows": rows, "late_opens": late}
 
 
 def kiosk_bundles(config: Any) -> Path:

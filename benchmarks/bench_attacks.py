@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE))
 from _attack_configs import Case, cases, demo_tables, unfit_without_override  # noqa: E402
 from _attack_runs import prepare_work, revocation_trials, run_session  # noqa: E402
 from _attack_scene import Faces, Presentation, attack_views, species_names  # noqa: E402
-from _common import base_parser, print_table, write_report  # noqa: E402
+from _common import bar_plot, base_parser, print_table, write_report  # noqa: E402
 
 #: Enrolled people (the attacks' victims) and strangers (never enrolled; they also wear the
 #: partial attacks). All are real photographs of exporters/data/face_data.py.
@@ -142,11 +142,11 @@ def species_rows(name: str, session: Any) -> list[dict[str, Any]]:
 
 
 def _revocation(bundles: Path, faces: Faces, args: Any) -> dict[str, Any]:
-    from _attack_configs import _paths
+    from _attack_configs import with_paths
 
     from biogate.kiosk.config import parse_config
 
-    data = _paths(demo_tables(True), bundles)
+    data = with_paths(demo_tables(True), bundles)
     data["policy"].update(open_cooldown_s=0.0, open_duration_ms=100)  # an OPEN per decision
     work = Path(tempfile.mkdtemp(prefix="attacks-rev-", dir=args.workdir))
     others = {p: ENROL_SEED for p in ENROLLED if p != REVOKED_PERSON}
@@ -162,27 +162,95 @@ def _replays(args: Any) -> list[dict[str, Any]]:
     return [replay_after_restart(d, opens=args.replay_opens).as_dict() for d in damages]
 
 
-def main() -> int:
+def _parser():
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--cache", help="bundle cache (default $BIOGATE_CACHE or ~/.cache/biogate)")
-    parser.add_argument("--workdir", help="where work folders go (default: the system temp folder)")
-    parser.add_argument("--configs", default="", help="comma-separated words: only configurations named so")
-    parser.add_argument(
-        "--species", default="", help="comma-separated species (default: every one of ATTACKS)"
-    )
-    parser.add_argument(
-        "--overrides", action="store_true", help="also the allow_unfit overrides (NOT shipped)"
-    )
-    parser.add_argument("--rounds", type=int, default=1, help="attack presentations per victim and species")
-    parser.add_argument(
-        "--victims", type=int, default=len(ENROLLED), help="enrolled people each species is made of"
-    )
-    parser.add_argument("--genuine-rounds", type=int, default=4, help="walk-ups per enrolled person")
-    parser.add_argument("--revocations", type=int, default=20, help="delete-while-running trials")
-    parser.add_argument("--replay-opens", type=int, default=20, help="OPENs captured before each restart")
-    parser.add_argument("--dwell-s", type=float, default=1.6, help="seconds each visitor stands there")
-    parser.add_argument("--gap-s", type=float, default=0.6, help="seconds between visitors")
-    args = parser.parse_args()
+    add = parser.add_argument
+    add("--cache", help="bundle cache (default $BIOGATE_CACHE or ~/.cache/biogate)")
+    add("--workdir", help="where work folders go (default: the system temp folder)")
+    add("--configs", default="", help="comma-separated configuration names, or words in them")
+    add("--species", default="", help="comma-separated species (default: every one of ATTACKS)")
+    add("--overrides", action="store_true", help="also the allow_unfit overrides (NOT shipped)")
+    add("--rounds", type=int, default=1, help="rounds of every species on every victim")
+    add("--victims", type=int, default=len(ENROLLED), help="enrolled people each species is made of")
+    add("--genuine-rounds", type=int, default=4, help="walk-ups per enrolled person")
+    add("--revocations", type=int, default=20, help="delete-while-running trials")
+    add("--replay-opens", type=int, default=20, help="OPENs captured before each restart")
+    add("--dwell-s", type=float, default=1.6, help="seconds each visitor stands there")
+    add("--gap-s", type=float, default=0.6, help="seconds between visitors")
+    return parser
+
+
+def run_configs(bundles: Path, faces: Faces, args: Any, scripts: dict) -> tuple[list, list]:
+    """Every configuration: (what happened to each, result rows)."""
+    words = [w for w in args.configs.split(",") if w]
+    tried, results = [], []
+    for case in cases(bundles, overrides=args.overrides, only=words):
+        print(f"config {case.name} ...", flush=True)
+        t = try_config(case, bundles, faces, args, scripts)
+        tried.append(t)
+        start = {
+            "config": case.name,
+            "species": "(start)",
+            "started": t["started"],
+            "must_refuse": bool(t["unfit"]),
+        }
+        if not t["started"]:
+            print(f"  refused to start: {t['error'][:200]}", flush=True)
+            results.append({**start, "refusal": t["error"]})
+            continue
+        rows = species_rows(case.name, t["attacks"]) + species_rows(case.name, t["genuine"])
+        for r in rows:
+            shown = f"{r['presentations']:>3} shown, relay opened {r['relay_opens']}"
+            print(f"  {r['species']:<16} {shown}, {r['why_denied']}", flush=True)
+        session = t["attacks"]
+        results += rows
+        results.append({**start, "notices": session.notices, "pipeline_errors": session.pipeline_errors,
+                        "relay_opens_vs_open_decisions": [session.relay_opens, session.decision_opens],
+                        "seconds": t["seconds"]})  # fmt: skip
+    return tried, results
+
+
+def _pct(samples: list[float], q: float) -> float | None:
+    return float(np.percentile(samples, q)) if samples else None
+
+
+def summarise(tried: list, rev: dict, replays: list) -> tuple[dict, dict]:
+    """The summary keys of issue #16, and the figures behind them."""
+    started = [t for t in tried if t["started"]]
+    attack_opens = sum(r["relay_opens"] for t in started for r in t["attacks"].rows)
+    replay_opens = sum(r["relay_opens"] for r in replays)
+    genuine = [r for t in started for r in t["genuine"].rows]
+    samples = rev["samples_ms"]
+    summary = {
+        "wrong_opens": attack_opens + rev["late_opens"] + replay_opens,
+        "attacks_tried": sum(1 for t in started for r in t["attacks"].rows if r["kind"] == "attack"),
+        "configs_tried": len(tried),
+        "unfit_model_starts": sum(1 for t in started if t["unfit"]),
+        "revocation_p99_ms": _pct(samples, 99),
+        "replays_accepted_after_restart": sum(r["accepted"] for r in replays),
+        "genuine_open_rate": sum(1 for r in genuine if r["relay_opens"]) / len(genuine) if genuine else None,
+    }
+    behind = {
+        "wrong_opens_by_part": {
+            "attacks": attack_opens, "revocation_late": rev["late_opens"], "replay": replay_opens
+        },
+        "strangers_tried": sum(1 for t in started for r in t["attacks"].rows if r["kind"] == "stranger"),
+        "genuine_presentations": len(genuine),
+        "configs_started": [t["config"] for t in started],
+        "configs_refused": [t["config"] for t in tried if not t["started"]],
+        "refusals_all_had_unfit_deciders": all(bool(t["unfit"]) for t in tried if not t["started"]),
+        "revocation_valid_trials": len(samples),
+        "revocation_p50_ms": _pct(samples, 50),
+        # signed: last OPEN minus the delete command's return (< 0: it stopped before the return)
+        "revocation_signed_p50_ms": _pct(rev["signed_ms"], 50),
+        "revocation_signed_max_ms": max(rev["signed_ms"], default=None),
+        "replayed_frames": sum(r["replayed"] for r in replays),
+    }  # fmt: skip
+    return summary, behind
+
+
+def main() -> int:
+    args = _parser().parse_args()
     if args.quick:
         args.configs = args.configs or "examples/kiosk.toml"
         args.victims, args.genuine_rounds, args.revocations, args.replay_opens = 1, 1, 2, 3
@@ -197,64 +265,14 @@ def main() -> int:
         "attacks": _attack_script(faces, species, args.rounds, args.victims),
         "genuine": _genuine_script(faces, args.genuine_rounds),
     }
-    words = [w for w in args.configs.split(",") if w]
-    results: list[dict[str, Any]] = []
-    tried = []
-    for case in cases(bundles, overrides=args.overrides, only=words):
-        print(f"config {case.name} ...", flush=True)
-        tried.append(try_config(case, bundles, faces, args, scripts))
-        t = tried[-1]
-        if not t["started"]:
-            print(f"  refused to start: {t['error'][:200]}", flush=True)
-            results.append(
-                {
-                    "config": case.name,
-                    "species": "(start)",
-                    "started": False,
-                    "refusal": t["error"],
-                    "must_refuse": bool(t["unfit"]),
-                }
-            )
-            continue
-        rows = species_rows(case.name, t["attacks"]) + species_rows(case.name, t["genuine"])
-        for r in rows:
-            shown = f"{r['presentations']:>3} shown, relay opened {r['relay_opens']}"
-            print(f"  {r['species']:<16} {shown}, {r['why_denied']}", flush=True)
-        results += rows
-        results.append(
-            {
-                "config": case.name,
-                "species": "(start)",
-                "started": True,
-                "notices": t["attacks"].notices,
-                "must_refuse": bool(t["unfit"]),
-                "pipeline_errors": t["attacks"].pipeline_errors,
-                "seconds": t["seconds"],
-            }
-        )
+    tried, results = run_configs(bundles, faces, args, scripts)
     print("delete-while-running ...", flush=True)
     rev = _revocation(bundles, faces, args)
     print("replay after restart ...", flush=True)
     replays = _replays(args)
     results += [{"config": "revocation", **r} for r in rev["rows"]]
     results += [{"config": "replay", **r} for r in replays]
-
-    started = [t for t in tried if t["started"]]
-    attack_opens = sum(r["relay_opens"] for t in started for r in t["attacks"].rows)
-    genuine = [r for t in started for r in t["genuine"].rows]
-    samples = rev["samples_ms"]
-    summary = {
-        "wrong_opens": attack_opens + rev["late_opens"] + sum(r["relay_opens"] for r in replays),
-        "attacks_tried": sum(1 for t in started for r in t["attacks"].rows if r["kind"] == "attack"),
-        "configs_tried": len(tried),
-        "unfit_model_starts": sum(1 for t in started if t["unfit"]),
-        "revocation_p99_ms": float(np.percentile(samples, 99)) if samples else float("nan"),
-        "replays_accepted_after_restart": sum(r["accepted"] for r in replays),
-        "genuine_open_rate": (sum(1 for r in genuine if r["relay_opens"]) / len(genuine))
-        if genuine
-        else float("nan"),
-    }
-    refused_ok = all(bool(t["unfit"]) for t in tried if not t["started"])
+    summary, behind = summarise(tried, rev, replays)
     print()
     print_table(
         [r for r in results if "presentations" in r],
@@ -264,26 +282,16 @@ def main() -> int:
         "species": species,
         "enrolled": list(ENROLLED),
         "strangers": list(STRANGERS),
-        "rounds": args.rounds,
-        "genuine_rounds": args.genuine_rounds,
-        "dwell_s": args.dwell_s,
-        "gap_s": args.gap_s,
-        "revocations": args.revocations,
-        "revocation_valid_trials": len(samples),
-        "revocation_p50_ms": float(np.percentile(samples, 50)) if samples else None,
-        "refusals_all_had_unfit_deciders": refused_ok,
-        "wrong_opens_by_part": {
-            "attacks": attack_opens,
-            "revocation_late": rev["late_opens"],
-            "replay": sum(r["relay_opens"] for r in replays),
+        **{
+            k: getattr(args, k)
+            for k in ("rounds", "victims", "genuine_rounds", "dwell_s", "gap_s", "revocations")
         },
+        **behind,
         "bundles": str(bundles),
         "quick": args.quick,
     }
     write_report(args, "attacks", config, results, summary)
     if args.plot:
-        from _common import bar_plot
-
         opened = [r for r in results if "presentations" in r and r["species"] != "genuine"]
         bar_plot(
             args.plot,
