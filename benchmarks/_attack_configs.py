@@ -133,11 +133,12 @@ def cases(bundles: Path, overrides: bool = False, only: list[str] | None = None)
 
 def deciders(config: Any) -> list[tuple[str, str, str]]:
     """(bundle folder, role, name) of every model that takes part in ``config``'s decisions."""
+    from biogate.models.face_detectors import resolve_detector
+
     m, p = config.models, config.policy
-    found = [
-        (str(Path(config.resolve(m.detector)) / n), "detector", n)
-        for n in ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")
-    ]
+    folder = Path(config.resolve(m.detector))
+    first = "face_detect_any" if resolve_detector(folder, m.face_detector) == "any" else "mtcnn_pnet"
+    found = [(str(folder / n), "detector", n) for n in (first, "mtcnn_rnet", "mtcnn_onet")]
     found.append((config.resolve(m.embedder), "embedder", Path(m.embedder).name))
     if m.liveness and p.require_liveness and p.liveness_source in ("rgb", "both"):
         found.append((config.resolve(m.liveness), "liveness", Path(m.liveness).name))
