@@ -25,8 +25,6 @@ position (eye line and chin). That is the main approximation here, stated in doc
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -182,11 +180,18 @@ def thermal_y16(look: Look, core_c: float, index: int, radiometric: bool = False
     return np.where(mask, skin, cover)
 
 
-class WalkUp:
-    """The RGB camera: each presentation stands ``dwell_s`` in front of the kiosk, then ``gap_s`` of room.
+def _demo_walkup():
+    from biogate.exporters.kiosk_demo import WalkUp as DemoWalkUp
 
-    ``segments`` records, per presentation, (start ns, end ns, presentation) as it happens;
-    ``current``/``index`` tell :class:`ThermalCamera` what is in front of it now.
+    return DemoWalkUp
+
+
+class WalkUp(_demo_walkup()):
+    """The RGB camera: the demo's walk-up (composition, pacing, motion blur), with these presentations.
+
+    Each stands ``dwell_s`` in front of the kiosk, then ``gap_s`` of empty room; ``segments``
+    records (start ns, end ns, presentation) as it happens and ``current`` what is in front of
+    the kiosk now, for :class:`ThermalCamera`.
     """
 
     def __init__(
@@ -199,51 +204,16 @@ class WalkUp:
     ) -> None:
         from biogate.exporters.kiosk_demo import _background
 
-        self.presentations = presentations
+        # The demo's __init__ makes its own visitors' views; these come made, so set its state.
+        self.visitors = self.presentations = presentations
         self.fps = fps
-        self.n_dwell, self.n_gap = max(1, int(dwell_s * fps)), int(gap_s * fps)
         self.segments: list[tuple[int, int, Presentation]] = []
         self.current: Presentation | None = None
-        self.index = 0
+        self._stop = threading.Event()
+        self._scenes = [(p, list(p.views)) for p in presentations]
+        self._n_dwell, self._n_gap = max(1, int(dwell_s * fps)), int(gap_s * fps)
         self._rng = np.random.default_rng(seed)
         self._bg = _background(seed)
-        self._stop = threading.Event()
-
-    def frames(self, view: np.ndarray, i: int) -> np.ndarray:
-        from biogate.exporters.kiosk_demo import _compose
-
-        jitter = tuple(int(v) for v in self._rng.integers(-6, 7, 2))
-        image = _compose(view, self._bg, jitter, side=FACE_SIDE)
-        if i % 5 == 4:  # a moment of motion blur the sharpness gate must reject (as the demo)
-            image = cv2.GaussianBlur(image, (0, 0), 3.0)
-        return image
-
-    def __iter__(self) -> Iterator[Frame]:
-        period = 1.0 / self.fps
-        seq = 0
-        next_t = time.monotonic()
-        for p in self.presentations:
-            start = now_ns()
-            for i in range(self.n_dwell + self.n_gap):
-                if self._stop.is_set():
-                    return
-                delay = next_t - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)  # paced like a camera
-                next_t += period
-                if i < self.n_dwell:
-                    self.current, self.index = p, self.index + 1
-                    image = self.frames(p.views[i % len(p.views)], i)
-                else:
-                    self.current = None
-                    image = self._bg
-                yield Frame(image, "bgr8", t_capture=now_ns(), seq=seq, source="bench://walkup")
-                seq += 1
-            self.segments.append((start, now_ns(), p))
-        self.current = None
-
-    def close(self) -> None:
-        self._stop.set()
 
 
 class ThermalCamera:
@@ -267,7 +237,7 @@ class ThermalCamera:
         if p is None:
             return None
         self._seq += 1
-        y16 = thermal_y16(p.look, p.core_c, self.walkup.index, self.radiometric)
+        y16 = thermal_y16(p.look, p.core_c, self._seq, self.radiometric)
         return Frame(y16, "y16", t_capture=now_ns(), seq=self._seq, source="bench://thermal",
                      meta={"ambient_c": 22.0})  # fmt: skip
 
