@@ -34,7 +34,6 @@ import torch
 import torch.nn.functional as F
 
 from biogate.errors import ConfigError
-from biogate.exporters.data.thermal_data import ThermalFaceGenerator
 from biogate.exporters.nets.thermal import (
     PretrainNet,
     ThermalExport,
@@ -52,6 +51,7 @@ from biogate.models.thermal import (
     crop_face,
     find_faces,
 )
+from biogate.sim.thermal import ThermalFaceGenerator
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 

@@ -146,7 +146,7 @@ SPEC = register(
             "Seed 002 face temperature detection model: RGB identity pre-training (3x3x3 first layer), "
             "gradient-magnitude pruning to 3x3x1, RGB/IR primary extractors and an RGB weight lowered "
             "0.5 -> 0.0 in steps of 0.1; identity embedding + temperature heads. Trained by biogate on "
-            "its own physically based radiometric face generator (biogate.exporters.data.thermal_data); no "
+            "its own physically based radiometric face generator (biogate.sim.thermal); no "
             "real thermal data was used. Evaluated on held-out generated identities and ambients."
         ),
         calibration_description=f"generated thermal face crops, training split, hash {_calibration_hash()}",

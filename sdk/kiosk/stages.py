@@ -19,6 +19,7 @@ stage can be tested with any object that has the method it calls:
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -175,10 +176,14 @@ SKIN_RANGE_C = (30.0, 40.0)
 
 
 class ThermalStage(Stage):
-    """Reads the newest thermal frame and measures the face's temperature on it.
+    """Measures the face's temperature on the thermal frame captured nearest in time to it.
 
+    The thermal camera runs on its own clock, and the RGB frame reaching this stage is older
+    than the newest thermal frame by the pipeline's lag, so the stage keeps the thermal frames
+    it has read for the last ``max_age_ms`` and takes the one closest to the RGB capture time.
     Also sets ``thermal_live``: True when warm skin is where the face is, False when the thermal
-    image shows no warm face there (a printed photo or a screen), None without a recent frame.
+    image shows no warm face there (a printed photo or a screen), None without a frame within
+    ``max_age_ms`` of the face.
     """
 
     name = "thermal"
@@ -191,16 +196,26 @@ class ThermalStage(Stage):
         self.thermal = thermal
         self.homography = homography
         self.max_age_ms = max_age_ms
-        self._last: Any = None
+        self._recent: deque = deque(maxlen=64)
 
-    def process(self, work: Work) -> Work | None:
+    def _nearest(self, t_capture: int) -> Any:
         frame = self.source.read(timeout=0.0)
         if frame is not None:
-            self._last = frame
-        last = self._last
+            self._recent.append(frame)
+        horizon = 2 * self.max_age_ms * 1e6  # frames older than this are of no use to any later face
+        newest = self._recent[-1].t_capture if self._recent else 0
+        while self._recent and newest - self._recent[0].t_capture > horizon:
+            self._recent.popleft()
+        if not self._recent:
+            return None
+        best = min(self._recent, key=lambda f: abs(f.t_capture - t_capture))
+        return best if abs(best.t_capture - t_capture) / 1e6 <= self.max_age_ms else None
+
+    def process(self, work: Work) -> Work | None:
+        last = self._nearest(work.t_capture)
         work.results["temperature_c"] = None
         work.results["thermal_live"] = None
-        if last is None or abs(work.t_capture - last.t_capture) / 1e6 > self.max_age_ms:
+        if last is None:
             return work  # no thermal frame close enough in time to this face
         if last.meta.get("measurable") is False or last.meta.get("ffc_in_progress"):
             return work  # shutter closed (FFC): nothing can be concluded from this frame

@@ -1,8 +1,9 @@
 """The kiosk demo scenario end to end: real bundles, real gallery, firmware simulator on a pty.
 
-Builds the five kiosk bundles (MTCNN ×3, dlib embedder, liveness) once into a temporary cache,
-then runs ``biogate demo``'s scenario: two enrolled people (open), an unknown person (deny),
-a printed photo of an enrolled person (deny) and a feverish enrolled person (alarm).
+Prepares the demo folder once into a temporary cache (the five kiosk bundles, MTCNN ×3, dlib
+embedder, liveness, and the walk-up's visitors), then runs ``biogate demo``'s scenario on it:
+two enrolled people (open), an unknown person (deny), a printed photo of an enrolled person
+(deny) and a feverish enrolled person (alarm).
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
 
-def test_kiosk_demo_makes_every_expected_decision(tmp_path_factory, capsys):
-    from biogate.exporters.kiosk_demo import run_kiosk_demo
+def test_kiosk_demo_makes_every_expected_decision(demo_folder, tmp_path_factory, capsys):
+    from biogate.kiosk.demo import run_kiosk_demo
 
     work = tmp_path_factory.mktemp("demo")
-    cache = tmp_path_factory.mktemp("cache")
-    status = run_kiosk_demo(work, fps=15.0, cache=cache)
+    status = run_kiosk_demo(demo_folder, work, fps=15.0)
     out = capsys.readouterr().out
     assert status == 0, out
     assert "demo passed" in out
