@@ -19,6 +19,7 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import BackendUnavailable
+from ._args import at_least, folder, positive
 
 NAME = "demo"
 HELP = "run the kiosk main job on a simulated walk-up (no camera, no gate needed)"
@@ -56,6 +57,11 @@ def _prepare(folder: Path | None, cache: str | None, liveness: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    at_least("--every", args.every)
+    at_least("--top", args.top)
+    positive("--fps", args.fps, maximum=120.0)
+    folder("--workdir", args.workdir)
+    folder("--cache", args.cache)
     if args.select:
         from ..demo_select import run_demo
 
