@@ -62,16 +62,18 @@ def run(args: argparse.Namespace) -> int:
     positive("--fps", args.fps, maximum=120.0)
     folder("--workdir", args.workdir)
     folder("--cache", args.cache)
+    folder("--prepare", args.prepare)
+    folder("--bundles", args.bundles, create=False)
     if args.select:
         from ..demo_select import run_demo
 
         return run_demo(every=args.every, top=args.top)
     liveness = not args.no_liveness
     if args.prepare:
-        folder = _prepare(Path(args.prepare), None, liveness)
-        print(f"demo folder ready: {folder} (copy it to a device and run `biogate demo --bundles {folder}`)")
+        ready = _prepare(Path(args.prepare), None, liveness)
+        print(f"demo folder ready: {ready} (copy it to a device and run `biogate demo --bundles {ready}`)")
         return 0
     from ..kiosk.demo import run_kiosk_demo
 
-    folder = Path(args.bundles) if args.bundles else _prepare(None, args.cache, liveness)
-    return run_kiosk_demo(folder, args.workdir, fps=args.fps, liveness=liveness)
+    prepared = Path(args.bundles) if args.bundles else _prepare(None, args.cache, liveness)
+    return run_kiosk_demo(prepared, args.workdir, fps=args.fps, liveness=liveness)
