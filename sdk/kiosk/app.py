@@ -90,42 +90,42 @@ def build_stages(
 
     Lines for the start-up banner (the match threshold in force, overrides) go to ``notices``.
     """
-    from ..models import FaceEmbedder, FaceLiveness, MTCNNDetector
+    from ..models import FaceChain, FaceLiveness
 
     m = config.models
     if not m.detector or not m.embedder:
         raise ConfigError("kiosk config [models]: detector and embedder bundles are required")
     if config.policy.require_liveness and not m.liveness:
         raise ConfigError("kiosk config: policy.require_liveness is set but [models] liveness is empty")
+    if m.refine and not m.super_resolution:
+        raise ConfigError("kiosk config [models]: refine needs super_resolution (it refines the SR output)")
     opts = _engine_options(config)
     sel = config.selection
+    chain = FaceChain.from_bundles(
+        config.resolve(m.detector),
+        config.resolve(m.embedder),
+        config.resolve(m.super_resolution) if m.super_resolution else None,
+        config.resolve(m.refine) if m.refine else None,
+        min_face_px=m.min_face_px,
+        min_face=m.min_face_px,
+        **opts,
+    )
     stages: list[Stage] = [
         SharpnessGate(sel.every, sel.metric, sel.window_s, sel.keep_ratio, sel.min_score),
-        DetectStage(
-            MTCNNDetector.from_bundles(config.resolve(m.detector), min_face=m.min_face_px, **opts),
-            m.min_face_px,
-        ),
+        DetectStage(chain),
     ]
     if m.liveness:
         stages.append(LivenessStage(FaceLiveness.from_bundle(config.resolve(m.liveness), **opts)))
-    if m.super_resolution:
-        from ..models import Refiner, SuperResolver
-
-        # MTCNN gives its landmarks in its own order; the refiner fits its face mesh to them.
-        refiner = Refiner.from_bundle(config.resolve(m.refine), scheme="mtcnn5", **opts) if m.refine else None
-        resolver = SuperResolver.from_bundle(config.resolve(m.super_resolution), **opts)
-        stages.append(SuperResolveStage(resolver, refiner))
-    elif m.refine:
-        raise ConfigError("kiosk config [models]: refine needs super_resolution (it refines the SR output)")
-    embedder = FaceEmbedder.from_bundle(config.resolve(m.embedder), **opts)
+    if chain.resolver is not None:
+        stages.append(SuperResolveStage(chain))
     threshold, notice = config.gallery.match_threshold(
-        embedder.thresholds.get("cosine"), config.resolve(m.embedder), f"{config.name} [gallery]"
+        chain.thresholds.get("cosine"), config.resolve(m.embedder), f"{config.name} [gallery]"
     )
     if notices is not None:
         notices.append(notice)
     if notice.startswith("WEAK"):
         log.warning("%s", notice)
-    stages += [EmbedStage(embedder), MatchStage(gallery, threshold)]
+    stages += [EmbedStage(chain), MatchStage(gallery, threshold)]
     if config.thermal.enabled:
         from ..models.thermal import ThermalConfig as ThermalModelConfig
         from ..models.thermal import ThermalFace

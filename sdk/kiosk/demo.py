@@ -52,16 +52,15 @@ def _liveness_acer(bundle: Path) -> float:
 
 def enrol_visitors(folder: Path, gallery: Any, log: Any = print) -> list[str]:
     """Enrol every enrolled visitor of ``folder/walkup`` from their enrolment photo."""
-    from ..models import FaceEmbedder, MTCNNDetector
+    from ..models import FaceChain
 
-    detector = MTCNNDetector.from_bundles(folder, min_face=40)
-    embedder = FaceEmbedder.from_bundle(folder / "face_embed_dlib")
+    chain = FaceChain.from_bundles(folder, min_face=40)
     enrolment = load_visitors(folder / VISITORS).enrolment()
     for identity, (name, bgr) in enrolment.items():
-        faces = detector.detect(bgr, order="BGR")
+        faces = chain.faces(bgr, order="BGR")
         if len(faces) != 1:
             raise ConfigError(f"demo enrolment: expected one face for {identity}, found {len(faces)}")
-        emb = embedder.embed(bgr, faces, order="BGR")[0].embedding
+        emb = chain.embed(bgr, faces[0], order="BGR").embedding
         gallery.enroll(identity, name, emb[None, :])
     log(f"  enrolled {len(enrolment)} identities: {', '.join(enrolment)}")
     return list(enrolment)

@@ -1,8 +1,10 @@
 """The kiosk's pipeline stages: sharpness gate → detect → liveness → (SR) → embed → match → thermal.
 
-Each stage wraps one device-side model and writes what it found into ``work.results``; the
-decision is made in the sink (:mod:`biogate.kiosk.decide`).  Models are duck-typed so a
-stage can be tested with any object that has the method it calls:
+Each stage does one step and writes what it found into ``work.results``; the decision is made
+in the sink (:mod:`biogate.kiosk.decide`). Detection, SR and embedding are the steps of one
+:class:`biogate.models.FaceChain` (detector, super-resolver, refiner, embedder), shared by the
+three stages. Models are duck-typed so a stage can be tested with any object that has the
+method it calls:
 
 * detector: ``detect(image, order="BGR") -> list`` of faces with ``.box`` (x0, y0, x1, y1)
   (:class:`biogate.models.MTCNNDetector`);
@@ -25,26 +27,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..models.face_chain import FaceChain
 from ..pipeline.stage import Stage, Work
 from ..select import FrameSelector
 from ..sharpness import frame_sharpness
-
-
-def _image(work: Work) -> np.ndarray:
-    frame = work.frame
-    if frame.format == "bgr8":
-        return frame.image
-    import cv2
-
-    if frame.format == "gray8":
-        return cv2.cvtColor(frame.image, cv2.COLOR_GRAY2BGR)
-    if frame.format == "rgb8":
-        return cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)
-    if frame.format == "nv12":
-        return cv2.cvtColor(frame.image, cv2.COLOR_YUV2BGR_NV12)
-    if frame.format == "yuyv":
-        return cv2.cvtColor(frame.image.reshape(frame.image.shape[0], -1, 2), cv2.COLOR_YUV2BGR_YUYV)
-    raise ValueError(f"frame format {frame.format!r} is not a colour camera format")
 
 
 class SharpnessGate(Stage):
@@ -86,20 +72,15 @@ class DetectStage(Stage):
 
     name = "detect"
 
-    def __init__(self, detector: Any, min_face_px: int = 40) -> None:
-        self.detector = detector
-        self.min_face_px = min_face_px
+    def __init__(self, chain: FaceChain) -> None:
+        self.chain = chain
 
     def process(self, work: Work) -> Work | None:
-        faces = [
-            f
-            for f in self.detector.detect(_image(work), order="BGR")
-            if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= self.min_face_px
-        ]
+        faces = self.chain.faces(work.frame.bgr(), order="BGR")
         work.results["faces"] = len(faces)
         if not faces:
             return None
-        work.results["face"] = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        work.results["face"] = faces[0]
         return work
 
 
@@ -111,45 +92,36 @@ class LivenessStage(Stage):
         self.liveness = liveness
 
     def process(self, work: Work) -> Work | None:
-        work.results["liveness"] = self.liveness(_image(work), box=tuple(work.results["face"].box))
+        work.results["liveness"] = self.liveness(work.frame.bgr(), box=tuple(work.results["face"].box))
         return work
 
 
 class SuperResolveStage(Stage):
+    """Seed 000's SR (and refinement) of the detected face, when the chain has a super-resolver."""
+
     name = "super_resolution"
     threaded = False
 
-    def __init__(self, resolver: Any, refiner: Any = None) -> None:
-        self.resolver = resolver
-        self.refiner = refiner  # optional seed-000 refinement of the super-resolved face
+    def __init__(self, chain: FaceChain) -> None:
+        self.chain = chain
 
     def process(self, work: Work) -> Work | None:
-        face = work.results["face"]
-        enhanced = self.resolver.enhance(_image(work), face.box, face.landmarks, order="BGR")
-        if self.refiner is not None and enhanced.landmarks is not None:
-            enhanced.image = self.refiner(enhanced.image, enhanced.landmarks)
-        work.results["enhanced"] = enhanced
+        work.results["enhanced"] = self.chain.enhance(work.frame.bgr(), work.results["face"], order="BGR")
         return work
 
 
 class EmbedStage(Stage):
+    """Aligns and embeds the face: on the super-resolved crop when there is one."""
+
     name = "embed"
     threaded = False
 
-    def __init__(self, embedder: Any) -> None:
-        self.embedder = embedder
+    def __init__(self, chain: FaceChain) -> None:
+        self.chain = chain
 
     def process(self, work: Work) -> Work | None:
-        face = work.results["face"]
-        enhanced = work.results.get("enhanced")
-        if enhanced is not None and enhanced.landmarks is not None:
-            from ..models.super_resolution import detection_in
-
-            # Embed the super-resolved face: the detection moved into the enhanced crop's pixels.
-            embedded = self.embedder.embed(enhanced.image, [detection_in(enhanced, face)], order="RGB")
-        else:
-            embedded = self.embedder.embed(_image(work), [face], order="BGR")
-        work.results["embedding"] = embedded[0].embedding
+        face, enhanced = work.results["face"], work.results.get("enhanced")
+        work.results["embedding"] = self.chain.embed(work.frame.bgr(), face, "BGR", enhanced).embedding
         return work
 
 

@@ -15,6 +15,7 @@ _WHERE: dict[str, str] = {
     "MTCNNDetector": "face_detect",
     "YoloFaceDetector": "face_detect",
     "FaceEmbedder": "face_embed",
+    "FaceChain": "face_chain",
     "SuperResolver": "super_resolution",
     "Refiner": "refine",
     # seed 004 — silent liveness

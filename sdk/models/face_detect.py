@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from .detect_ops import apply_regression, box_quads, crop_resize, nms, square, to_rgb8
+from ..frame import to_rgb8
+from .detect_ops import apply_regression, box_quads, crop_resize, nms, square
 
 Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
 

@@ -15,8 +15,8 @@ from typing import Any, Callable, Dict, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..frame import to_rgb8
 from .align import extract_chip
-from .detect_ops import to_rgb8
 from .face_detect import FaceDetection
 
 Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]

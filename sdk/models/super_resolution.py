@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from .detect_ops import to_rgb8
+from ..frame import to_rgb8
 
 Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
 

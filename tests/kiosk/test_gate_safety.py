@@ -16,6 +16,7 @@ from biogate.frame import Frame, now_ns
 from biogate.kiosk.decide import DecisionSink
 from biogate.kiosk.policy import DecisionPolicy, PolicyConfig
 from biogate.kiosk.stages import DetectStage, EmbedStage, LivenessStage, MatchStage
+from biogate.models import FaceChain
 from biogate.pipeline import Pipeline
 
 firmware_bridge = pytest.importorskip("biogate.firmware_bridge")
@@ -67,7 +68,8 @@ def test_crashing_model_never_opens_the_gate(gate):
     embedder = CrashingEmbedder()
     errors = []
     sink = DecisionSink(DecisionPolicy(PolicyConfig(require_liveness=True)), client)
-    stages = [DetectStage(OneFace()), LivenessStage(Live()), EmbedStage(embedder), MatchStage(Gallery(), 0.5)]
+    chain = FaceChain(OneFace(), embedder)
+    stages = [DetectStage(chain), LivenessStage(Live()), EmbedStage(chain), MatchStage(Gallery(), 0.5)]
     pipe = Pipeline(frames(30), stages, sink, queue_size=64, on_error=lambda w, e, item: errors.append(w))
     with pipe:
         assert pipe.wait(30)
@@ -90,12 +92,8 @@ def test_same_pipeline_with_working_model_opens_once(gate):
         client,
         on_decision=lambda record: opened.set(),
     )
-    stages = [
-        DetectStage(OneFace()),
-        LivenessStage(Live()),
-        EmbedStage(Embedder()),
-        MatchStage(Gallery(), 0.5),
-    ]
+    chain = FaceChain(OneFace(), Embedder())
+    stages = [DetectStage(chain), LivenessStage(Live()), EmbedStage(chain), MatchStage(Gallery(), 0.5)]
     with Pipeline(frames(10), stages, sink, queue_size=64) as pipe:
         assert pipe.wait(30)
     assert opened.is_set()
@@ -113,7 +111,8 @@ def test_gate_failure_is_reported_not_swallowed(gate):
         def embed(self, image, faces, order="BGR"):
             return [SimpleNamespace(embedding=np.ones(128, np.float32))]
 
-    stages = [DetectStage(OneFace()), EmbedStage(Embedder()), MatchStage(Gallery(), 0.5)]
+    chain = FaceChain(OneFace(), Embedder())
+    stages = [DetectStage(chain), EmbedStage(chain), MatchStage(Gallery(), 0.5)]
     with Pipeline(
         frames(1), stages, sink, queue_size=4, on_error=lambda w, e, i: errors.append((w, e))
     ) as pipe:
