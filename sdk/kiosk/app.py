@@ -15,6 +15,7 @@ from ..pipeline.stage import Stage
 from .audit import AuditLog
 from .config import KioskConfig
 from .decide import DecisionRecord, DecisionSink
+from .findings import Findings
 from .policy import DecisionPolicy
 from .stages import (
     DetectStage,
@@ -24,6 +25,7 @@ from .stages import (
     SharpnessGate,
     SuperResolveStage,
     ThermalStage,
+    TrackStage,
 )
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,7 @@ def build_stages(
     stages: list[Stage] = [
         SharpnessGate(sel.every, sel.metric, sel.window_s, sel.keep_ratio, sel.min_score),
         DetectStage(chain),
+        TrackStage(),
     ]
     if m.liveness:
         stages.append(LivenessStage(FaceLiveness.from_bundle(config.resolve(m.liveness), **opts)))
@@ -208,7 +211,7 @@ def build_kiosk(
         sink = DecisionSink(DecisionPolicy(config.policy), gate, audit, on_decision)
         if source is None:
             source = open_source(config.source.uri, **config.source.options)
-        pipeline = Pipeline(source, stages, sink, queue_size=1)
+        pipeline = Pipeline(source, stages, sink, queue_size=1, results=Findings)
     except BaseException:
         for close in reversed(closers):
             with contextlib.suppress(Exception):

@@ -1,6 +1,7 @@
 """The kiosk's pipeline stages: sharpness gate → detect → liveness → (SR) → embed → match → thermal.
 
-Each stage does one step and writes what it found into ``work.results``; the decision is made
+Each stage does one step and writes what it found into ``work.results`` (a
+:class:`~biogate.kiosk.findings.Findings` record); the decision is made
 in the sink (:mod:`biogate.kiosk.decide`). Detection, SR and embedding are the steps of one
 :class:`biogate.models.FaceChain` (detector, super-resolver, refiner, embedder), shared by the
 three stages. Models are duck-typed so a stage can be tested with any object that has the
@@ -61,7 +62,7 @@ class SharpnessGate(Stage):
         if scored is None:
             return None
         best = self._selector.best(1)[0].score
-        work.results["sharpness"] = scored.score
+        work.results.sharpness = scored.score
         if scored.score < self.min_score or scored.score < self.keep_ratio * best:
             return None
         return work
@@ -77,10 +78,42 @@ class DetectStage(Stage):
 
     def process(self, work: Work) -> Work | None:
         faces = self.chain.faces(work.frame.bgr(), order="BGR")
-        work.results["faces"] = len(faces)
+        work.results.faces = faces
         if not faces:
             return None
-        work.results["face"] = faces[0]
+        work.results.face = faces[0]
+        return work
+
+
+class TrackStage(Stage):
+    """Follows faces from frame to frame (:class:`biogate.models.IoUTracker`) and writes the decided
+    face's ``track_key``, so the policy's cooldowns tell apart two unknown people instead of
+    sharing one "unknown" key.
+
+    Frames without a face never reach this stage, so a pause longer than ``max_gap_ms`` between
+    faces (someone left, someone else stepped up) starts new tracks rather than continuing old ones.
+    """
+
+    name = "track"
+    threaded = False
+
+    def __init__(self, iou_threshold: float = 0.3, max_gap_ms: float = 500.0) -> None:
+        from ..models.track import IoUTracker
+
+        self.tracker = IoUTracker(iou_threshold=iou_threshold, min_hits=1, max_age=5)
+        self.max_gap_ms = max_gap_ms
+        self._last_t: int | None = None
+
+    def process(self, work: Work) -> Work | None:
+        r = work.results
+        if self._last_t is not None and (work.t_capture - self._last_t) / 1e6 > self.max_gap_ms:
+            self.tracker.reset()
+        self._last_t = work.t_capture
+        boxes = [(f.box[0], f.box[1], f.box[2] - f.box[0], f.box[3] - f.box[1]) for f in r.faces]
+        index = next((i for i, f in enumerate(r.faces) if f is r.face), 0)
+        for track in self.tracker.update(boxes):
+            if track.det_index == index:
+                r.track_key = f"track-{track.track_id}"
         return work
 
 
@@ -92,7 +125,7 @@ class LivenessStage(Stage):
         self.liveness = liveness
 
     def process(self, work: Work) -> Work | None:
-        work.results["liveness"] = self.liveness(work.frame.bgr(), box=tuple(work.results["face"].box))
+        work.results.liveness = self.liveness(work.frame.bgr(), box=tuple(work.results.face.box))
         return work
 
 
@@ -106,7 +139,7 @@ class SuperResolveStage(Stage):
         self.chain = chain
 
     def process(self, work: Work) -> Work | None:
-        work.results["enhanced"] = self.chain.enhance(work.frame.bgr(), work.results["face"], order="BGR")
+        work.results.enhanced = self.chain.enhance(work.frame.bgr(), work.results.face, order="BGR")
         return work
 
 
@@ -120,8 +153,8 @@ class EmbedStage(Stage):
         self.chain = chain
 
     def process(self, work: Work) -> Work | None:
-        face, enhanced = work.results["face"], work.results.get("enhanced")
-        work.results["embedding"] = self.chain.embed(work.frame.bgr(), face, "BGR", enhanced).embedding
+        face, enhanced = work.results.face, work.results.enhanced
+        work.results.embedding = self.chain.embed(work.frame.bgr(), face, "BGR", enhanced).embedding
         return work
 
 
@@ -136,12 +169,12 @@ class MatchStage(Stage):
         self.threshold = float(threshold)
 
     def process(self, work: Work) -> Work | None:
-        top = self.gallery.search(work.results["embedding"], k=1, threshold=None)
+        top = self.gallery.search(work.results.embedding, k=1, threshold=None)
         best = top[0] if top else None
-        work.results["match_score"] = float(best.score) if best else None
+        work.results.match_score = float(best.score) if best else None
         accepted = best is not None and best.score >= self.threshold
-        work.results["identity"] = best.identity_id if accepted else None
-        work.results["name"] = best.name if accepted else None
+        work.results.identity = best.identity_id if accepted else None
+        work.results.name = best.name if accepted else None
         return work
 
 
@@ -188,22 +221,22 @@ class ThermalStage(Stage):
 
     def process(self, work: Work) -> Work | None:
         last = self._nearest(work.t_capture)
-        work.results["temperature_c"] = None
-        work.results["thermal_live"] = None
+        work.results.temperature_c = None
+        work.results.thermal_live = None
         if last is None:
             return work  # no thermal frame close enough in time to this face
         if last.meta.get("measurable") is False or last.meta.get("ffc_in_progress"):
             return work  # shutter closed (FFC): nothing can be concluded from this frame
         if self.homography is not None:
-            box = tuple(float(v) for v in work.results["face"].box)
+            box = tuple(float(v) for v in work.results.face.box)
             readings = self.thermal.measure(last, rgb_boxes=[box], homography=self.homography)
         else:  # one person at the kiosk: the warmest face the thermal camera sees
             readings = sorted(self.thermal.measure(last), key=lambda r: r.temperature_c)[-1:]
         skin = [r for r in readings if SKIN_RANGE_C[0] <= r.canthus_c <= SKIN_RANGE_C[1]]
-        work.results["thermal_live"] = bool(skin)
+        work.results.thermal_live = bool(skin)
         if skin:
-            work.results["temperature_c"] = float(skin[0].temperature_c)
-            work.results["thermal_reading"] = skin[0]
+            work.results.temperature_c = float(skin[0].temperature_c)
+            work.results.thermal_reading = skin[0]
         return work
 
     def close(self) -> None:
@@ -214,7 +247,7 @@ class ThermalStage(Stage):
 
 def face_sharpness(work: Work) -> float:
     """Sharpness of the detected face box (for the audit log)."""
-    x0, y0, x1, y1 = (round(v) for v in work.results["face"].box)
+    x0, y0, x1, y1 = (round(v) for v in work.results.face.box)
     h, w = work.frame.height, work.frame.width
     x0, y0 = max(0, x0), max(0, y0)
     x1, y1 = min(w, x1), min(h, y1)

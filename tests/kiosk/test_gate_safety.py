@@ -14,6 +14,7 @@ import pytest
 
 from biogate.frame import Frame, now_ns
 from biogate.kiosk.decide import DecisionSink
+from biogate.kiosk.findings import Findings
 from biogate.kiosk.policy import DecisionPolicy, PolicyConfig
 from biogate.kiosk.stages import DetectStage, EmbedStage, LivenessStage, MatchStage
 from biogate.models import FaceChain
@@ -70,7 +71,14 @@ def test_crashing_model_never_opens_the_gate(gate):
     sink = DecisionSink(DecisionPolicy(PolicyConfig(require_liveness=True)), client)
     chain = FaceChain(OneFace(), embedder)
     stages = [DetectStage(chain), LivenessStage(Live()), EmbedStage(chain), MatchStage(Gallery(), 0.5)]
-    pipe = Pipeline(frames(30), stages, sink, queue_size=64, on_error=lambda w, e, item: errors.append(w))
+    pipe = Pipeline(
+        frames(30),
+        stages,
+        sink,
+        queue_size=64,
+        on_error=lambda w, e, item: errors.append(w),
+        results=Findings,
+    )
     with pipe:
         assert pipe.wait(30)
     assert embedder.calls == 30 and errors == ["embed"] * 30
@@ -94,7 +102,7 @@ def test_same_pipeline_with_working_model_opens_once(gate):
     )
     chain = FaceChain(OneFace(), Embedder())
     stages = [DetectStage(chain), LivenessStage(Live()), EmbedStage(chain), MatchStage(Gallery(), 0.5)]
-    with Pipeline(frames(10), stages, sink, queue_size=64) as pipe:
+    with Pipeline(frames(10), stages, sink, queue_size=64, results=Findings) as pipe:
         assert pipe.wait(30)
     assert opened.is_set()
     assert [r.decision.action for r in sink.records] == ["open"]  # the cooldown stops repeats
@@ -114,7 +122,12 @@ def test_gate_failure_is_reported_not_swallowed(gate):
     chain = FaceChain(OneFace(), Embedder())
     stages = [DetectStage(chain), EmbedStage(chain), MatchStage(Gallery(), 0.5)]
     with Pipeline(
-        frames(1), stages, sink, queue_size=4, on_error=lambda w, e, i: errors.append((w, e))
+        frames(1),
+        stages,
+        sink,
+        queue_size=4,
+        on_error=lambda w, e, i: errors.append((w, e)),
+        results=Findings,
     ) as pipe:
         assert pipe.wait(30)
     assert [w for w, _ in errors] == ["sink"]
