@@ -75,8 +75,8 @@ def run_config(
     key = bytes(range(32))
     with GateSimulator(key, trace=False) as sim, GateClient(sim.port, key, heartbeat_s=0.25) as gate:
         e2e_all: list[float] = []  # every decision (the sink itself keeps only the latest 1000)
-        thermal = open_source(walkup_uri(bundles, fps, "thermal"))
-        camera = open_source(walkup_uri(bundles, fps, **walk))
+        thermal = open_source(walkup_uri(bundles / "walkup", fps, "thermal"))
+        camera = open_source(walkup_uri(bundles / "walkup", fps, **walk))
         kiosk = build_kiosk(
             config,
             source=camera,

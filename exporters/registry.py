@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from biogate.bundle.fitness import ROLES
 from biogate.errors import ConfigError
 
 #: ``infer(inputs) -> outputs``: a PyTorch, ONNX Runtime or TensorRT forward pass over numpy dicts.
@@ -78,6 +79,11 @@ class ModelSpec:
         calib_samples / calib_method: how many samples and which method INT8 calibration uses.
         parity_min_cosine: cosine floor of the ONNX-vs-PyTorch parity check.
         int8_exclude_ops: op types that always stay FP32 in the INT8 model.
+        role: the part the model plays in an access decision — ``detector``, ``embedder``,
+            ``liveness`` or ``thermal`` (:data:`biogate.bundle.fitness.BUDGETS` names the metrics
+            ``evaluate`` must return for it) — or ``""`` for a model that decides nothing.
+        evaluation: one line naming the held-out data ``evaluate`` measures on (the manifest's
+            ``fitness.evaluation``; default: ``description``).
     """
 
     name: str
@@ -103,6 +109,8 @@ class ModelSpec:
     calib_method: str = "minmax"  # default INT8 calibration method: minmax | entropy | percentile
     parity_min_cosine: float = 0.9999  # cosine floor of FP32 ONNX vs PyTorch outputs
     int8_exclude_ops: tuple[str, ...] = ()  # op types always kept in FP32 (e.g. a final Softmax)
+    role: str = ""  # deciding role (fitness contract) or "" for none
+    evaluation: str = ""  # the held-out evaluation, in one line, for the manifest's fitness section
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -122,6 +130,8 @@ def read_record(path: Path) -> dict[str, Any]:
 
 def register(spec: ModelSpec) -> ModelSpec:
     """Add ``spec``; a second model with the same name is an error."""
+    if spec.role and spec.role not in ROLES:
+        raise ConfigError(f"model {spec.name!r}: role {spec.role!r} is not one of {', '.join(ROLES)}")
     if spec.name in _REGISTRY and _REGISTRY[spec.name] is not spec:
         raise ConfigError(f"model {spec.name!r} is registered twice")
     _REGISTRY[spec.name] = spec

@@ -37,8 +37,11 @@ def _background(seed: int) -> np.ndarray:
     return cv2.GaussianBlur(wall, (0, 0), 9) // 2 + 60 + np.uint8(seed % 7)
 
 
-def make_visitors(folder: str | Path) -> Path:
-    """Write the visitors folder of :data:`SCRIPT` into ``folder``; returns it."""
+def make_visitors(folder: str | Path, script: tuple[Visitor, ...] = SCRIPT) -> Path:
+    """Write the visitors folder of ``script`` (default :data:`SCRIPT`) into ``folder``; returns it.
+
+    A visitor's ``attack`` is any species of :data:`biogate.exporters.pad.attacks.ATTACKS`.
+    """
     import dataclasses
 
     from biogate.exporters.pad.attacks import apply_attack
@@ -46,7 +49,7 @@ def make_visitors(folder: str | Path) -> Path:
     from .face_data import augmented_views, load_faces
 
     faces = {s.identity: s for s in load_faces(min_size=40, margin=0.6, lfw=False)}
-    missing = sorted({v.identity for v in SCRIPT} - set(faces))
+    missing = sorted({v.identity for v in script} - set(faces))
     if missing:
         raise FileNotFoundError(
             f"the demo's photographs {missing} are missing: pip install --no-deps insightface==2.1"
@@ -56,7 +59,7 @@ def make_visitors(folder: str | Path) -> Path:
         return augmented_views(faces[identity], 1, seed=seed)[0].image
 
     visitors = []
-    for k, v in enumerate(SCRIPT):
+    for k, v in enumerate(script):
         views = [view(v.identity, seed=100 + 10 * k + j) for j in range(VIEWS)]
         if v.attack:
             views = [apply_attack(image, v.attack, seed=7 + j) for j, image in enumerate(views)]

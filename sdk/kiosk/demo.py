@@ -14,7 +14,6 @@ one in the cache where torch is installed). Only the device dependencies are nee
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,6 @@ from ..sim.walkup import Visitor, blackbody, load_visitors
 
 KIOSK_MODELS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "face_embed_dlib", "face_liveness")
 VISITORS = "walkup"
-#: The RGB silent-liveness model decides only if its own evaluation shows it fit (ACER at most this).
-LIVENESS_FIT_ACER = 0.10
 HOW_TO_PREPARE = (
     "run `biogate demo --prepare DIR` on a training machine, copy DIR here and "
     "run `biogate demo --bundles DIR`"
@@ -44,18 +41,13 @@ def check_folder(folder: Path, liveness: bool = True) -> None:
         raise ConfigError(f"{folder}: no walk-up visitors ({VISITORS}/walkup.json); {HOW_TO_PREPARE}")
 
 
-def _liveness_acer(bundle: Path) -> float:
-    """The FP32 ACER the exporter measured for the liveness bundle (1.0 if it is missing)."""
-    metrics = json.loads((bundle / "manifest.json").read_text()).get("metrics", {})
-    return float(metrics.get("fp32", {}).get("acer", 1.0))
-
-
-def enrol_visitors(folder: Path, gallery: Any, log: Any = print) -> list[str]:
-    """Enrol every enrolled visitor of ``folder/walkup`` from their enrolment photo."""
+def enrol_visitors(folder: Path, gallery: Any, log: Any = print, visitors: Path | None = None) -> list[str]:
+    """Enrol every enrolled visitor of ``visitors`` (default ``folder/walkup``) from their enrolment
+    photo, with the face chain of the bundles in ``folder``."""
     from ..models import FaceChain
 
     chain = FaceChain.from_bundles(folder, min_face=40)
-    enrolment = load_visitors(folder / VISITORS).enrolment()
+    enrolment = load_visitors(visitors or folder / VISITORS).enrolment()
     for identity, (name, bgr) in enrolment.items():
         faces = chain.faces(bgr, order="BGR")
         if len(faces) != 1:
@@ -66,9 +58,9 @@ def enrol_visitors(folder: Path, gallery: Any, log: Any = print) -> list[str]:
     return list(enrolment)
 
 
-def walkup_uri(folder: Path, fps: float, channel: str = "rgb", **options: Any) -> str:
-    """The ``synthetic://walkup`` URI of the visitors in ``folder/walkup``."""
-    values = {"folder": folder / VISITORS, "fps": f"{fps:g}", "channel": channel, **options}
+def walkup_uri(visitors: Path, fps: float, channel: str = "rgb", **options: Any) -> str:
+    """The ``synthetic://walkup`` URI of the visitors folder ``visitors`` (a prepared folder's ``walkup``)."""
+    values = {"folder": visitors, "fps": f"{fps:g}", "channel": channel, **options}
     query = "&".join(f"{k}={v}" for k, v in values.items())
     return f"synthetic://walkup?{query}"
 
@@ -170,16 +162,17 @@ def run_kiosk_demo(
         enrol_visitors(folder, gallery)
 
     source = "thermal"
-    if liveness:
-        acer = _liveness_acer(folder / "face_liveness")
-        source = "both" if acer <= LIVENESS_FIT_ACER else "thermal"
+    if liveness:  # the SDK's fitness contract decides whether the RGB model may decide
+        from ..bundle import open_bundle
+
+        fitness = open_bundle(folder / "face_liveness").fitness("liveness")
+        source = "both" if fitness.fit else "thermal"
         verdict = (
-            "decides together with the thermal skin check"
-            if source == "both"
-            else f"above {LIVENESS_FIT_ACER:.2f}: its Δ is logged, the thermal skin check decides "
-            "(docs/liveness.md)"
+            "it decides together with the thermal skin check"
+            if fitness.fit
+            else "its Δ is logged, the thermal skin check decides (docs/security.md)"
         )
-        print(f"  RGB liveness model (seed 004): ACER {acer:.3f} on its own evaluation -> {verdict}")
+        print(f"  RGB liveness model (seed 004): {fitness.message()} -> {verdict}")
     config = kiosk_config(folder, work, liveness, source)
     print("3. gate controller firmware on a pseudo-terminal")
     select = "all" if liveness else "genuine"
@@ -187,8 +180,8 @@ def run_kiosk_demo(
     with GateSimulator(key, trace=True) as sim:
         print(f"  gate-sim on {sim.port}")
         with GateClient(sim.port, key, heartbeat_s=0.25) as gate:
-            thermal = open_source(walkup_uri(folder, fps, "thermal"))
-            camera = open_source(walkup_uri(folder, fps, select=select))
+            thermal = open_source(walkup_uri(folder / VISITORS, fps, "thermal"))
+            camera = open_source(walkup_uri(folder / VISITORS, fps, select=select))
             print(f"4. walk-up: {len(camera.visitors)} visitors at {fps:g} fps")
             kiosk = build_kiosk(
                 config, source=camera, thermal_source=thermal, gate=gate, on_decision=_print_decision

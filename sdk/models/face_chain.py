@@ -19,9 +19,6 @@ import numpy as np
 
 from ..errors import ConfigError
 
-#: Engine options :meth:`FaceChain.from_bundles` passes to every model's bundle loader.
-ENGINE_OPTIONS = ("precision", "backend", "providers", "threads", "allow_unfit")
-
 
 def _size(face: Any) -> float:
     """The longer side of a face (``FaceDetection.size``, else from its box)."""
@@ -69,15 +66,13 @@ class FaceChain:
     ) -> FaceChain:
         """Load the chain: ``detector`` is the folder of the ``mtcnn_*`` bundles, ``embedder`` the
         embedder bundle (default ``detector/face_embed_dlib``), ``super_resolution``/``refine``
-        optional bundles. Engine options (``precision``, ``threads``, ...) go to every model;
-        ``min_face`` to the detector."""
+        optional bundles. ``min_face`` goes to the detector; every other option (``precision``,
+        ``threads``, ``require_fit``, ``trusted_keys``, ...) to every model's bundle loader, which
+        names an unknown one."""
         from .face_detect import MTCNNDetector
         from .face_embed import FaceEmbedder
 
-        unknown = sorted(set(options) - set(ENGINE_OPTIONS) - {"min_face"})
-        if unknown:
-            raise ConfigError(f"unknown face chain option(s) {', '.join(unknown)}")
-        engine = {k: v for k, v in options.items() if k in ENGINE_OPTIONS}
+        engine = {k: v for k, v in options.items() if k != "min_face"}
         det_opts = dict(engine, **({"min_face": options["min_face"]} if "min_face" in options else {}))
         resolver = refiner = None
         if super_resolution:

@@ -1,6 +1,6 @@
 """The kiosk demo scenario end to end: real bundles, real gallery, firmware simulator on a pty.
 
-Prepares the demo folder once into a temporary cache (the five kiosk bundles, MTCNN ×3, dlib
+Uses the demo folder the session prepares once (``kiosk_bundles``: the five kiosk bundles, MTCNN ×3, dlib
 embedder, liveness, and the walk-up's visitors), then runs ``biogate demo``'s scenario on it:
 two enrolled people (open), an unknown person (deny), a printed photo of an enrolled person
 (deny) and a feverish enrolled person (alarm).
@@ -16,11 +16,11 @@ pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
 
-def test_kiosk_demo_makes_every_expected_decision(demo_folder, tmp_path_factory, capsys):
+def test_kiosk_demo_makes_every_expected_decision(kiosk_bundles, tmp_path_factory, capsys):
     from biogate.kiosk.demo import run_kiosk_demo
 
     work = tmp_path_factory.mktemp("demo")
-    status = run_kiosk_demo(demo_folder, work, fps=15.0)
+    status = run_kiosk_demo(kiosk_bundles, work, fps=15.0)
     out = capsys.readouterr().out
     assert status == 0, out
     assert "demo passed" in out
