@@ -49,9 +49,10 @@ def run_config(
     from biogate.kiosk.demo import enrol_visitors, walkup_uri
     from biogate.sim.walkup import blackbody
 
-    (work / "keys").mkdir(exist_ok=True)  # the gallery refuses a key beside its database
+    (work / "keys").mkdir(exist_ok=True)  # the gallery refuses a key anywhere under its folder
+    (work / "data").mkdir(exist_ok=True)
     key_file = work / "keys" / f"gallery-{fps:g}-{sr_bundle is not None}.key"
-    db = work / f"gallery-{fps:g}-{sr_bundle is not None}.db"
+    db = work / "data" / f"gallery-{fps:g}-{sr_bundle is not None}.db"
     GalleryKey.generate().write(key_file)
     with Gallery(db, GalleryKey.from_file(key_file), create=True) as gallery:
         enrol_visitors(bundles, gallery, lambda *_: None)

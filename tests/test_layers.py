@@ -1,8 +1,9 @@
 """The walls between the sides: the device side reaches the training side only through the CLI.
 
 ``sdk/`` may import ``biogate.exporters`` in exactly the commands that are training-side work:
-``export``, ``audit``, ``palm feedback``, ``demo --prepare`` (an export of the demo's bundles) and
-``train``. Anything else there — a model, the kiosk, a simulator — must run on a device without torch.
+``export``, ``audit``, ``palm feedback``, ``demo --prepare`` and ``detect`` (exports of their
+default bundles) and ``train``. Anything else there — a model, the kiosk, a simulator — must run
+on a device without torch.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ import ast
 from pathlib import Path
 
 SDK = Path(__file__).resolve().parents[1] / "sdk"
-ALLOWED = {"cli/cmd_export.py", "cli/cmd_audit.py", "cli/cmd_palm.py", "cli/cmd_demo.py", "cli/cmd_train.py"}
+ALLOWED = {
+    "cli/cmd_export.py",
+    "cli/cmd_audit.py",
+    "cli/cmd_palm.py",
+    "cli/cmd_demo.py",  # demo --prepare: exports the demo's bundles
+    "cli/cmd_detect.py",  # builds its default detector bundles where torch is installed: an export
+    "cli/cmd_train.py",
+}
 
 
 def _reaches_exporters(path: Path) -> bool:

@@ -26,7 +26,8 @@ _SOURCES = (
     "nets/mtcnn.py", "nets/dlib_resnet.py", "nets/liveness.py", "nets/dlib_reader.py", "zoo/mtcnn*.py",
     "zoo/face_embed*.py", "zoo/face_liveness.py", "weights/liveness_*", "convert/build.py",
     "convert/onnx_export.py", "convert/bundle_writer.py", "registry.py", "data/face_data.py",
-    "data/walkup_visitors.py", "pad/attacks.py",
+    "data/walkup_visitors.py", "pad/attacks.py", "nets/face_any.py", "zoo/face_detect_any.py",
+    "weights/face_any.*",
 )  # fmt: skip
 
 

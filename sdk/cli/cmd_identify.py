@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="CLIP_OR_IMAGE", help="video file, image folder or one image")
     parser.add_argument("--gallery", required=True, metavar="DB", help="gallery database (biogate enroll)")
     parser.add_argument("--key-file", metavar="PATH", help="gallery key file (default: $BIOGATE_GALLERY_KEY)")
-    parser.add_argument("--bundles", default="bundles", metavar="DIR", help="folder with the mtcnn_* bundles")
+    parser.add_argument(
+        "--bundles", default="bundles", metavar="DIR", help="folder with the detector bundles"
+    )
     parser.add_argument(
         "--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)"
     )
@@ -62,6 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every", type=int, default=3, help="sample every N-th frame of a clip (seed: 3)")
     parser.add_argument("--candidates", type=int, default=3, help="sharpest frames to try in turn")
     parser.add_argument("--min-face", type=float, default=40.0, help="smallest face side to detect, pixels")
+    parser.add_argument("--detector", choices=("auto", "any", "mtcnn"), default="auto", help="face detector")
+    parser.add_argument(
+        "--rotate", choices=("any", "upright"), default="any", help="face orientations to find"
+    )
     parser.add_argument("--precision", default="auto", help="engine precision: auto, fp32, fp16, int8")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -111,7 +117,12 @@ def identify(
     resolver, refiner = _enhancer(args) or (None, None)
     if detector is None or embedder is None:
         loaded = FaceChain.from_bundles(
-            args.bundles, args.embedder, min_face=args.min_face, precision=args.precision
+            args.bundles,
+            args.embedder,
+            face_detector=getattr(args, "detector", "auto"),
+            rotate=getattr(args, "rotate", "any"),
+            min_face=args.min_face,
+            precision=args.precision,
         )
         detector, embedder = detector or loaded.detector, embedder or loaded.embedder
     chain = FaceChain(detector, embedder, resolver, refiner)

@@ -145,6 +145,8 @@ def build_stages(
         config.resolve(m.super_resolution) if m.super_resolution else None,
         config.resolve(m.refine) if m.refine else None,
         min_face_px=m.min_face_px,
+        face_detector=m.face_detector,
+        rotate=m.rotate,
         min_face=m.min_face_px,
         **opts,
     )

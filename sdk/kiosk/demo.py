@@ -46,7 +46,7 @@ def enrol_visitors(folder: Path, gallery: Any, log: Any = print, visitors: Path 
     photo, with the face chain of the bundles in ``folder``."""
     from ..models import FaceChain
 
-    chain = FaceChain.from_bundles(folder, min_face=40)
+    chain = FaceChain.from_bundles(folder, face_detector="mtcnn", rotate="upright", min_face=40)
     enrolment = load_visitors(visitors or folder / VISITORS).enrolment()
     for identity, (name, bgr) in enrolment.items():
         faces = chain.faces(bgr, order="BGR")
@@ -76,8 +76,11 @@ def kiosk_config(folder: Path, work: Path, liveness: bool, source: str, **policy
                 "detector": str(folder),
                 "liveness": str(folder / "face_liveness") if liveness else "",
                 "embedder": str(folder / "face_embed_dlib"),
+                # The prepared folder's detector is MTCNN and visitors stand upright at a kiosk.
+                "face_detector": "mtcnn",
+                "rotate": "upright",
             },
-            "gallery": {"path": "gallery.db", "key_file": "keys/gallery.key"},
+            "gallery": {"path": "data/gallery.db", "key_file": "keys/gallery.key"},
             "thermal": {"enabled": True, "blackbody_roi": bb_roi, "blackbody_c": bb_c, "max_age_ms": 500.0},
             "selection": {"every": 1, "keep_ratio": 0.5, "window_s": 1.0, "min_score": 20.0},
             "audit": {"path": "audit.jsonl"},
@@ -152,13 +155,15 @@ def run_kiosk_demo(
 
     print("2. enrolment")
     (work / "keys").mkdir(exist_ok=True)
+    (work / "data").mkdir(exist_ok=True)  # the gallery refuses a key anywhere under its folder
     gallery_key_file, gate_key_file = work / "keys" / "gallery.key", work / "keys" / "gate.key"
-    for f in (gallery_key_file, gate_key_file, work / "gallery.db"):
+    gallery_db = work / "data" / "gallery.db"
+    for f in (gallery_key_file, gate_key_file, gallery_db):
         if f.exists():
             f.unlink()
     GalleryKey.generate().write(gallery_key_file)
     generate_key_file(str(gate_key_file))
-    with Gallery(work / "gallery.db", GalleryKey.from_file(gallery_key_file), create=True) as gallery:
+    with Gallery(gallery_db, GalleryKey.from_file(gallery_key_file), create=True) as gallery:
         enrol_visitors(folder, gallery)
 
     source = "thermal"

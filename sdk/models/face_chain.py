@@ -62,18 +62,20 @@ class FaceChain:
         super_resolution: str | Path | None = None,
         refine: str | Path | None = None,
         min_face_px: float = 0.0,
+        face_detector: str = "auto",
+        rotate: str = "any",
         **options: Any,
     ) -> FaceChain:
-        """Load the chain: ``detector`` is the folder of the ``mtcnn_*`` bundles, ``embedder`` the
-        embedder bundle (default ``detector/face_embed_dlib``), ``super_resolution``/``refine``
-        optional bundles. ``min_face`` goes to the detector; every other option (``precision``,
-        ``threads``, ``require_fit``, ``trusted_keys``, ...) to every model's bundle loader, which
-        names an unknown one."""
-        from .face_detect import MTCNNDetector
+        """Load the chain: ``detector`` is the folder of the detector bundles, chosen by
+        ``face_detector``/``rotate`` (:func:`biogate.models.face_detectors.load_face_detector`),
+        ``embedder`` the embedder bundle (default ``detector/face_embed_dlib``),
+        ``super_resolution``/``refine`` optional bundles. ``min_face`` goes to the detector; every
+        other option (``precision``, ``threads``, ``require_fit``, ``trusted_keys``, ...) to every
+        model's bundle loader, which names an unknown one."""
+        from .face_detectors import load_face_detector
         from .face_embed import FaceEmbedder
 
         engine = {k: v for k, v in options.items() if k != "min_face"}
-        det_opts = dict(engine, **({"min_face": options["min_face"]} if "min_face" in options else {}))
         resolver = refiner = None
         if super_resolution:
             from .refine import Refiner
@@ -85,7 +87,9 @@ class FaceChain:
         elif refine:
             raise ConfigError("face refinement refines the super-resolved face: give an SR bundle")
         return cls(
-            MTCNNDetector.from_bundles(detector, **det_opts),
+            load_face_detector(
+                detector, face_detector, rotate, min_face=options.get("min_face", 40.0), **engine
+            ),
             FaceEmbedder.from_bundle(embedder or Path(detector) / "face_embed_dlib", **engine),
             resolver,
             refiner,
