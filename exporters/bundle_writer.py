@@ -68,6 +68,8 @@ def write_manifest(root: Path, spec: ModelSpec, **sections: Any) -> dict[str, An
     export.setdefault("created_utc", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     export.setdefault("versions", _versions())
     manifest["export"] = export
+    if spec.training:
+        manifest["training"] = dict(spec.training)
     manifest.update(sections)
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return verify(root)

@@ -78,6 +78,8 @@ class ModelSpec:
         calib_samples / calib_method: how many samples and which method INT8 calibration uses.
         parity_min_cosine: cosine floor of the ONNX-vs-PyTorch parity check.
         int8_exclude_ops: op types that always stay FP32 in the INT8 model.
+        training: the manifest's ``training`` section (data, split, world size, steps, seed,
+            held-out metrics) when the weights come from ``biogate train``; empty otherwise.
     """
 
     name: str
@@ -103,6 +105,7 @@ class ModelSpec:
     calib_method: str = "minmax"  # default INT8 calibration method: minmax | entropy | percentile
     parity_min_cosine: float = 0.9999  # cosine floor of FP32 ONNX vs PyTorch outputs
     int8_exclude_ops: tuple[str, ...] = ()  # op types always kept in FP32 (e.g. a final Softmax)
+    training: dict[str, Any] = field(default_factory=dict)  # biogate train's record (manifest "training")
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

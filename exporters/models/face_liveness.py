@@ -108,16 +108,20 @@ def export_onnx(path: str | Path, model: Any = None, size: int | None = None, op
 
 def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
     """Up to ``n`` genuine validation captures (real faces; never attacks, never test faces)."""
+    return protocol_calibration(_protocol(), n)
+
+
+def protocol_calibration(protocol: Any, n: int) -> Iterator[dict[str, np.ndarray]]:
+    """Up to ``n`` genuine validation captures of ``protocol`` as model inputs."""
     from biogate.exporters.pad.protocol import to_tensor_layout
 
-    images = _protocol().val.bona_fide
+    images = protocol.val.bona_fide
     for i in range(min(n, len(images))):
         yield {"image": to_tensor_layout(images[i : i + 1])}
 
 
-def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
-    """ACER (``metric``), worst-species APCER and BPCER at the shipped threshold, through ``infer``."""
-    from biogate.exporters.pad.evaluate import score_protocol
+def delta_scorer(infer: InferFn, batch: int = 64) -> Any:
+    """Δ of RGB ``uint8`` presentations (N×S×S×3) through ``infer``."""
     from biogate.exporters.pad.protocol import to_tensor_layout
 
     def score(images: np.ndarray) -> np.ndarray:
@@ -127,7 +131,19 @@ def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
         ]
         return np.concatenate(parts)
 
-    run = score_protocol(_protocol(), score, threshold=threshold())
+    return score
+
+
+def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
+    """ACER (``metric``), worst-species APCER and BPCER at the shipped threshold, through ``infer``."""
+    return evaluate_protocol(infer, _protocol(), threshold(), batch)
+
+
+def evaluate_protocol(infer: InferFn, protocol: Any, tau: float, batch: int = 64) -> dict[str, float]:
+    """ACER (``metric``), worst-species APCER and BPCER of ``protocol``'s test set at threshold ``tau``."""
+    from biogate.exporters.pad.evaluate import score_protocol
+
+    run = score_protocol(protocol, delta_scorer(infer, batch), threshold=tau)
     summary = run.report.summary()
     return {"metric": summary["acer"], **summary, **{f"apcer_{k}": v for k, v in run.report.apcer.items()}}
 
