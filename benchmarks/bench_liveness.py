@@ -18,7 +18,7 @@
 
 The protocol is the shipped weights' own (``face_liveness._protocol()``): for the round-3 weights,
 fold 0 of the identity-disjoint split of every full-resolution face (3 test identities). The
-recipe's figure over all 14 identities comes from ``python -m biogate.exporters.liveness_crossval``.
+recipe's figure over all 14 identities comes from ``python -m biogate.exporters.training.liveness_crossval``.
 
 Summary keys: ``acer``, ``apcer_worst``, ``bpcer``, ``bpcer_at_apcer10`` (positive-only model at the
 precision the summary names), ``latency_p50_ms`` (the better of FP32/INT8 among those whose ACER
@@ -107,12 +107,12 @@ def main() -> int:
     torch.set_num_threads(1)
     from biogate import engine
     from biogate.exporters import export, registry
-    from biogate.exporters.models import face_liveness
     from biogate.exporters.pad.attacks import attack_names
     from biogate.exporters.pad.baseline import SEEN_ATTACKS, baseline_scores, train_baseline, training_set
     from biogate.exporters.pad.evaluate import score_protocol, sharpness_score
     from biogate.exporters.pad.metrics import wilson_interval
     from biogate.exporters.pad.protocol import to_tensor_layout
+    from biogate.exporters.zoo import face_liveness
     from biogate.models import FaceLiveness
 
     spec = registry.get(face_liveness.NAME)

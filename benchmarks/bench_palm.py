@@ -2,14 +2,14 @@
 
     python benchmarks/bench_palm.py --json palm.json [--plot palm.png] [--quick]
 
-Everything runs on held-out simulated subjects (``biogate.exporters.train_palm`` splits):
+Everything runs on held-out simulated subjects (``biogate.exporters.training.train_palm`` splits):
 
 * **SR** — PSNR/SSIM of ``palm_sr`` vs bicubic against the reference detector (split ``test``).
 * **Liveness** — APCER per fake kind, BPCER and ACER = (worst APCER over the kinds seen in
   training + BPCER) / 2 for ``palm_liveness`` (on SR images) and ``palm_liveness_raw`` (raw images).
 * **Feedback** — the device chain decides on the ``field`` split (which holds ``resin_bones``, a
   fake kind never trained on), logging every decision; the ground truth is the labelling file;
-  one round of :func:`biogate.exporters.palm_feedback.feedback` (dry run: no bundle swap) fine-tunes;
+  one round of :func:`biogate.exporters.training.palm_feedback.feedback` (dry run: no bundle swap) fine-tunes;
   old and new models are compared on ``field_test`` (other subjects, same kinds).
 * **Quality** — how often :class:`biogate.models.PalmQuality` passes good live scans and asks for a
   re-scan on blurred, off-centre and under-exposed ones.
@@ -34,9 +34,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bar_plot, base_parser, print_table, time_call, write_report
 
-from biogate.exporters import train_palm, xray_data
+from biogate.exporters.training import train_palm
 from biogate.models.palm import PalmLiveness, PalmQuality, PalmScanner, PalmSR
-from biogate.palm_log import DecisionLog
+from biogate.models.palm_log import DecisionLog
+from biogate.sim import xray as xray_data
 
 
 class OrtEngine:
@@ -111,7 +112,7 @@ def scores(engine: Any, x: np.ndarray, batch: int = 32) -> np.ndarray:
 
 def feedback_round(engines: dict[str, Any], seen: tuple, quick: bool, work: Path) -> dict[str, Any]:
     """Field decisions → log + labels → one dry-run feedback round → old vs new on field_test."""
-    from biogate.exporters import palm_feedback
+    from biogate.exporters.training import palm_feedback
 
     field = train_palm.load_split("field")
     if quick:

@@ -124,7 +124,7 @@ def main() -> int:
     if not args.no_sr:
         try:
             from biogate.exporters import registry
-            from biogate.exporters.pipeline import export
+            from biogate.exporters.convert.build import export
 
             if "face_sr" in registry.names():
                 sr_bundle = export("face_sr", bundles, measure_latency=False).root

@@ -36,7 +36,7 @@ SCALE = 2
 def _degrade(hr: np.ndarray, variant: str, rng: np.random.Generator) -> np.ndarray:
     import cv2
 
-    from biogate.exporters.train_sr import downscale
+    from biogate.exporters.training.train_sr import downscale
 
     if variant == "blur":  # extra optical blur before sampling (sigma 0.8 HR px)
         hr = np.stack([cv2.GaussianBlur(im.transpose(1, 2, 0), (0, 0), 0.8).transpose(2, 0, 1) for im in hr])
@@ -50,8 +50,8 @@ def _embedder() -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``embed(images (N,3,H,W) [0,1], landmarks (N,5,2)) -> (N,128)`` unit embeddings (dlib ResNet)."""
     import torch
 
-    from biogate.align import extract_chip
     from biogate.exporters import registry
+    from biogate.models.align import extract_chip
 
     net = registry.get("face_embed_dlib").build()
 
@@ -86,8 +86,8 @@ def main() -> None:
 
     from biogate import engine
     from biogate.exporters import export
-    from biogate.exporters.models.face_refine import coords_for
-    from biogate.exporters.train_sr import held_out_faces, sr_scores, upscale_bicubic
+    from biogate.exporters.training.train_sr import held_out_faces, sr_scores, upscale_bicubic
+    from biogate.exporters.zoo.face_refine import coords_for
 
     out_dir = args.bundles or Path(tempfile.mkdtemp(prefix="bench_sr_"))
     int8 = not args.no_int8

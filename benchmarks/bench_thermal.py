@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bar_plot, base_parser, latency_stats, print_table, write_report
 
-from biogate.exporters.thermal_data import ThermalFaceGenerator
+from biogate.exporters.data.thermal_data import ThermalFaceGenerator
 from biogate.frame import Frame
 from biogate.models.thermal import ThermalConfig, ThermalFace
 
@@ -51,7 +51,7 @@ def _alarm_rates(alarm: np.ndarray, core: np.ndarray, threshold: float) -> dict[
 
 
 def _top1(embs: np.ndarray, ids: np.ndarray, caps: np.ndarray, gallery: int) -> float:
-    from biogate.exporters.models.thermal_face import identity_top1
+    from biogate.exporters.zoo.thermal_face import identity_top1
 
     return identity_top1(embs, ids, caps, gallery)
 
@@ -73,7 +73,7 @@ def main() -> int:
         args.identities, args.captures, args.repeat, args.warmup = 10, 5, 10, 2
 
     from biogate.exporters import export
-    from biogate.exporters.train_thermal import generate_set, load_export, predict
+    from biogate.exporters.training.train_thermal import generate_set, load_export, predict
 
     if args.bundle:
         bundle_root = Path(args.bundle)
@@ -162,7 +162,7 @@ def main() -> int:
     )
 
     # ablation: the same recipe with the RGB weight 0 in every round, on the same held-out crops
-    from biogate.exporters.models.thermal_face import CACHE
+    from biogate.exporters.zoo.thermal_face import CACHE
 
     data = generate_set(0, "heldout", people, range(args.captures), with_rgb=False, workers=1, cache=CACHE)
     for name in ("thermal_face", "thermal_face_ir_only"):

@@ -35,7 +35,7 @@ def main() -> int:
     try:
         log = None
         if args.log:
-            from biogate.palm_log import DecisionLog
+            from biogate.models.palm_log import DecisionLog
 
             log = DecisionLog(args.log)
         scanner = PalmScanner(

@@ -53,7 +53,7 @@ def main() -> int:
     try:
         from biogate.exporters.audit.cli import DEFAULT_INVERTER
         from biogate.exporters.audit.report import audit_project, load_attacker, print_table
-        from biogate.exporters.train_inversion import build_cache, load_cache, load_encoder, prepare
+        from biogate.exporters.training.train_inversion import build_cache, load_cache, load_encoder, prepare
         from biogate.gallery import threshold_from_manifest
 
         cache = Path(args.cache)

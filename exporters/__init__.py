@@ -21,15 +21,15 @@ from typing import Any
 from . import registry
 
 _LAZY = {
-    "export": "biogate.exporters.pipeline",
-    "export_all": "biogate.exporters.pipeline",
-    "quantize": "biogate.exporters.int8",
-    "quantize_gated": "biogate.exporters.int8",
-    "CalibrationDataReader": "biogate.exporters.calibration",
-    "CalibrationMethod": "biogate.exporters.calibration",
-    "resolve_method": "biogate.exporters.calibration",
-    "build_engine": "biogate.exporters.trt",
-    "check_trt_qdq": "biogate.exporters.trt",
+    "export": "biogate.exporters.convert.build",
+    "export_all": "biogate.exporters.convert.build",
+    "quantize": "biogate.exporters.convert.int8",
+    "quantize_gated": "biogate.exporters.convert.int8",
+    "CalibrationDataReader": "biogate.exporters.convert.calibration",
+    "CalibrationMethod": "biogate.exporters.convert.calibration",
+    "resolve_method": "biogate.exporters.convert.calibration",
+    "build_engine": "biogate.exporters.convert.trt",
+    "check_trt_qdq": "biogate.exporters.convert.trt",
 }
 
 

@@ -6,7 +6,7 @@ kiosk pipeline on a scripted walk-up sequence — two enrolled people, an unknow
 printed-photo attack and a feverish enrolled person — printing each decision with its reasons
 and a latency table.  Exit status 0 only if every visitor got the expected decision.
 
-Faces are the real photographs of :mod:`biogate.exporters.face_data`; a visitor is enrolled
+Faces are the real photographs of :mod:`biogate.exporters.data.face_data`; a visitor is enrolled
 from one augmented view of their photo and walks up as other views (the offline data has no
 second photo of anyone).  The print attack is :func:`biogate.exporters.pad.attacks.apply_attack`
 ("print_photo"); temperatures come from the radiometric scene renderer of ``synthetic://thermal``.
@@ -58,8 +58,9 @@ VISITORS = (
 
 #: The files the kiosk bundles are made from (nets, registry modules, weights, the exporter).
 _KIOSK_SOURCES = (
-    "nets/mtcnn.py", "nets/dlib_resnet.py", "nets/liveness.py", "models/mtcnn*.py", "models/face_embed*.py",
-    "models/face_liveness.py", "weights/liveness_*", "dlib_reader.py", "pipeline.py", "onnx_export.py",
+    "nets/mtcnn.py", "nets/dlib_resnet.py", "nets/liveness.py", "zoo/mtcnn*.py", "zoo/face_embed*.py",
+    "zoo/face_liveness.py", "weights/liveness_*", "nets/dlib_reader.py", "export/build.py",
+    "export/onnx_export.py",
 )  # fmt: skip
 
 
@@ -78,7 +79,7 @@ def build_bundles(cache: Path, log=print, models: tuple[str, ...] = KIOSK_MODELS
     """Export the kiosk's models to ``cache/bundles-<digest>/`` unless already there."""
     from biogate.bundle import open_bundle
 
-    from .pipeline import export
+    from .convert.build import export
 
     folder = cache / f"bundles-{_weights_digest()}"
     for name in models:
@@ -96,13 +97,13 @@ def build_bundles(cache: Path, log=print, models: tuple[str, ...] = KIOSK_MODELS
 
 
 def _faces() -> dict[str, object]:
-    from .face_data import load_faces
+    from .data.face_data import load_faces
 
     return {s.identity: s for s in load_faces(min_size=40, margin=0.6, lfw=False)}
 
 
 def _view(sample, seed: int) -> np.ndarray:
-    from .face_data import augmented_views
+    from .data.face_data import augmented_views
 
     return augmented_views(sample, 1, seed=seed)[0].image
 

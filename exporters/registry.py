@@ -1,6 +1,6 @@
 """The model registry: every model the exporters can turn into a bundle.
 
-A model module in :mod:`biogate.exporters.models` builds a :class:`ModelSpec` and calls
+A model module in :mod:`biogate.exporters.zoo` builds a :class:`ModelSpec` and calls
 :func:`register`.  The exporter (ONNX export, INT8 calibration, TensorRT, bundle writer)
 works only through this contract, so every model of every seed goes the same way.
 """
@@ -132,8 +132,8 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 
 def load_all() -> None:
-    """Import every module of :mod:`biogate.exporters.models` so their models register."""
-    package = importlib.import_module("biogate.exporters.models")
+    """Import every module of :mod:`biogate.exporters.zoo` so their models register."""
+    package = importlib.import_module("biogate.exporters.zoo")
     for info in pkgutil.iter_modules(package.__path__):
         if not info.name.startswith("_"):
             importlib.import_module(f"{package.__name__}.{info.name}")

@@ -1,9 +1,9 @@
 """Seed 003 S102-a: identities, image → embedding pairs, average faces, identity-disjoint split.
 
 Offline there is no identity-labelled face set, so identities are *made* from the real faces of
-:mod:`biogate.exporters.face_data`: each real face is one identity, its images are the original
+:mod:`biogate.exporters.data.face_data`: each real face is one identity, its images are the original
 plus augmented captures (roll ±8°, scale/shift, brightness/contrast, blur from
-:func:`~biogate.exporters.face_data.augmented_views`, plus mirror pose, coloured light and a
+:func:`~biogate.exporters.data.face_data.augmented_views`, plus mirror pose, coloured light and a
 directional light ramp added here).  Every image is aligned to dlib's 150×150 chip (as the
 embedder sees it) before averaging, so average faces are sharp where the views agree.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from biogate.exporters.face_data import FaceSample, augmented_views, load_faces
+from biogate.exporters.data.face_data import FaceSample, augmented_views, load_faces
 
 CHIP = 150  # dlib chip side (the encoder's input)
 TARGET = 128  # the inverse model's output side
@@ -106,7 +106,7 @@ def build_identities(
     views_photo: int = 39, views_lfw: int = 7, lfw: bool = True, seed: int = 0
 ) -> FaceIdentities:
     """Every real face as one identity with its augmented captures, aligned to 150×150 chips."""
-    from biogate.align import extract_chip
+    from biogate.models.align import extract_chip
 
     chips, labels, names, kinds, original = [], [], [], [], []
     for i, face in enumerate(load_faces(lfw=lfw, min_size=0)):

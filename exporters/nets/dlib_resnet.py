@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from biogate.errors import BackendUnavailable, BundleError
-from biogate.exporters.dlib_reader import DlibLayer, DlibNetwork, read_dlib_network
+from biogate.exporters.nets.dlib_reader import DlibLayer, DlibNetwork, read_dlib_network
 
 MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 

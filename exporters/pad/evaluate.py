@@ -53,7 +53,7 @@ def build_protocol(
     """Validation genuine captures (threshold calibration) and the test presentations, at ``size``.
 
     With the training run's ``source`` and ``seed`` as ``split_seed``, the split and the validation
-    captures are the ones :func:`biogate.exporters.train_liveness.train` calibrated its threshold on
+    captures are the ones :func:`biogate.exporters.training.train_liveness.train` calibrated its threshold on
     (validation seed = split seed + 100).
 
     ``source="portraits"`` (or ``"folds:<folder>"``) is the identity-disjoint split of the

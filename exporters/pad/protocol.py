@@ -1,7 +1,7 @@
 """The seed-004 data protocol: genuine faces, their split, and the presentations built from them.
 
 * :func:`load_genuine_faces` — RGB ``uint8`` genuine face crops, from the project's shared offline
-  face loader (``biogate.exporters.face_data``) when present, or from an image folder (retraining
+  face loader (``biogate.exporters.data.face_data``) when present, or from an image folder (retraining
   on a real data set).
 * :func:`split_faces` — a seeded, disjoint train / validation / test split *by face image*.
 * :func:`portrait_faces` / :func:`split_portraits` — the full-resolution faces only (fetched extras
@@ -47,12 +47,12 @@ def _to_rgb_uint8(img: np.ndarray) -> np.ndarray:
 
 
 def _faces_from_shared_loader() -> list[np.ndarray] | None:
-    """Faces from :mod:`biogate.exporters.face_data` (the project's offline real-face loader).
+    """Faces from :mod:`biogate.exporters.data.face_data` (the project's offline real-face loader).
 
     Its default crop (face box plus 25 % margin per side) keeps some background around the face.
     """
     try:
-        face_data = importlib.import_module("biogate.exporters.face_data")
+        face_data = importlib.import_module("biogate.exporters.data.face_data")
     except ImportError:
         return None
     return [_to_rgb_uint8(s.image) for s in face_data.load_faces()]
@@ -129,7 +129,7 @@ def portrait_faces(source: str = "portraits") -> tuple[list[str], list[np.ndarra
     """Faces with their identities, for an identity-fold split.
 
     ``portraits``: every full-resolution real face offline, face_data's portraits plus its fetched
-    extras. That is 15 faces of 14 people when :mod:`biogate.exporters.face_photos` has fetched its
+    extras. That is 15 faces of 14 people when :mod:`biogate.exporters.data.face_photos` has fetched its
     photographs (Einstein appears twice), 9 otherwise. No LFW crops: a 25-pixel grey face is not
     what a terminal's camera sees at the operating distance.
 
@@ -148,7 +148,7 @@ def portrait_faces(source: str = "portraits") -> tuple[list[str], list[np.ndarra
         raise ConfigError(
             f"face source {source!r} has no identities; use 'portraits' or '{FOLDS_PREFIX}<folder>'"
         )
-    face_data = importlib.import_module("biogate.exporters.face_data")
+    face_data = importlib.import_module("biogate.exporters.data.face_data")
     samples = face_data.load_faces(min_size=HD_MIN_SIDE, lfw=False, extra=True)
     return [str(s.identity) for s in samples], [_to_rgb_uint8(s.image) for s in samples]
 

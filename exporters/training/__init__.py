@@ -5,6 +5,8 @@
 * :mod:`.harness` — the loop: DDP, distributed sampling, checkpoints, resume, progress, metrics.
 * :mod:`.distributed`, :mod:`.checkpoint`, :mod:`.samples`, :mod:`.report`, :mod:`.finish`.
 * ``python -m biogate.exporters.training MODEL ...`` — the worker entry torchrun starts.
+* The recipes' pieces, one module per model family (``train_*``), K-SVD, palm feedback, liveness
+  cross-validation and augmentation, which the tasks of :mod:`.tasks` build on.
 
 Nothing is imported eagerly, so the catalogue loads without torch.
 """

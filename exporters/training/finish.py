@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from biogate.bundle import open_bundle
-from biogate.exporters.runners import torch_infer
+from biogate.exporters.convert.runners import torch_infer
 
 from . import report
 from .task import Phase

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _scan(args: argparse.Namespace) -> int:
     from ..models.palm import PalmLiveness, PalmQuality, PalmScanner, PalmSR
-    from ..palm_log import DecisionLog
+    from ..models.palm_log import DecisionLog
 
     liveness = PalmLiveness.from_bundle(args.liveness, threshold=args.threshold)
     scanner = PalmScanner(
@@ -89,7 +89,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     try:
-        from biogate.exporters import xray_data, xray_dicom
+        from biogate.sim import xray as xray_data
+        from biogate.sim import xray_dicom
     except ImportError as exc:  # the exporters ship with biogate; numpy/OpenCV/pydicom suffice
         raise ConfigError(f"the palm simulator is not available: {exc}") from None
     kinds = args.kinds if args.kinds is not None else list(xray_data.FAKE_KINDS)
@@ -106,7 +107,7 @@ def _feedback(args: argparse.Namespace) -> int:
     from .._lazy import lazy_import
 
     lazy_import("torch", "train")  # one clear line when the training extra is missing
-    palm_feedback = lazy_import("biogate.exporters.palm_feedback", "train")
+    palm_feedback = lazy_import("biogate.exporters.training.palm_feedback", "train")
     report = palm_feedback.feedback(
         args.log,
         args.labels,

@@ -1,7 +1,8 @@
 """Minimal CUDA memory for the TensorRT backend: pycuda, or cuda-python where pycuda is absent.
 
 Only what the engine and calibrator need: device buffers, host↔device copies on a stream,
-stream sync, and the GPU's name and compute capability (engines are tied to both).  Both
+stream sync, the GPU's name and compute capability (engines are tied to both), and the
+``tensorrt`` module itself (:func:`trt`, shared by the builder and the calibrator).  Both
 bindings are imported lazily; neither can be installed on the build machines, so this module
 is exercised there only through fakes (see docs/exporters.md).
 """
@@ -16,6 +17,11 @@ import numpy as np
 
 from .._lazy import lazy_import
 from ..errors import BackendUnavailable, EngineError
+
+
+def trt() -> Any:
+    """The ``tensorrt`` module, or :class:`BackendUnavailable` naming the ``tensorrt`` extra."""
+    return lazy_import("tensorrt", "tensorrt")
 
 
 def module_present(name: str) -> bool:

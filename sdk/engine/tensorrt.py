@@ -22,8 +22,9 @@ import numpy as np
 from ..bundle import Bundle
 from ..errors import EngineError
 from .base import Engine
+from .cuda_mem import trt
 from .precision import int8_usable
-from .trt_build import build_for_bundle, supports_explicit_int8, trt
+from .trt_build import build_for_bundle, supports_explicit_int8
 
 log = logging.getLogger(__name__)
 

@@ -22,18 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .._lazy import lazy_import
 from ..bundle import Bundle
 from ..errors import ConfigError, EngineError
+from .cuda_mem import trt
 
 log = logging.getLogger(__name__)
 
 TRT_PRECISIONS = ("fp32", "fp16", "int8")
-
-
-def trt() -> Any:
-    """The ``tensorrt`` module, or :class:`BackendUnavailable` naming the ``tensorrt`` extra."""
-    return lazy_import("tensorrt", "tensorrt")
 
 
 def trt_version_tuple(version: str) -> tuple[int, ...]:

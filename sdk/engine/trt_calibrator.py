@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .trt_build import trt
+from .cuda_mem import trt
 
 _CLASS: Any = None
 

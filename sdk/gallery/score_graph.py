@@ -3,7 +3,7 @@
 ``onnx`` is a training-side dependency; the device only has ONNX Runtime.  The graphs are one
 ``MatMulInteger`` node each (opset 10, IR 7), so this module writes the few protobuf fields
 they need by hand, in field-number order exactly as protobuf's own serializer does.
-``tests/face/test_gallery_index.py`` rebuilds both with ``onnx.helper`` and compares bytes.
+``tests/gallery/test_index.py`` rebuilds both with ``onnx.helper`` and compares bytes.
 
 * :func:`tail_scores_model`: ``Y[N,M] = (A[N,D] - 128) @ B[D,M]`` — gallery rows (uint8 codes
   shifted by +128) against M int8 queries; the rows are an input, so no rebuild on enrolment.

@@ -10,12 +10,12 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..frame import Frame
-from ..pipeline.audit import AuditLog
-from ..pipeline.policy import DecisionPolicy
 from ..pipeline.runner import Pipeline
 from ..pipeline.stage import Stage
+from .audit import AuditLog
 from .config import KioskConfig
 from .decide import DecisionRecord, DecisionSink
+from .policy import DecisionPolicy
 from .stages import (
     DetectStage,
     EmbedStage,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..pipeline.policy import PolicyConfig
+from .policy import PolicyConfig
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -9,10 +9,10 @@ from typing import Any, Callable
 
 from ..errors import BiogateError
 from ..frame import now_ns
-from ..pipeline.audit import AuditLog
 from ..pipeline.metrics import LatencyWindow
-from ..pipeline.policy import ALARM, DENY, NONE, OPEN, Decision, DecisionPolicy, Evidence
 from ..pipeline.stage import Work
+from .audit import AuditLog
+from .policy import ALARM, DENY, NONE, OPEN, Decision, DecisionPolicy, Evidence
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,10 @@ _WHERE: dict[str, str] = {
     "PalmSR": "palm",
     "PalmLiveness": "palm",
     "PalmQuality": "palm",
+    # helpers that sit with the models they serve
+    "extract_chip": "align",
+    "IoUTracker": "track",
+    "DecisionLog": "palm_log",
 }
 
 

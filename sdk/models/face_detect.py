@@ -45,7 +45,7 @@ class FaceDetection:
             top-right, bottom-right, bottom-left of the upright face (for MTCNN, the box corners).
         score: detector confidence in 0..1.
         landmarks: (5, 2) float32 or ``None``; ``landmark_scheme`` names their order
-            (``mtcnn5``: eyes, nose tip, mouth corners; see :mod:`biogate.align`).
+            (``mtcnn5``: eyes, nose tip, mouth corners; see :mod:`biogate.models.align`).
     """
 
     box: np.ndarray

@@ -14,8 +14,8 @@ from typing import Any, Callable, Dict, Sequence
 
 import numpy as np
 
-from ..align import extract_chip
 from ..errors import ConfigError
+from .align import extract_chip
 from .detect_ops import to_rgb8
 from .face_detect import FaceDetection
 

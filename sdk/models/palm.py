@@ -10,7 +10,7 @@ any callable ``engine(dict) -> dict`` works too, which is how tests inject one.
 * :class:`PalmSR` — low-resolution first image → higher-resolution second image.
 * :class:`PalmLiveness` — probability of a live palm vs the threshold (default 0.5).
 * :class:`PalmScanner` — the chain on a frame, an array or a ``dicom://`` / ``xray-raw://`` source,
-  logging each decision with its image for the hard-example loop (:mod:`biogate.palm_log`).
+  logging each decision with its image for the hard-example loop (:mod:`biogate.models.palm_log`).
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ class PalmScanner:
         liveness: the live/fake stage.
         sr: super-resolution stage; ``None`` runs liveness on the raw image (a raw-trained bundle).
         quality: the re-scan check; ``None`` skips it.
-        log: a :class:`biogate.palm_log.DecisionLog` that keeps each decision with its images.
+        log: a :class:`biogate.models.palm_log.DecisionLog` that keeps each decision with its images.
         identify: optional identity hook run on live palms; returns False to refuse.
     """
 

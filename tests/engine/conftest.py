@@ -83,9 +83,9 @@ def make_bundle(
     cpu_variant_fit: bool | None = None,
 ) -> Path:
     """Write a verified tiny bundle; ``int8_fit``/latencies set what ``auto`` must decide from."""
-    from biogate.exporters.bundle_writer import write_manifest
-    from biogate.exporters.calibration import CalibrationDataReader
-    from biogate.exporters.int8 import quantize
+    from biogate.exporters.convert.bundle_writer import write_manifest
+    from biogate.exporters.convert.calibration import CalibrationDataReader
+    from biogate.exporters.convert.int8 import quantize
 
     root.mkdir(parents=True, exist_ok=True)
     if not _CACHE:  # quantize once per session; every bundle gets byte-identical copies
@@ -112,7 +112,7 @@ def make_bundle(
             (root / "model.int8.cpu.onnx").write_bytes(_CACHE["model.int8.cpu.onnx"])
             int8["cpu"] = {"file": "model.int8.cpu.onnx", "fit": cpu_variant_fit, "reason": "cpu verdict"}
         if with_cache:
-            from biogate.exporters.trt.calib_cache import write_from_qdq
+            from biogate.exporters.convert.trt.calib_cache import write_from_qdq
 
             write_from_qdq(root / "model.int8.onnx", root / "calib.cache")
     write_manifest(root, spec(), metrics={"latency_ms": latency}, int8=int8, calibration={"method": "minmax"})

@@ -117,7 +117,7 @@ def test_implicit_int8_on_old_tensorrt_reads_the_calib_cache(monkeypatch, bundle
 
 def test_calibrator_feeds_batches_and_writes_cache(trt, tmp_path):
     from biogate.engine.trt_calibrator import EntropyCalibrator
-    from biogate.exporters.calibration import CalibrationDataReader
+    from biogate.exporters.convert.calibration import CalibrationDataReader
 
     from .conftest import _conv_net
 

@@ -1,10 +1,16 @@
-"""One real export of the reference CNN (INT8 included) shared by the exporter tests."""
+"""Training-side fixtures: one torch thread (two CI cores are shared by the whole suite), and one real
+export of the reference CNN (INT8 included) shared by the exporter tests."""
 
 from __future__ import annotations
 
 import pytest
 
 torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ import pytest
 
 from biogate.frame import Frame, now_ns
 from biogate.kiosk.decide import DecisionSink
+from biogate.kiosk.policy import DecisionPolicy, PolicyConfig
 from biogate.kiosk.stages import DetectStage, EmbedStage, LivenessStage, MatchStage
 from biogate.pipeline import Pipeline
-from biogate.pipeline.policy import DecisionPolicy, PolicyConfig
 
 firmware_bridge = pytest.importorskip("biogate.firmware_bridge")
 

@@ -39,7 +39,7 @@ class ChipRecorder:
 
 @pytest.fixture()
 def astronaut():
-    face_data = pytest.importorskip("biogate.exporters.face_data")
+    face_data = pytest.importorskip("biogate.exporters.data.face_data")
     photo = next(p for p in face_data.load_photos() if p.source == "skimage:astronaut")
     bgr = np.ascontiguousarray(photo.image[:, :, ::-1])
     box, marks = photo.boxes[0], photo.landmarks[0]

@@ -7,7 +7,7 @@
 Images are face crops (some background around the face, the same way for every image). Used for
 genuine-only liveness training, embedder fine-tuning, super-resolution and identification reports.
 
-``portraits``: every full-resolution real face available offline (``biogate.exporters.face_data``
+``portraits``: every full-resolution real face available offline (``biogate.exporters.data.face_data``
 with its fetched extras: 15 faces of 14 people), each labelled with its person; what the shipped
 liveness, SR and refinement weights were trained on.
 """
@@ -43,7 +43,7 @@ def load_portraits(arg: str, spec: str) -> DataSet:
     """The offline real faces with their identities (``portraits`` takes no folder)."""
     if arg:
         raise ConfigError(f"--data {spec}: portraits is builtin and takes no folder (write just 'portraits')")
-    from biogate.exporters.face_data import load_faces
+    from biogate.exporters.data.face_data import load_faces
 
     samples = load_faces(min_size=40, lfw=False, extra=True)
     images = {f"{s.source}#{k}": s for k, s in enumerate(samples)}

@@ -11,7 +11,7 @@ as ``biogate palm simulate --out DIR`` writes it. Images are read as raw linear 
 (MONOCHROME2 files are inverted back to counts), the way the device's ``dicom://`` source hands
 them to :func:`biogate.models.palm.log_attenuation`. Split by ``subject``.
 
-``palm-sim[:DIVISOR]``: the project's radiograph simulator (:mod:`biogate.exporters.xray_data`),
+``palm-sim[:DIVISOR]``: the project's radiograph simulator (:mod:`biogate.sim.xray`),
 splits ``train``/``val``/``test`` of different subjects; ``DIVISOR`` shrinks the sample counts.
 """
 
@@ -91,7 +91,7 @@ def load_palm_sim(arg: str, spec: str) -> DataSet:
         raise ConfigError(f"--data {spec}: expected palm-sim[:DIVISOR], e.g. palm-sim:10") from None
     if divisor < 1:
         raise ConfigError(f"--data {spec}: DIVISOR must be at least 1")
-    from biogate.exporters.train_palm import SPLITS
+    from biogate.exporters.training.train_palm import SPLITS
 
     items, parts = [], {}
     for part in ("train", "val", "test"):

@@ -12,7 +12,7 @@
 label the temperature head learns. Every ``labels.csv`` row is checked (line numbers in errors).
 
 ``thermal-sim[:IDENTITIESxCAPTURES]``: the project's radiometric face generator
-(:mod:`biogate.exporters.thermal_data`), 80x30 by default, what the shipped weights were trained on.
+(:mod:`biogate.exporters.data.thermal_data`), 80x30 by default, what the shipped weights were trained on.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ class LivenessTask(Task):
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
-        from biogate.exporters.train_liveness import build_config
+        from biogate.exporters.training.train_liveness import build_config
 
         self.cfg = build_config(self.config.config, self.config.delta_norm)
         self.train_faces = genuine(env.split.train)
@@ -83,11 +83,11 @@ class LivenessTask(Task):
     def build_phase(self, name: str, budget: Budget) -> Phase:
         import torch
 
-        from biogate.exporters.liveness_augment import AUGMENTATIONS
         from biogate.exporters.nets.liveness import Discriminator, LivenessGenerator
         from biogate.exporters.pad.protocol import render_work, to_tensor_layout
-        from biogate.exporters.train_liveness import make_identity
+        from biogate.exporters.training.liveness_augment import AUGMENTATIONS
         from biogate.exporters.training.samples import SampleSet
+        from biogate.exporters.training.train_liveness import make_identity
 
         cfg, size, data = self.config, self.cfg.input_size, self.train_faces
         augment = AUGMENTATIONS[cfg.augment]
@@ -123,7 +123,7 @@ class LivenessTask(Task):
         )
 
     def train_step(self, phase: Phase, nets: dict[str, Any], batch: Any, step: Step) -> dict[str, float]:
-        from biogate.exporters.train_liveness import LossWeights, train_step
+        from biogate.exporters.training.train_liveness import LossWeights, train_step
 
         weights = LossWeights(identity_batch=self.config.identity_batch, latent_norm=self.config.latent_norm)
         opt = phase.optimizers
@@ -166,9 +166,9 @@ class LivenessTask(Task):
         return self._protocols[size]
 
     def finish(self, phase: Phase) -> None:
-        from biogate.exporters.models.face_liveness import delta_scorer
+        from biogate.exporters.convert.runners import torch_infer
         from biogate.exporters.pad.metrics import calibrate_threshold
-        from biogate.exporters.runners import torch_infer
+        from biogate.exporters.zoo.face_liveness import delta_scorer
 
         probe = self.export_spec({})
         scores = delta_scorer(torch_infer(probe, self.module()))(
@@ -186,7 +186,7 @@ class LivenessTask(Task):
 
     def evaluate(self, infer: InferFn, size: int | None = None, tau: float | None = None) -> dict[str, float]:
         """ACER (the metric), worst-species APCER and BPCER on the held-out identities."""
-        from biogate.exporters.models.face_liveness import evaluate_protocol
+        from biogate.exporters.zoo.face_liveness import evaluate_protocol
 
         size = size or self.cfg.input_size
         return evaluate_protocol(infer, self.protocol(size), self.threshold if tau is None else tau)
@@ -198,9 +198,9 @@ class LivenessTask(Task):
         self, data: DataSet, infer: InferFn, out: Path | None, spec: ModelSpec | None = None
     ) -> dict:
         """ISO/IEC 30107-3 figures per species on a ``pad-folders`` set (all held out); DET under ``out``."""
-        from biogate.exporters.models.face_liveness import delta_scorer
         from biogate.exporters.pad.det_plot import draw_det
         from biogate.exporters.pad.metrics import pad_report
+        from biogate.exporters.zoo.face_liveness import delta_scorer
 
         size = int(spec.inputs[0].shape[-1]) if spec is not None else self.cfg.input_size
         tau = float(spec.thresholds["delta"]) if spec is not None else self.threshold
@@ -223,7 +223,7 @@ class LivenessTask(Task):
 
     def export_spec(self, training: dict[str, Any]) -> ModelSpec:
         from biogate.exporters import registry
-        from biogate.exporters.models.face_liveness import protocol_calibration
+        from biogate.exporters.zoo.face_liveness import protocol_calibration
 
         base, size = registry.get("face_liveness"), self.cfg.input_size
         return replace(

@@ -93,8 +93,8 @@ class SRTask(Task):
 
     def _learn_dictionary(self) -> Path:
         """K-SVD on grey patches of the training identities' images (cached and resumable in OUT)."""
-        from biogate.exporters.ksvd import KSVDConfig, ksvd, sample_patches, save_dictionary
         from biogate.exporters.nets.dual_sr import EDGE, FAITHFUL
+        from biogate.exporters.training.ksvd import KSVDConfig, ksvd, sample_patches, save_dictionary
 
         cfg, net_cfg = self.config, EDGE if self.config.config == "edge" else FAITHFUL
         path = self.env.out / "dictionary.npz"
@@ -117,8 +117,8 @@ class SRTask(Task):
     def build_phase(self, name: str, budget: Budget) -> Phase:
         import torch
 
-        from biogate.exporters.train_sr import build_net, downscale, hr_block
         from biogate.exporters.training.samples import SampleSet
+        from biogate.exporters.training.train_sr import build_net, downscale, hr_block
 
         cfg, data = self.config, self.env.split.train
         hr_size = cfg.lr_size * cfg.scale
@@ -165,7 +165,7 @@ class SRTask(Task):
 
     def end_phase(self, phase: Phase) -> None:
         """The acceptance test on the validation identities; a pass makes later rounds empty."""
-        from biogate.exporters.train_sr import accept, evaluate_net
+        from biogate.exporters.training.train_sr import accept, evaluate_net
 
         if phase.steps == 0:
             return
@@ -187,7 +187,7 @@ class SRTask(Task):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        from biogate.exporters.train_sr import build_net
+        from biogate.exporters.training.train_sr import build_net
 
         self.accepted, self.rounds = bool(state.get("accepted")), list(state.get("rounds", []))
         if "net" in state:
@@ -205,7 +205,7 @@ class SRTask(Task):
 
     def evaluate(self, infer: InferFn) -> dict[str, float]:
         """Held-out Y-PSNR/SSIM of the model and of bicubic (``metric`` = PSNR in dB)."""
-        from biogate.exporters.train_sr import evaluate_net
+        from biogate.exporters.training.train_sr import evaluate_net
 
         m = evaluate_net(
             lambda lr: np.clip(infer({"lr": lr})["sr"], 0.0, 1.0),
@@ -217,7 +217,7 @@ class SRTask(Task):
 
     def export_spec(self, training: dict[str, Any]) -> ModelSpec:
         from biogate.exporters import registry
-        from biogate.exporters.train_sr import downscale
+        from biogate.exporters.training.train_sr import downscale
 
         base = registry.get(self.spec.bundle)
         lr, hr = self.config.lr_size, self.config.lr_size * self.config.scale

@@ -45,9 +45,9 @@ class LivenessConfig:
 
 
 def palm_set(data: DataSet, need_hr: bool = False) -> Any:
-    """The images of a palm layout (or one part of it) as a :class:`~biogate.exporters.train_palm.PalmSet`."""
-    from biogate.exporters import train_palm
+    """The images of a palm layout (or one part of it) as a ``train_palm.PalmSet``."""
     from biogate.exporters.data.layouts.palm import read_counts
+    from biogate.exporters.training import train_palm
     from biogate.models.palm import log_attenuation
 
     if data.kind == "palm-sim":
@@ -93,8 +93,8 @@ class PalmSRTask(Task):
         import torch
 
         from biogate.exporters.nets.palm import SR_VARIANTS
-        from biogate.exporters.train_palm import sr_patch
         from biogate.exporters.training.samples import SampleSet
+        from biogate.exporters.training.train_palm import sr_patch
 
         cfg, data = self.config, self.train_set
         dataset = SampleSet(
@@ -129,7 +129,7 @@ class PalmSRTask(Task):
 
     def evaluate(self, infer: InferFn, batch: int = 16) -> dict[str, float]:
         """Mean PSNR (the metric) and SSIM of the SR output vs the reference detector, and bicubic's."""
-        from biogate.exporters.train_palm import bicubic, sr_metrics
+        from biogate.exporters.training.train_palm import bicubic, sr_metrics
 
         data = self._test_set()
         sr = np.concatenate(
@@ -182,7 +182,7 @@ class PalmLivenessTask(Task):
         """Model input of normalised device images: super-resolved (palm_liveness) or as they are."""
         if not self.use_sr:
             return lr
-        from biogate.exporters import train_palm
+        from biogate.exporters.training import train_palm
 
         if self._sr is None:
             if self.config.sr == "shipped":
@@ -246,15 +246,15 @@ class PalmLivenessTask(Task):
 
     def evaluate(self, infer: InferFn) -> dict[str, float]:
         """ACER (the metric) over the seen fake kinds at the threshold, BPCER and every kind's APCER."""
-        from biogate.exporters.models.palm_liveness import scores_of
-        from biogate.exporters.train_palm import pad_metrics
+        from biogate.exporters.training.train_palm import pad_metrics
+        from biogate.exporters.zoo.palm_liveness import scores_of
 
         x, labels, kinds = self.images("test")
         m = pad_metrics(scores_of(infer, x), labels, kinds, self.config.threshold, attack_kinds=self.seen)
         return {"metric": m["acer"], **m, "samples": float(len(labels))}
 
     def export_spec(self, training: dict[str, Any]) -> ModelSpec:
-        from biogate.exporters.models.palm_liveness import make_spec
+        from biogate.exporters.zoo.palm_liveness import make_spec
 
         x_val, _, _ = self.images("val")
         size = int(x_val.shape[-1])
@@ -283,8 +283,8 @@ class PalmLivenessTask(Task):
 
     def after_export(self, bundle: Path) -> None:
         """Keep the training checkpoint in the bundle, so ``biogate palm feedback`` can fine-tune it."""
-        from biogate.exporters.palm_feedback import CHECKPOINT
-        from biogate.exporters.train_palm import save_checkpoint
+        from biogate.exporters.training.palm_feedback import CHECKPOINT
+        from biogate.exporters.training.train_palm import save_checkpoint
 
         save_checkpoint(
             self.net,

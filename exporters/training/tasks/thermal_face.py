@@ -43,7 +43,7 @@ class Config:
 
 def _arrays(data: Any, names: list[str], cfg: Config, cache: Any) -> tuple[dict, dict]:
     """(thermal arrays, RGB arrays) of a layout part, identity indices over ``names``."""
-    from biogate.exporters.train_thermal import generate_set, rgb_arrays, thermal_arrays
+    from biogate.exporters.training.train_thermal import generate_set, rgb_arrays, thermal_arrays
 
     if data.kind == "thermal":
         return thermal_arrays(data, names), rgb_arrays(data, names)
@@ -58,8 +58,8 @@ def _arrays(data: Any, names: list[str], cfg: Config, cache: Any) -> tuple[dict,
 class ThermalTask(Task):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
-        from biogate.exporters.models.thermal_face import CACHE
         from biogate.exporters.nets.thermal import rgb_weight_schedule
+        from biogate.exporters.zoo.thermal_face import CACHE
 
         split = env.split
         self.names = {p: getattr(split, p).identities for p in ("train", "val", "test")}
@@ -89,9 +89,9 @@ class ThermalTask(Task):
         import torch
 
         from biogate.exporters.nets.thermal import PretrainNet, ThermalFaceNet, prune_first_layer
-        from biogate.exporters.train_thermal import pretrain_loss
         from biogate.exporters.training.distributed import Forward
         from biogate.exporters.training.samples import SampleSet, flip_lr
+        from biogate.exporters.training.train_thermal import pretrain_loss
 
         cfg, ir, rgb = self.config, self.ir, self.rgb
         rgb_x = (
@@ -166,7 +166,7 @@ class ThermalTask(Task):
         """After pre-training: the gradient-magnitude pruning of the first layer (step 501)."""
         if phase.name != "pretrain":
             return
-        from biogate.exporters.train_thermal import prune
+        from biogate.exporters.training.train_thermal import prune
 
         _, keep, self.grads = prune(self.pre, self.ir["ir"], self.ir["identity"], self.config)
         self.pre_state = {k: v.detach().cpu().clone() for k, v in self.pre.state_dict().items()}
@@ -186,7 +186,7 @@ class ThermalTask(Task):
 
     def evaluate(self, infer: InferFn, batch: int = 64) -> dict[str, float]:
         """Temperature MAE / p95 (°C) and thermal-only 1:N top-1 of the test identities."""
-        from biogate.exporters.models.thermal_face import identity_top1
+        from biogate.exporters.zoo.thermal_face import identity_top1
 
         data = self.sets["test"][0]
         if int(np.bincount(data["identity"]).min()) <= self.config.gallery:
@@ -214,7 +214,7 @@ class ThermalTask(Task):
 
     def export_spec(self, training: dict[str, Any]) -> ModelSpec:
         from biogate.exporters import registry
-        from biogate.exporters.train_thermal import canthus_core, fit_canthus, predict
+        from biogate.exporters.training.train_thermal import canthus_core, fit_canthus, predict
 
         base = registry.get("thermal_face")
         val = self.sets["val"][0]
@@ -248,7 +248,7 @@ def _rounds_loss(net: Any, batch: dict[str, Any], w: float, cfg: Config) -> tupl
     """The mixed step on one batch: samples whose coin falls below the RGB weight train the RGB branch."""
     import torch
 
-    from biogate.exporters.train_thermal import mixed_loss
+    from biogate.exporters.training.train_thermal import mixed_loss
 
     n = len(batch["y"])
     if "rgb" in batch and w > 0:
