@@ -19,9 +19,6 @@ from torch import nn
 
 from biogate.errors import ConfigError
 
-#: The env variables torchrun sets for every worker.
-TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
-
 
 @dataclass(frozen=True)
 class Context:
@@ -41,11 +38,6 @@ class Context:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
-
-
-def under_torchrun() -> bool:
-    """True inside a worker that torchrun started."""
-    return all(k in os.environ for k in TORCHRUN_ENV)
 
 
 def init(device: str = "cpu", timeout_s: float = 1800.0) -> Context:

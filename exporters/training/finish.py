@@ -37,12 +37,16 @@ def _safe(fn: Any, what: str, say: Any) -> dict[str, Any]:
 
 def finish_run(run: Any, phase: Phase) -> Path:
     """Evaluate, compare, export and verify; returns the bundle folder ``OUT/bundle`` (``OUT``: no export)."""
+    with torch.no_grad():
+        return _finish(run, phase)
+
+
+def _finish(run: Any, phase: Phase) -> Path:
     task, options, prepared, out = run.task, run.options, run.prepared, run.out
     for m in phase.modules.values():
         m.cpu().eval()
     for m in phase.frozen.values():
         m.cpu().eval()
-    torch.set_grad_enabled(False)
     run.say("evaluating on the held-out identities")
     task.finish(phase)
     module = task.module().eval()

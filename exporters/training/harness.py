@@ -14,82 +14,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from biogate.errors import ConfigError
-from biogate.exporters.data import layouts
+from biogate.errors import BiogateError, ConfigError
 
-from . import checkpoint, distributed, trainers
-from .task import Budget, Env, Phase, Step, Task, parse_config
+from . import checkpoint, distributed
+from .plan import Prepared, RunOptions, prepare
+from .task import Budget, Env, Phase, Step, Task
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunOptions:
-    """One ``biogate train`` invocation (see ``biogate train --help``)."""
-
-    model: str
-    data: str
-    out: Path
-    steps: int | None = None
-    epochs: float | None = None
-    batch: int | None = None
-    lr: float | None = None
-    seed: int = 0
-    fold: int = 0
-    folds: int = 5
-    resume: bool = False
-    device: str = "cpu"
-    amp: bool = True
-    checkpoint_every: int = 200
-    log_every: int = 10
-    workers: int = 0
-    evals: list[str] = field(default_factory=list)
-    overrides: dict[str, str] = field(default_factory=dict)
-    int8: bool = False
-    latency: bool = True
-    export: bool = True
-    progress: bool = True
-    world_size_hint: int = 1
-
-    def fingerprint(self) -> dict[str, Any]:
-        """What a resumed run must share with the run it continues."""
-        keep = ("model", "data", "steps", "epochs", "batch", "lr", "seed", "fold", "folds", "overrides")
-        return {k: getattr(self, k) for k in keep}
-
-
-@dataclass
-class Prepared:
-    """The parsed, validated run: what :func:`prepare` checks before any process starts."""
-
-    spec: trainers.TrainerSpec
-    data: layouts.DataSet
-    split: layouts.Split
-    evals: list[layouts.DataSet]
-    config: Any
-
-
-def prepare(options: RunOptions) -> Prepared:
-    """Check the model, the layouts, the split and the options; every mistake is one clear error."""
-    spec = trainers.get(options.model)
-    if options.steps is not None and options.epochs is not None:
-        raise ConfigError("give --steps or --epochs, not both")
-    data = layouts.parse(options.data, spec.layouts)
-    split = data.split(options.fold, options.folds, options.seed)
-    for name, part in (("training", split.train), ("validation", split.val), ("test", split.test)):
-        if not len(part):
-            raise ConfigError(f"--data {options.data}: the {name} part of the identity split is empty")
-    evals = [layouts.parse(e, spec.eval_layouts or (), "--eval") for e in options.evals]
-    config = parse_config(spec.load("config"), options.overrides, batch=options.batch, lr=options.lr)
-    if config.batch < 1:
-        raise ConfigError(f"--batch {config.batch}: must be at least 1")
-    return Prepared(spec, data, split, evals, config)
 
 
 class _Run:
@@ -160,6 +98,9 @@ class _Run:
             "seconds": time.time() - self.started,
         }
         checkpoint.save_atomic(blob, self.ckpt_path)
+        self.say(
+            f"checkpoint: step {self.global_step} ({phase.name} {phase_step}/{phase.steps}) {self.ckpt_path}"
+        )
 
     def load_resume(self) -> dict[str, Any] | None:
         if not self.options.resume:
@@ -197,6 +138,13 @@ class _Run:
             raise ConfigError(
                 f"--batch {phase.batch} is not divisible by the {self.ctx.world_size} processes "
                 "(the batch is global: each process takes batch / processes)"
+            )
+        local = phase.batch // self.ctx.world_size
+        modules = [m for net in phase.modules.values() for m in net.modules()]
+        if local < 2 and any(isinstance(m, torch.nn.BatchNorm1d) for m in modules):
+            raise ConfigError(
+                f"--batch {phase.batch} over {self.ctx.world_size} process(es) leaves {local} sample per "
+                f"process; {self.prepared.spec.name} has BatchNorm1d layers, which need at least 2"
             )
         if len(phase.dataset) < phase.batch:
             raise ConfigError(
@@ -306,6 +254,16 @@ def _to(batch: Any, device: torch.device) -> Any:
 def train(options: RunOptions, prepared: Prepared | None = None) -> Path | None:
     """Run training in this process (one rank of a torchrun world, or alone); returns the bundle on rank 0."""
     ctx = distributed.init(options.device)
+    try:
+        return _train(options, prepared, ctx)
+    except BiogateError as exc:
+        if ctx.is_main and Path(options.out).is_dir():  # torchrun's workers: the parent points here
+            with (Path(options.out) / "train.log").open("a") as fh:
+                fh.write(f"error: {exc}\n")
+        raise
+
+
+def _train(options: RunOptions, prepared: Prepared | None, ctx: distributed.Context) -> Path | None:
     try:
         prepared = prepared or prepare(options)
         if ctx.is_main:

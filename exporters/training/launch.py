@@ -9,15 +9,14 @@ is checked here first, in one process, so a mistake is one line and not N traceb
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-import torch
-
 from biogate.errors import ConfigError
 
-from . import distributed, harness
+from .plan import RunOptions, prepare
 
 #: argparse dest → command-line flag, for the options a worker must receive unchanged.
 _VALUE_FLAGS = {
@@ -40,8 +39,8 @@ _SWITCHES = {"resume": "--resume", "no_amp": "--no-amp", "int8": "--int8", "no_l
 _SWITCHES.update(no_progress="--no-progress", no_export="--no-export")
 
 
-def options_from_args(args: argparse.Namespace) -> harness.RunOptions:
-    """The :class:`~.harness.RunOptions` of parsed ``biogate train`` arguments."""
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    """The :class:`~.RunOptions` of parsed ``biogate train`` arguments."""
     if not args.model:
         raise ConfigError("give the MODEL to train (biogate train --help lists them)")
     if not args.data:
@@ -59,7 +58,7 @@ def options_from_args(args: argparse.Namespace) -> harness.RunOptions:
             raise ConfigError(f"{name} {value}: must be positive")
     if args.epochs is not None and args.epochs <= 0:
         raise ConfigError(f"--epochs {args.epochs}: must be positive")
-    return harness.RunOptions(
+    return RunOptions(
         model=args.model,
         data=args.data,
         out=Path(args.out),
@@ -120,14 +119,11 @@ def torchrun_command(args: argparse.Namespace) -> list[str]:
 def main(args: argparse.Namespace) -> int:
     """Run ``biogate train`` (validated first; N workers through torchrun when ``--nproc`` > 1)."""
     options = options_from_args(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.nproc < 1:
         raise ConfigError(f"--nproc {args.nproc}: must be at least 1")
-    if args.device == "cuda" and args.nproc > max(1, torch.cuda.device_count()):
-        raise ConfigError(f"--nproc {args.nproc}: only {torch.cuda.device_count()} CUDA device(s) here")
-    if args.nproc > 1 and not distributed.under_torchrun():
-        prepared = harness.prepare(options)  # one clear error here rather than one per worker
+    if args.nproc > 1 and not under_torchrun():
+        # the launcher never imports torch (each worker does): one clear error here, not one per worker
+        prepared = prepare(options)
         batch = prepared.config.batch
         if batch % args.nproc:
             raise ConfigError(
@@ -141,5 +137,18 @@ def main(args: argparse.Namespace) -> int:
                 f"{args.nproc} training processes ended with exit code {code}; see {options.out}/train.log"
             )
         return 0
+    import torch
+
+    from . import harness
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "cuda" and args.nproc > max(1, torch.cuda.device_count()):
+        raise ConfigError(f"--nproc {args.nproc}: only {torch.cuda.device_count()} CUDA device(s) here")
     bundle = harness.train(options)
-    return 0 if bundle is not None or distributed.under_torchrun() else 1
+    return 0 if bundle is not None or under_torchrun() else 1
+
+
+def under_torchrun() -> bool:
+    """True inside a worker that torchrun started (it sets RANK, WORLD_SIZE and LOCAL_RANK)."""
+    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))

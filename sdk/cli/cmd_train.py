@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 
 from ..errors import ConfigError
 
@@ -90,6 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _training() -> object:
     try:
+        if importlib.util.find_spec("torch") is None:  # the launcher itself never imports torch
+            raise ImportError("torch is not installed")
         return importlib.import_module("biogate.exporters.training.launch")
     except ImportError as exc:
         raise ConfigError(

@@ -55,6 +55,12 @@ LAYOUTS: dict[str, Layout] = {
             palm.load_palm_dicom,
         ),
         Layout(
+            "composites",
+            "builtin: composites of the offline faces, composites[:N] (the shipped detector's data)",
+            widerface.load_composites,
+            True,
+        ),
+        Layout(
             "portraits",
             "builtin: the offline real faces by person (15 faces, 14 people)",
             folders.load_portraits,

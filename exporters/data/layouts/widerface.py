@@ -13,6 +13,11 @@ Each ground-truth file repeats: the image path (relative to ``images/``), the fa
 WIDER's own split is kept: ``WIDER_val`` is the held-out test set. Its crowds carry no identities,
 so the *event* folder (``0--Parade``) stands for the identity: validation images come from events
 of ``WIDER_train`` held out of training.
+
+``composites[:N]``: builtin — N composites per epoch of the offline real faces on face-free
+backgrounds (:class:`biogate.exporters.training.train_face_detector.Composer`), what the shipped
+``face_detect_yolo`` was trained on; validated on 48 fresh composites, tested on the real group
+photograph that is never pasted, at 0/90/180/270°.
 """
 
 from __future__ import annotations
@@ -86,3 +91,18 @@ def load_widerface(arg: str, spec: str) -> DataSet:
             items.append(Item(key, name.split("/")[0], boxes))
         parts["train" if part == "train" else "test"] = tuple(range(start, len(items)))
     return DataSet("widerface", spec, root, tuple(items), file_reader(root), parts=parts, sizes=tuple(sizes))
+
+
+def load_composites(arg: str, spec: str) -> DataSet:
+    """``composites[:N]``: N virtual composites (default 4096), 48 validation ones, the held-out photo."""
+    try:
+        n = int(arg) if arg else 4096
+    except ValueError:
+        raise ConfigError(f"--data {spec}: expected composites[:N], e.g. composites:4096") from None
+    if n < 1:
+        raise ConfigError(f"--data {spec}: N must be at least 1")
+    items = [Item(f"composite/train/{i}", "train") for i in range(n)]
+    items += [Item(f"composite/val/{i}", "val") for i in range(48)]
+    items.append(Item("photo/insightface:t1.jpg", "held-out"))
+    parts = {"train": tuple(range(n)), "val": tuple(range(n, n + 48)), "test": (n + 48,)}
+    return DataSet("composites", spec, None, tuple(items), parts=parts)
