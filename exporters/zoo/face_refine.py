@@ -160,4 +160,3 @@ SPEC = register(
         calib_samples=32,
     )
 )
-
