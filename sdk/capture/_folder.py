@@ -3,6 +3,11 @@
 A file is *ready* once its size and mtime stayed the same for ``settle_s`` (a detector or a
 network copy writes it progressively); ready files are returned once each, sorted by name.
 A folder that disappears raises :class:`SourceDisconnected` naming it.
+
+With ``watch=0`` the folder is a finished set: every matching file present when it is read is
+delivered at once, in name order, without waiting for it to settle (there is no later poll to
+wait for). A file still being written then is the writer's problem: it decodes short and is
+skipped with a warning naming it, never a crash.
 """
 
 from __future__ import annotations
@@ -36,8 +41,11 @@ class FolderWatcher:
         low = name.lower()
         return any(fnmatch.fnmatch(low, p) for p in self.patterns)
 
-    def poll(self) -> list[str]:
-        """Paths of files that became ready since the last poll, sorted by name."""
+    def poll(self, settle: bool = True) -> list[str]:
+        """Paths of files that became ready since the last poll, sorted by name.
+
+        ``settle=False`` returns every new matching file now, settled or not (a finished folder).
+        """
         try:
             entries = list(os.scandir(self.folder))
         except OSError as exc:
@@ -53,18 +61,20 @@ class FolderWatcher:
                 continue
             if not entry.is_file():
                 continue
-            key = (st.st_size, st.st_mtime_ns)
-            first = self._pending.get(entry.name)
-            if first is None or first[:2] != key:
-                self._pending[entry.name] = (key[0], key[1], now)
-                if self.settle_ns > 0:
-                    continue
-            elif now - first[2] < self.settle_ns:
+            if settle and not self._settled(entry.name, st.st_size, st.st_mtime_ns, now):
                 continue
             self._pending.pop(entry.name, None)
             self._seen.add(entry.name)
             ready.append(entry.path)
         return sorted(ready)
+
+    def _settled(self, name: str, size: int, mtime_ns: int, now: int) -> bool:
+        """True once ``name`` kept its size and mtime for ``settle_s`` (tracked across polls)."""
+        first = self._pending.get(name)
+        if first is None or first[:2] != (size, mtime_ns):
+            self._pending[name] = (size, mtime_ns, now)
+            return self.settle_ns <= 0
+        return now - first[2] >= self.settle_ns
 
     def forget(self) -> None:
         """Make every file new again (``loop`` playback)."""
@@ -127,14 +137,15 @@ class FolderSource(abc.ABC):
                     self._queue = [self.single_file]
                     continue
                 return None
-            new = self.watcher.poll()
+            watch = bool(opts.get("watch"))
+            new = self.watcher.poll(settle=watch)  # watch=0: the folder is finished, take all now
             if new:
                 self._queue.extend(new)
                 continue
             if opts.get("loop") and self._decoded_any:
                 self.watcher.forget()
                 continue
-            if not opts.get("watch"):
+            if not watch:
                 return None
             if not self._wait(float(opts.get("poll_s") or 0.2)):  # type: ignore[attr-defined]
                 return None

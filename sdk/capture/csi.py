@@ -51,9 +51,9 @@ KNOWN_ELEMENTS = frozenset(
 )
 
 OPTIONS = (
-    Option("width", "int", 1280, "output width", minimum=1),
-    Option("height", "int", 720, "output height", minimum=1),
-    Option("fps", "float", 30.0, "sensor frame rate", minimum=0.1),
+    Option("width", "int", 1280, "output width", minimum=1, maximum=16384),
+    Option("height", "int", 720, "output height", minimum=1, maximum=16384),
+    Option("fps", "float", 30.0, "sensor frame rate", minimum=0.1, maximum=1000.0),
     Option(
         "flip",
         "int",

@@ -6,7 +6,9 @@ Grammar::
 
 Every DICOM file in the folder is a frame (sorted by name); with ``watch`` (default on) a file
 that appears later is a new frame, once it stopped growing for ``settle_s`` — the way an X-ray
-detector's export folder is consumed. ``existing=skip`` ignores files already there at open.
+detector's export folder is consumed. ``watch=0`` reads the folder as a finished set: every file
+in it is delivered, in name order, without waiting for ``settle_s``, and the stream ends.
+``existing=skip`` ignores files already there at open (refused with ``watch=0``).
 
 Pixel pipeline: stored values → modality LUT (``RescaleSlope``/``RescaleIntercept``) → linear
 window/level → 0–65535. ``window=dicom`` uses the file's ``WindowCenter``/``WindowWidth`` (the
@@ -37,12 +39,14 @@ GRAMMAR = "dicom://FOLDER/[?watch=0|1&window=dicom|minmax|full|C,W&modalities=DX
 OPTIONS = (
     Option("watch", "bool", True, "wait for new files after the existing ones"),
     Option("existing", "str", "read", "files already in the folder at open", choices=("read", "skip")),
-    Option("poll_s", "float", 0.25, "folder poll interval", minimum=0.001),
-    Option("settle_s", "float", 0.5, "a new file is read once unchanged this long", minimum=0.0),
+    Option("poll_s", "float", 0.25, "folder poll interval", minimum=0.001, maximum=60.0),
+    Option(
+        "settle_s", "float", 0.5, "a new file is read once unchanged this long", minimum=0.0, maximum=3600.0
+    ),
     Option("pattern", "str", "*", "comma-separated file globs"),
     Option("window", "str", "dicom", "dicom | minmax | full | CENTER,WIDTH"),
     Option("modalities", "str", "DX,CR", "accepted Modality values (comma-separated; * = any)"),
-    Option("fps", "float", 0.0, "playback rate of the files (0 = as they come)", minimum=0.0),
+    Option("fps", "float", 0.0, "playback rate of the files (0 = as they come)", minimum=0.0, maximum=1000.0),
     Option("loop", "bool", False, "replay the folder (demos)"),
 )
 
@@ -103,6 +107,11 @@ class DicomSource(FolderSource, Source):
         mods = str(options["modalities"]).upper()
         self.modalities = None if mods.strip() == "*" else {m.strip() for m in mods.split(",") if m.strip()}
         self.single_file = uri.location if os.path.isfile(uri.location) else ""
+        if not self.single_file and options["existing"] == "skip" and not options["watch"]:
+            raise ConfigError(
+                f"source {uri.raw!r}: existing=skip with watch=0 delivers nothing "
+                "(skip the files there now, then stop); drop one of them"
+            )
         self.watcher = FolderWatcher(
             uri.location, str(options["pattern"]).split(","), float(options["settle_s"]), self.name
         )

@@ -5,7 +5,8 @@ Grammar::
     dir://path/to/frames/[?fps=F&loop=1&watch=1&pattern=*.png,*.jpg&format=auto]
 
 Options: ``fps`` (playback rate; 0 = as fast as read), ``loop``, ``watch`` (keep waiting for
-new files, polled every ``poll_s``, a file counts once it stopped growing for ``settle_s``),
+new files, polled every ``poll_s``, a file counts once it stopped growing for ``settle_s``;
+without ``watch`` every file in the folder is read at once, settled or not),
 ``pattern`` (comma-separated globs), ``format`` (``auto``: 8-bit gray → gray8, 8-bit colour →
 bgr8, 16-bit → y16; or force ``xray16``/``y16``/``gray8``/``bgr8``). Lossless by default (every
 file is delivered). An unreadable image is skipped with a warning naming the file.
@@ -30,11 +31,13 @@ GRAMMAR = "dir://FOLDER/[?fps=F&loop=0|1&watch=0|1&pattern=GLOBS&format=auto|gra
 IMAGE_PATTERNS = "*.png,*.jpg,*.jpeg,*.bmp,*.tif,*.tiff,*.pgm,*.ppm,*.webp"
 
 OPTIONS = (
-    Option("fps", "float", 0.0, "playback rate (0 = unpaced)", minimum=0.0),
+    Option("fps", "float", 0.0, "playback rate (0 = unpaced)", minimum=0.0, maximum=1000.0),
     Option("loop", "bool", False, "start again after the last file"),
     Option("watch", "bool", False, "wait for new files after the last one"),
-    Option("poll_s", "float", 0.2, "folder poll interval when watching", minimum=0.001),
-    Option("settle_s", "float", 0.0, "a new file is read once unchanged this long", minimum=0.0),
+    Option("poll_s", "float", 0.2, "folder poll interval when watching", minimum=0.001, maximum=60.0),
+    Option(
+        "settle_s", "float", 0.0, "a new file is read once unchanged this long", minimum=0.0, maximum=3600.0
+    ),
     Option("pattern", "str", IMAGE_PATTERNS, "comma-separated file globs"),
     Option("format", "str", "auto", "frame format", choices=("auto", "gray8", "bgr8", "y16", "xray16")),
 )

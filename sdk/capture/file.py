@@ -29,7 +29,7 @@ GRAMMAR = "file://PATH.mp4|avi|mkv|...[?fps=F&realtime=0|1&loop=0|1]"
 log = logging.getLogger("biogate.capture")
 
 OPTIONS = (
-    Option("fps", "float", 0.0, "playback rate (0 = unpaced)", minimum=0.0),
+    Option("fps", "float", 0.0, "playback rate (0 = unpaced)", minimum=0.0, maximum=1000.0),
     Option("realtime", "bool", False, "pace at the file's own frame rate"),
     Option("loop", "bool", False, "start again at the end"),
 )
@@ -50,6 +50,11 @@ class FileSource(Source):
         self._rate = float(options.get("fps") or 0.0)
 
     def _open(self) -> None:
+        if os.path.isdir(self.path):
+            raise SourceError(
+                f"{self.name}: {self.path!r} is a folder, not a video file; "
+                f"for a folder of images use dir://{self.path}"
+            )
         if not os.path.isfile(self.path):
             raise SourceError(f"{self.name}: video file {self.path!r} does not exist")
         if os.path.getsize(self.path) == 0:

@@ -8,6 +8,7 @@ URI, the key and the valid set, quoting the driver's grammar.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -62,16 +63,21 @@ class Option:
     help: str
     choices: Sequence[Any] | None = None
     minimum: float | None = None
+    maximum: float | None = None
 
     def convert(self, value: Any) -> Any:
         """Type ``value``; raise ValueError with the reason when it does not fit."""
         if value is None:
             return None
         out = KINDS[self.kind](value)
+        if self.kind == "float" and not math.isfinite(out):
+            raise ValueError("must be a finite number")
         if self.choices is not None and out not in self.choices:
             raise ValueError(f"valid: {', '.join(str(c) for c in self.choices)}")
         if self.minimum is not None and out < self.minimum:
             raise ValueError(f"must be >= {self.minimum}")
+        if self.maximum is not None and out > self.maximum:
+            raise ValueError(f"must be <= {self.maximum}")
         return out
 
 

@@ -48,12 +48,24 @@ def driver_module(scheme: str) -> ModuleType:
     return importlib.import_module(path)
 
 
-def open_with(uri: object, deps: Mapping[str, Any] | None = None, **options: Any) -> Source:
-    """:func:`open_source` with injected driver dependencies (library factories, for tests)."""
+def check_uri(uri: object, **options: Any) -> tuple[SourceURI, ModuleType, dict[str, Any]]:
+    """Parse ``uri`` and type its options without opening anything: (uri, driver, options).
+
+    Configuration loaders call it to refuse a bad URI at load time, naming their key.
+
+    Raises:
+        ConfigError: a malformed URI, an unknown scheme, or an unknown or bad option.
+    """
     parsed: SourceURI = parse_uri(uri)
     module = driver_module(parsed.scheme)
     specs = tuple(COMMON_OPTIONS) + tuple(module.OPTIONS)
     values = resolve_options(parsed.raw or str(parsed), module.GRAMMAR, specs, parsed.options, options)
+    return parsed, module, values
+
+
+def open_with(uri: object, deps: Mapping[str, Any] | None = None, **options: Any) -> Source:
+    """:func:`open_source` with injected driver dependencies (library factories, for tests)."""
+    parsed, module, values = check_uri(uri, **options)
     source: Source = module.create(parsed, values, **dict(deps or {}))
     try:
         source.start()

@@ -32,9 +32,9 @@ from .uri import SourceURI
 GRAMMAR = "rpicam://N[?width=W&height=H&fps=F&format=bgr8|gray8&buffers=B&max_stale=K]"
 
 OPTIONS = (
-    Option("width", "int", 1280, "main stream width", minimum=16),
-    Option("height", "int", 720, "main stream height", minimum=16),
-    Option("fps", "float", 30.0, "frame rate (FrameDurationLimits control)", minimum=0.1),
+    Option("width", "int", 1280, "main stream width", minimum=16, maximum=16384),
+    Option("height", "int", 720, "main stream height", minimum=16, maximum=16384),
+    Option("fps", "float", 30.0, "frame rate (FrameDurationLimits control)", minimum=0.1, maximum=1000.0),
     Option("format", "str", "bgr8", "frame format", choices=("bgr8", "gray8")),
     Option("buffers", "int", 4, "libcamera buffer count", minimum=1),
     Option("max_stale", "int", 8, "requests released for predating the call before giving up", minimum=0),

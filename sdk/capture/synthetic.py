@@ -38,11 +38,11 @@ SCENES = ("face", "thermal", "xray")
 _DEFAULTS = {"face": (30.0, 640, 480), "thermal": (9.0, 160, 120), "xray": (1.0, 480, 600)}
 
 OPTIONS = (
-    Option("fps", "float", None, "paced frame rate (0 = unpaced)", minimum=0.0),
+    Option("fps", "float", None, "paced frame rate (0 = unpaced)", minimum=0.0, maximum=1000.0),
     Option("frames", "int", 0, "stop after this many frames (0 = endless)", minimum=0),
     Option("seed", "int", 0, "scene seed"),
-    Option("width", "int", None, "frame width", minimum=16),
-    Option("height", "int", None, "frame height", minimum=16),
+    Option("width", "int", None, "frame width", minimum=16, maximum=16384),
+    Option("height", "int", None, "frame height", minimum=16, maximum=16384),
     Option("max_blur", "float", 4.0, "face: strongest Gaussian blur sigma", minimum=0.0),
     Option("blur_period", "int", 60, "face: frames per focus cycle", minimum=2),
     Option("format", "str", "celsius32", "thermal: celsius32 or y16", choices=("celsius32", "y16")),

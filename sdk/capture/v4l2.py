@@ -32,9 +32,9 @@ from .uri import SourceURI
 GRAMMAR = "v4l2:///dev/videoN|v4l2://N[?width=W&height=H&fps=F&fourcc=MJPG|YUYV|GREY&format=bgr8|yuyv|gray8]"
 
 OPTIONS = (
-    Option("width", "int", None, "requested width", minimum=1),
-    Option("height", "int", None, "requested height", minimum=1),
-    Option("fps", "float", None, "requested frame rate", minimum=0.1),
+    Option("width", "int", None, "requested width", minimum=1, maximum=16384),
+    Option("height", "int", None, "requested height", minimum=1, maximum=16384),
+    Option("fps", "float", None, "requested frame rate", minimum=0.1, maximum=1000.0),
     Option("fourcc", "str", None, "pixel format on the wire (MJPG, YUYV, GREY, ...)"),
     Option("format", "str", "bgr8", "frame format delivered", choices=("bgr8", "yuyv", "gray8")),
     Option("buffers", "int", 2, "driver buffer queue depth (CAP_PROP_BUFFERSIZE)", minimum=1),

@@ -7,7 +7,8 @@ Grammar::
 
 A file holds one or more frames of ``w*h`` unsigned 16-bit samples after ``offset`` header
 bytes. A folder is watched like an X-ray export folder: each new file is read once it stopped
-growing. ``bits`` < 16 (12- or 14-bit detectors) scales values up to the 16-bit range;
+growing; ``watch=0`` reads every file in the folder at once (name order) and ends.
+``bits`` < 16 (12- or 14-bit detectors) scales values up to the 16-bit range;
 ``invert`` turns transmission data (bright = more photons) into dense = bright.
 A file whose size does not fit ``offset + k*w*h*2`` is skipped with a warning giving the
 expected and actual sizes (a single file with trailing bytes gives its whole frames first).
@@ -37,10 +38,17 @@ OPTIONS = (
     Option("bits", "int", 16, "significant bits per sample (scaled up to 16)", minimum=8),
     Option("invert", "bool", False, "invert (transmission → dense = bright)"),
     Option("watch", "bool", True, "folder: wait for new files"),
-    Option("poll_s", "float", 0.25, "folder poll interval", minimum=0.001),
-    Option("settle_s", "float", 0.5, "folder: a new file is read once unchanged this long", minimum=0.0),
+    Option("poll_s", "float", 0.25, "folder poll interval", minimum=0.001, maximum=60.0),
+    Option(
+        "settle_s",
+        "float",
+        0.5,
+        "folder: a new file is read once unchanged this long",
+        minimum=0.0,
+        maximum=3600.0,
+    ),
     Option("pattern", "str", "*.raw,*.bin", "folder: comma-separated file globs"),
-    Option("fps", "float", 0.0, "playback rate (0 = as fast as read)", minimum=0.0),
+    Option("fps", "float", 0.0, "playback rate (0 = as fast as read)", minimum=0.0, maximum=1000.0),
     Option("loop", "bool", False, "replay (demos)"),
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 import cv2
@@ -20,6 +21,7 @@ from ..capture import open_source
 from ..capture.radiometry import celsius_to_centikelvin
 from ..errors import ConfigError, SourceError
 from ..frame import Frame
+from ._args import at_least, folder, positive
 
 NAME = "capture"
 HELP = "record N frames from a source URI into a folder (PNG, 16-bit PNG, NPY + frames.jsonl)"
@@ -91,38 +93,54 @@ def write_frame(frame: Frame, out_dir: str, stem: str) -> list[str]:
     return names
 
 
+def prepare_out(out: str) -> None:
+    """Create the output folder; ConfigError naming it when it cannot hold a new capture.
+
+    Refused: a path that is a file or lies under one, an unwritable place, and a folder that
+    already holds a capture (its ``frames.jsonl`` would be overwritten: lose nothing).
+    """
+    if os.path.exists(os.path.join(out, "frames.jsonl")):
+        raise ConfigError(f"--out {out!r} already holds a capture (frames.jsonl); give a new or empty folder")
+    folder("--out", out)
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.frames < 1:
-        raise ConfigError(f"--frames must be >= 1, got {args.frames}")
+    """Record the frames; exit 0 when at least one was written, 1 (saying why) when none was."""
+    at_least("--frames", args.frames)
+    positive("--timeout", args.timeout)
     options: dict[str, Any] = parse_options(args.option)
-    os.makedirs(args.out, exist_ok=True)
     from tqdm import tqdm
 
     written = 0
-    with open_source(args.uri, **options) as source, open(
-        os.path.join(args.out, "frames.jsonl"), "w", encoding="utf-8"
-    ) as index:
-        bar = tqdm(total=args.frames, unit="frame", disable=args.no_progress, desc="capture")
-        while written < args.frames:
-            frame = source.read(timeout=args.timeout)
-            if frame is None:
-                if source.finished:
-                    break
-                raise SourceError(f"{args.uri}: no frame within {args.timeout:g} s")
-            stem = f"{written:06d}"
-            files = write_frame(frame, args.out, stem)
-            record = {
-                "files": files,
-                "seq": frame.seq,
-                "format": frame.format,
-                "shape": list(frame.image.shape),
-                "t_capture_ns": frame.t_capture,
-                "meta": json_safe(frame.meta),
-            }
-            index.write(json.dumps(record) + "\n")
-            written += 1
-            bar.update(1)
-        bar.close()
+    with open_source(args.uri, **options) as source:
+        prepare_out(args.out)  # after the source opened: a bad URI leaves no empty folder behind
+        with open(os.path.join(args.out, "frames.jsonl"), "w", encoding="utf-8") as index:
+            bar = tqdm(total=args.frames, unit="frame", disable=args.no_progress, desc="capture")
+            while written < args.frames:
+                frame = source.read(timeout=args.timeout)
+                if frame is None:
+                    if source.finished:
+                        break
+                    raise SourceError(f"{args.uri}: no frame within {args.timeout:g} s")
+                stem = f"{written:06d}"
+                try:
+                    files = write_frame(frame, args.out, stem)
+                except OSError as exc:
+                    raise ConfigError(
+                        f"--out {args.out!r}: cannot write frame {stem}: {exc.strerror}"
+                    ) from None
+                record = {
+                    "files": files,
+                    "seq": frame.seq,
+                    "format": frame.format,
+                    "shape": list(frame.image.shape),
+                    "t_capture_ns": frame.t_capture,
+                    "meta": json_safe(frame.meta),
+                }
+                index.write(json.dumps(record) + "\n")
+                written += 1
+                bar.update(1)
+            bar.close()
         stats = source.stats()
     with open(os.path.join(args.out, "stats.json"), "w", encoding="utf-8") as fh:
         json.dump(json_safe(stats), fh, indent=2)
@@ -131,6 +149,11 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {written} frames to {args.out} (captured {stats['captured']}, dropped {stats['dropped']}, "
         f"{stats['fps']:.1f} fps, age p99 {p99 if p99 is None else round(p99, 1)} ms)"
     )
+    if written == 0:
+        skipped = stats.get("skipped", 0)
+        why = f"; {skipped} input(s) skipped, see the warnings above" if skipped else ""
+        print(f"biogate capture: error: {args.uri} ended without delivering a frame{why}", file=sys.stderr)
+        return 1
     if written < args.frames:
         print(f"the source ended after {written} of {args.frames} frames")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import BackendUnavailable
+from ._args import at_least, folder, positive
 
 NAME = "demo"
 HELP = "run the kiosk main job on generated data (no camera, no gate needed)"
@@ -29,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    at_least("--every", args.every)
+    at_least("--top", args.top)
+    positive("--fps", args.fps, maximum=120.0)
+    folder("--workdir", args.workdir)
+    folder("--cache", args.cache)
     if args.select:
         from ..demo_select import run_demo
 

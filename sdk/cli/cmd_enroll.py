@@ -110,23 +110,29 @@ def embed_photos(
     return np.stack(out)
 
 
+def templates_from_args(args: argparse.Namespace, embed: EmbedFn | None = None) -> np.ndarray:
+    """The templates ``args`` name: ``--embeddings NPY`` or face photos run through ``embed``."""
+    if bool(args.images) == bool(args.embeddings):
+        raise ConfigError("give face photos or --embeddings NPY (exactly one of them)")
+    if args.embeddings:
+        try:
+            return np.load(args.embeddings, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read embeddings {args.embeddings!r}: {exc}") from exc
+    for path in args.images:  # fail on a typo before loading any model
+        if not Path(path).is_file():
+            raise ConfigError(f"photo {path!r} does not exist")
+    embed = embed or face_pipeline_embedder(args.bundles, args.embedder, args.largest_face)
+    return embed(list(args.images))
+
+
 def enroll(args: argparse.Namespace, embed: EmbedFn | None = None) -> dict[str, Any]:
     """Enrol per ``args``; ``embed`` replaces the face pipeline (tests, other embedders)."""
     if bool(args.images) == bool(args.embeddings):
         raise ConfigError("give face photos or --embeddings NPY (exactly one of them)")
     key = GalleryKey.resolve(args.key_file)
     meta = parse_meta(args.meta)
-    if args.embeddings:
-        try:
-            templates = np.load(args.embeddings, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read embeddings {args.embeddings!r}: {exc}") from exc
-    else:
-        for path in args.images:  # fail on a typo before loading any model
-            if not Path(path).is_file():
-                raise ConfigError(f"photo {path!r} does not exist")
-        embed = embed or face_pipeline_embedder(args.bundles, args.embedder, args.largest_face)
-        templates = embed(list(args.images))
+    templates = templates_from_args(args, embed)
     with Gallery(args.gallery, key, create=not args.add) as gallery:
         if args.add:
             if meta:

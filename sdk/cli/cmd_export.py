@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._args import at_least, folder
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,15 @@ def _registry() -> Any:
     return registry
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """One ConfigError naming the flag, before any model is built."""
+    at_least("--opset", args.opset, 17)
+    at_least("--max-retries", args.max_retries, 0)
+    if args.calib_samples is not None:
+        at_least("--calib-samples", args.calib_samples)
+    folder("--out", args.out)
+
+
 def run(args: argparse.Namespace) -> int:
     registry = _registry()
     if args.list:
@@ -72,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             "give exactly one of MODEL or --all (registered: " + ", ".join(registry.names()) + ")"
         )
+    check_arguments(args)
     names: list[str] = registry.names() if args.all else [registry.get(args.model).name]
     from tqdm import tqdm
 

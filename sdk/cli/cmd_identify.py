@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,10 @@ import numpy as np
 from ..clip import IMAGE_SUFFIXES, read_clip
 from ..errors import ConfigError
 from ..frame import Frame
+from ..kiosk.config import check_match_threshold
 from ..select import FrameSelector
+
+log = logging.getLogger(__name__)
 
 NAME = "identify"
 HELP = "identify the people in a clip or image against an encrypted face gallery"
@@ -48,7 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--refine", metavar="BUNDLE", help="refine the super-resolved face (face_refine bundle)"
     )
     parser.add_argument("--top-k", type=int, default=1, help="gallery matches to show per face")
-    parser.add_argument("--threshold", type=float, help="cosine threshold (default: the embedder bundle's)")
+    parser.add_argument(
+        "--threshold", type=float, help="cosine threshold in (0, 1] (default: the embedder bundle's)"
+    )
+    parser.add_argument(
+        "--allow-weak-threshold",
+        action="store_true",
+        help="accept a --threshold below the bundle's calibrated one (more false matches)",
+    )
     parser.add_argument("--every", type=int, default=3, help="sample every N-th frame of a clip (seed: 3)")
     parser.add_argument("--candidates", type=int, default=3, help="sharpest frames to try in turn")
     parser.add_argument("--min-face", type=float, default=40.0, help="smallest face side to detect, pixels")
@@ -89,6 +100,8 @@ def identify(
     """Run the chain per ``args``; ``detector``/``embedder``/``gallery`` replace the defaults (tests)."""
     if args.top_k < 1 or args.candidates < 1 or args.every < 1:
         raise ConfigError("--top-k, --candidates and --every must be >= 1")
+    if args.threshold is not None and not 0 < args.threshold <= 1:  # before loading any model
+        raise ConfigError(f"--threshold must be a cosine in (0, 1], got {args.threshold:g}")
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     frames = select_frames(args.source, args.every, args.candidates)
@@ -110,7 +123,16 @@ def identify(
 
         gallery = Gallery(args.gallery, GalleryKey.resolve(args.key_file))
     timing["load_ms"] = (time.perf_counter() - t_load) * 1e3  # engines and gallery index, once per process
-    threshold = args.threshold if args.threshold is not None else embedder.thresholds.get("cosine")
+    threshold, notice = check_match_threshold(
+        args.threshold,
+        embedder.thresholds.get("cosine"),
+        bool(getattr(args, "allow_weak_threshold", False)),
+        args.embedder or str(Path(args.bundles) / "face_embed_dlib"),
+        "--threshold",
+        "--allow-weak-threshold",
+    )
+    if notice.startswith("WEAK"):
+        log.warning("%s", notice)
     enhance = _enhancer(args)
     try:
         return _run_chain(frames, detector, embedder, gallery, threshold, args.top_k, timing, t0, enhance)

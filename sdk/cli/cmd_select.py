@@ -8,8 +8,9 @@ import time
 
 from ..clip import read_clip
 from ..errors import ConfigError
-from ..select import FrameSelector
+from ..select import MAX_STEP, FrameSelector
 from ..sharpness import METRICS
+from ._args import at_least, positive
 
 NAME = "select"
 HELP = "pick the sharpest frames of a video file or image folder"
@@ -23,7 +24,20 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
         x, y, w, h = (int(v) for v in text.split(","))
     except ValueError:
         raise ConfigError(f"--roi must be x,y,w,h in pixels, got {text!r}") from None
+    if x < 0 or y < 0 or w < 1 or h < 1:
+        raise ConfigError(f"--roi x,y,w,h needs x, y >= 0 and w, h >= 1, got {text!r}")
     return x, y, w, h
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """ConfigError naming the flag: counts >= 1, --step within the kernels' limit, rates > 0."""
+    at_least("--every", args.every)
+    at_least("--top", args.top)
+    at_least("--step", args.step)
+    if args.step > MAX_STEP:
+        raise ConfigError(f"--step must be <= {MAX_STEP}, got {args.step}")
+    positive("--fps", args.fps)
+    positive("--window", args.window)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
     selector = FrameSelector(
         args.metric,
         every=args.every,

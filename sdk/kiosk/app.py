@@ -32,12 +32,23 @@ log = logging.getLogger(__name__)
 class Kiosk:
     """A running access-control kiosk: ``start()``, ``stop()``, ``stats()``; a context manager."""
 
-    def __init__(self, pipeline: Pipeline, sink: DecisionSink, closers: list[Callable[[], Any]]) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        sink: DecisionSink,
+        closers: list[Callable[[], Any]],
+        notices: list[str] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.sink = sink
         self._closers = closers
+        #: Start-up banner lines: what the kiosk decides with, and every override in force.
+        self.notices = list(notices or [])
+        self.fleet: Any = None  # the fleet sync agent when kiosk.toml has [fleet] enabled
 
     def start(self) -> Kiosk:
+        if self.fleet is not None:
+            self.fleet.start()
         self.pipeline.start()
         return self
 
@@ -57,6 +68,8 @@ class Kiosk:
         stats = self.pipeline.stats()
         stats["capture_to_gate"] = self.sink.capture_to_gate.summary()
         stats["decisions"] = len(self.sink.records)
+        if self.fleet is not None:
+            stats["fleet"] = self.fleet.status()
         return stats
 
     def __enter__(self) -> Kiosk:
@@ -70,8 +83,13 @@ def _engine_options(config: KioskConfig) -> dict[str, Any]:
     return {"threads": config.models.threads}
 
 
-def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) -> list[Stage]:
-    """The stage list for ``config`` (models loaded from their bundles)."""
+def build_stages(
+    config: KioskConfig, gallery: Any, thermal_source: Any = None, notices: list[str] | None = None
+) -> list[Stage]:
+    """The stage list for ``config`` (models loaded from their bundles).
+
+    Lines for the start-up banner (the match threshold in force, overrides) go to ``notices``.
+    """
     from ..models import FaceEmbedder, FaceLiveness, MTCNNDetector
 
     m = config.models
@@ -100,9 +118,13 @@ def build_stages(config: KioskConfig, gallery: Any, thermal_source: Any = None) 
     elif m.refine:
         raise ConfigError("kiosk config [models]: refine needs super_resolution (it refines the SR output)")
     embedder = FaceEmbedder.from_bundle(config.resolve(m.embedder), **opts)
-    threshold = config.gallery.threshold
-    if threshold is None:
-        threshold = embedder.thresholds.get("cosine")
+    threshold, notice = config.gallery.match_threshold(
+        embedder.thresholds.get("cosine"), config.resolve(m.embedder), f"{config.name} [gallery]"
+    )
+    if notices is not None:
+        notices.append(notice)
+    if notice.startswith("WEAK"):
+        log.warning("%s", notice)
     stages += [EmbedStage(embedder), MatchStage(gallery, threshold)]
     if config.thermal.enabled:
         from ..models.thermal import ThermalConfig as ThermalModelConfig
@@ -162,18 +184,27 @@ def build_kiosk(
     from ..gallery import Gallery, GalleryKey
 
     closers: list[Callable[[], Any]] = []
+    notices: list[str] = []
     try:
         gallery_key = GalleryKey.resolve(config.resolve(config.gallery.key_file) or None)
-        gallery = Gallery(config.resolve(config.gallery.path), gallery_key)
+        gallery = Gallery(config.resolve(config.gallery.path), gallery_key, create=config.fleet.enabled)
         closers.append(gallery.close)
+        agent, match_gallery = None, gallery
+        if config.fleet.enabled:  # the fleet server is the gallery of record (docs/fleet.md)
+            from ..fleet.kiosk import agent_for_kiosk
+
+            agent, match_gallery = agent_for_kiosk(config, gallery)
+            closers.append(agent.stop)
         if config.thermal.enabled and thermal_source is None:
             thermal_source = open_source(config.thermal.uri, **config.thermal.options)
             closers.append(thermal_source.close)
-        stages = build_stages(config, gallery, thermal_source)
+        stages = build_stages(config, match_gallery, thermal_source, notices)
         if gate is None:
             gate = open_gate(config, closers)
         audit = AuditLog(config.resolve(config.audit.path), config.audit.save_faces)
         closers.append(audit.close)
+        if agent is not None:
+            audit.listeners.append(agent.spool_record)
         sink = DecisionSink(DecisionPolicy(config.policy), gate, audit, on_decision)
         if source is None:
             source = open_source(config.source.uri, **config.source.options)
@@ -183,7 +214,9 @@ def build_kiosk(
             with contextlib.suppress(Exception):
                 close()
         raise
-    return Kiosk(pipeline, sink, closers)
+    kiosk = Kiosk(pipeline, sink, closers, notices)
+    kiosk.fleet = agent
+    return kiosk
 
 
 __all__ = ["Kiosk", "build_kiosk", "build_stages", "open_gate"]

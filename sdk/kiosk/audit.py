@@ -1,5 +1,8 @@
 """The audit log: one JSON line per decision (time, decision, identity, scores, latencies).
 
+Each record carries a random ``event_id`` (so a copy sent elsewhere, e.g. the fleet server,
+can be de-duplicated) and is handed to every callable in ``listeners`` before it is written.
+
 No face images are written unless ``save_faces`` is set — the log of an access terminal is
 personal data, and templates/images are the most sensitive part of it.
 """
@@ -7,15 +10,19 @@ personal data, and templates/images are the most sensitive part of it.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import ConfigError
 from .policy import Decision
+
+log = logging.getLogger(__name__)
 
 
 class AuditLog:
@@ -31,6 +38,8 @@ class AuditLog:
         self.save_faces = save_faces
         self._lock = threading.Lock()
         self._faces_dir = self.path.parent / (self.path.stem + "_faces")
+        #: Called with each record before it is written (the fleet's audit spool).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def write(
         self,
@@ -41,6 +50,7 @@ class AuditLog:
     ) -> dict[str, Any]:
         """Append one record and flush it; returns the record."""
         record: dict[str, Any] = {
+            "event_id": uuid.uuid4().hex,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
             "t_capture_ns": decision.t_capture,
             "decision": decision.action,
@@ -59,6 +69,11 @@ class AuditLog:
                 name = f"{decision.t_capture}_{decision.action}.png"
                 cv2.imwrite(str(self._faces_dir / name), face)
                 record["face_file"] = name
+            for listener in self.listeners:
+                try:
+                    listener(record)
+                except Exception as exc:  # the local line is written whatever a listener does
+                    log.error("audit listener %r failed: %s", listener, exc)
             self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._file.flush()
         return record

@@ -9,38 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError
+from .schema import Table, checked
 
 OPEN, DENY, ALARM, NONE = "open", "deny", "alarm", "none"
 LIVENESS_SOURCES = ("rgb", "thermal", "both")
 
 
 @dataclass(frozen=True)
-class PolicyConfig:
-    """Decision thresholds; ``None`` for a threshold means "use the model bundle's"."""
+class PolicyConfig(Table):
+    """Decision thresholds; every field is type- and range-checked (:mod:`biogate.kiosk.schema`)."""
 
     require_liveness: bool = True
     # Which presentation-attack checks decide "live": the RGB silent-liveness model (seed 004),
     # the thermal camera's skin check (prints and screens are at room temperature), or both.
-    liveness_source: str = "rgb"
+    liveness_source: str = checked("rgb", choices=LIVENESS_SOURCES)
     require_temperature: bool = False  # True: no temperature reading means deny
-    fever_c: float = 37.3
-    open_cooldown_s: float = 5.0  # the same person is not let through twice within this time
-    deny_cooldown_s: float = 2.0  # repeated denials/alarms for the same face are not re-sent sooner
-    open_duration_ms: int = 3000
-
-    def __post_init__(self) -> None:
-        if self.liveness_source not in LIVENESS_SOURCES:
-            raise ConfigError(
-                f"policy.liveness_source must be one of {', '.join(LIVENESS_SOURCES)}, "
-                f"got {self.liveness_source!r}"
-            )
-        if not 30.0 <= self.fever_c <= 45.0:
-            raise ConfigError(f"policy.fever_c must be a body temperature in °C (30–45), got {self.fever_c}")
-        if self.open_cooldown_s < 0 or self.deny_cooldown_s < 0:
-            raise ConfigError("policy cooldowns must be >= 0 s")
-        if not 100 <= self.open_duration_ms <= 30000:
-            raise ConfigError(f"policy.open_duration_ms must be 100–30000, got {self.open_duration_ms}")
+    fever_c: float = checked(37.3, ge=30.0, le=45.0)  # a body temperature in °C
+    open_cooldown_s: float = checked(5.0, ge=0.0)  # the same person is not let through twice within it
+    deny_cooldown_s: float = checked(2.0, ge=0.0)  # repeated denials/alarms for a face not re-sent sooner
+    open_duration_ms: int = checked(3000, ge=100, le=30000)
 
 
 @dataclass

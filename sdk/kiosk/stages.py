@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..pipeline.stage import Stage, Work
 from ..select import FrameSelector
 from ..sharpness import frame_sharpness
@@ -155,15 +156,17 @@ class MatchStage(Stage):
     name = "match"
     threaded = False
 
-    def __init__(self, gallery: Any, threshold: float | None) -> None:
+    def __init__(self, gallery: Any, threshold: float) -> None:
+        if threshold is None:  # fail closed: no threshold would accept the nearest identity
+            raise ConfigError("the match stage needs a cosine threshold")
         self.gallery = gallery
-        self.threshold = threshold
+        self.threshold = float(threshold)
 
     def process(self, work: Work) -> Work | None:
         top = self.gallery.search(work.results["embedding"], k=1, threshold=None)
         best = top[0] if top else None
         work.results["match_score"] = float(best.score) if best else None
-        accepted = best is not None and (self.threshold is None or best.score >= self.threshold)
+        accepted = best is not None and best.score >= self.threshold
         work.results["identity"] = best.identity_id if accepted else None
         work.results["name"] = best.name if accepted else None
         return work
