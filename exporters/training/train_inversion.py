@@ -6,7 +6,12 @@ Trained by ``biogate train face_inversion_dlib128`` (:mod:`biogate.exporters.tra
     nice -n 10 biogate train face_inversion_dlib128 --data folders:/data/faces \
         --set encoder=bundles/face_embed_dlib --out runs/inversion --epochs 20
 
-This module keeps the pieces ``biogate audit`` and ``examples/template_audit.py`` use:
+This module keeps the pieces ``biogate audit`` and ``examples/template_audit.py`` use, and its
+command builds the audit's pairs cache and held-out templates (no training)::
+
+    python -m biogate.exporters.training.train_inversion --encoder bundles/face_embed_dlib \
+        --cache /tmp/inv/data.npz --heldout-templates /tmp/inv/heldout.npz
+
 
 1. :func:`build_cache` builds the identities of :mod:`biogate.exporters.audit.data` (109 identities /
    1160 images by default), queries the encoder (any Engine; ``torch`` uses the PyTorch rebuild of
@@ -17,6 +22,7 @@ This module keeps the pieces ``biogate audit`` and ``examples/template_audit.py`
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -122,3 +128,35 @@ def evaluate_l1(model, emb, targets, batch: int = 64) -> float:
                 emb[k : k + batch]
             )
     return total / max(1, len(emb))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the pairs cache and the held-out templates file the audit uses (training: ``biogate train``)."""
+    p = argparse.ArgumentParser(description=main.__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--encoder", default="bundles/face_embed_dlib", help="embedder bundle, or 'torch'")
+    p.add_argument(
+        "--cache", type=Path, default=Path("/tmp/biogate_inversion/data.npz"), help="pairs cache (npz)"
+    )
+    p.add_argument("--rebuild", action="store_true", help="rebuild the cache even if it exists")
+    p.add_argument("--views-photo", type=int, default=39, help="augmented captures per colour photograph")
+    p.add_argument("--views-lfw", type=int, default=7, help="augmented captures per LFW crop")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--heldout-templates", type=Path, help="write the test identities' templates (npz)")
+    args = p.parse_args(argv)
+    data = (
+        load_cache(args.cache)
+        if args.cache.is_file() and not args.rebuild
+        else build_cache(args.encoder, args.cache, args.views_photo, args.views_lfw, args.seed)
+    )
+    prep = prepare(data, seed=args.seed)
+    print(
+        f"{data['describe']}; train {len(prep['train_ids'])} identities / {len(prep['train'])} images, "
+        f"test {len(prep['test_ids'])} identities / {len(prep['test'])} images (disjoint)"
+    )
+    if args.heldout_templates:
+        print(f"held-out templates -> {save_heldout_templates(data, prep, args.heldout_templates)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -173,7 +173,7 @@ def train_step(
     """
     autocast = step.autocast if step is not None else contextlib.nullcontext
     backward = step.backward if step is not None else torch.Tensor.backward
-    update = step.step if step is not None else torch.optim.Optimizer.step
+    update = step.step if step is not None else (lambda opt: opt.step())
     gen.train()
     with autocast():
         out = gen(image)

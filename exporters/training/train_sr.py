@@ -250,7 +250,7 @@ def load_net(path: Path) -> torch.nn.Module:
 
     if not Path(path).is_file():
         raise ConfigError(
-            f"no SR weights at {path}; train them with `python -m biogate.exporters.training.train_sr`"
+            f"no SR weights at {path}; train a model with `biogate train face_sr` (docs/training.md)"
         )
     blob = torch.load(path, map_location="cpu", weights_only=True)
     if blob["arch"] == "rdn":

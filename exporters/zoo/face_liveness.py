@@ -7,11 +7,12 @@ the identity network are training-only and never exported. The SDK wrapper is
 
 Evaluation (and the INT8 gate) is ISO/IEC 30107-3 ACER at the *shipped* threshold on held-out
 genuine faces and the simulated attacks of :mod:`biogate.exporters.pad` — exactly what a device
-running the bundle would decide. Retrain the shipped weights (round 3, docs/liveness.md) with::
+running the bundle would decide. The shipped weights (round 3, docs/liveness.md) came from the
+pre-harness trainer; ``biogate train`` runs the same recipe into a bundle (docs/training.md)::
 
-    nice -n 5 python -m biogate.exporters.training.train_liveness --data portraits --fold 0 --augment mild \
-        --delta-norm relative --epochs 2000 --lr 5e-4 --d-lr-scale 0.2 --batch 8 --identity-batch 4 \
-        --run-seed 4 --out exporters/weights/liveness_tiny.pt
+    nice -n 5 biogate train face_liveness --data portraits --seed 4 --steps 2000 --batch 8 --lr 5e-4 \
+        --set delta_norm=relative --set d_lr_scale=0.2 --set identity_batch=4 \
+        --set val_captures=12 --set test_rounds=4 --out runs/liveness
 
 torch is imported only inside functions, so ``registry.load_all`` stays light.
 """

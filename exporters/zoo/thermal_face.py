@@ -10,9 +10,10 @@ Evaluation (and the INT8 gate) runs on a held-out generated set — identities a
 never seen in training — and reports ``temp_mae_c`` (model head vs. core temperature) and
 ``id_top1`` (thermal-only 1:N against a gallery of 3 enrolment captures per person). The gated
 metric ``screening_loss`` is their sum ``temp_mae_c + (1 − id_top1)``: INT8 may cost at most ``int8_budget``
-of it (0.03: e.g. 0.03 °C of MAE, or 3 points of top-1, or a mix). Retrain with::
+of it (0.03: e.g. 0.03 °C of MAE, or 3 points of top-1, or a mix). Retrain into a bundle with
+``biogate train`` (docs/training.md)::
 
-    nice -n 10 python -m biogate.exporters.training.train_thermal --out exporters/weights
+    nice -n 10 biogate train thermal_face --data thermal-sim --out runs/thermal
 
 torch is imported only inside functions, so ``registry.load_all`` stays light.
 """
