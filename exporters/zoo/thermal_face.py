@@ -74,7 +74,13 @@ def identity_top1(embeddings: np.ndarray, ids: np.ndarray, captures: np.ndarray,
 
 def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
     """Temperature MAE/p95 (°C, model head, blackbody-corrected) and thermal-only identity top-1."""
-    data = heldout_set()
+    return evaluate_set(infer, heldout_set(), GALLERY_CAPTURES, batch)
+
+
+def evaluate_set(
+    infer: InferFn, data: dict[str, np.ndarray], gallery: int, batch: int = 64
+) -> dict[str, float]:
+    """The held-out figures of any crops set (``ir``, ``core``, ``identity``, ``capture`` arrays)."""
     embs, temps = [], []
     for k in range(0, len(data["core"]), batch):
         out = infer({"thermal": np.ascontiguousarray(data["ir"][k : k + batch], dtype=np.float32)})
@@ -82,7 +88,7 @@ def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
         temps.append(np.asarray(out["temperature"]).reshape(-1))
     emb, temp = np.concatenate(embs), np.concatenate(temps)
     err = np.abs(temp - data["core"])
-    top1 = identity_top1(emb, data["identity"], data["capture"], GALLERY_CAPTURES)
+    top1 = identity_top1(emb, data["identity"], data["capture"], gallery)
     mae = float(err.mean())
     return {
         "metric": mae + (1.0 - top1),

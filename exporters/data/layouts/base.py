@@ -170,6 +170,17 @@ def folder(arg: str, kind: str) -> Path:
     return path
 
 
+def count_arg(arg: str, spec: str, default: int, form: str, example: str) -> int:
+    """The positive integer after a builtin layout's colon (``default`` without one)."""
+    try:
+        value = int(arg) if arg else default
+    except ValueError:
+        raise ConfigError(f"--data {spec}: expected {form}, e.g. {example}") from None
+    if value < 1:
+        raise ConfigError(f"--data {spec}: expected {form} with a positive number, e.g. {example}")
+    return value
+
+
 def image_files(root: Path) -> list[Path]:
     """Image files below ``root`` (any depth, hidden files skipped), sorted."""
     return sorted(

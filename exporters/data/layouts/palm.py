@@ -24,7 +24,7 @@ import numpy as np
 
 from biogate.errors import ConfigError
 
-from .base import DataSet, Item, file_size, folder
+from .base import DataSet, Item, count_arg, file_size, folder
 
 _LIVE = {"1": 1, "live": 1, "0": 0, "fake": 0}
 
@@ -85,12 +85,7 @@ def load_palm_dicom(arg: str, spec: str) -> DataSet:
 
 def load_palm_sim(arg: str, spec: str) -> DataSet:
     """``palm-sim[:DIVISOR]``: the simulator's train/val/test splits (fixed seeds, different subjects)."""
-    try:
-        divisor = int(arg) if arg else 1
-    except ValueError:
-        raise ConfigError(f"--data {spec}: expected palm-sim[:DIVISOR], e.g. palm-sim:10") from None
-    if divisor < 1:
-        raise ConfigError(f"--data {spec}: DIVISOR must be at least 1")
+    divisor = count_arg(arg, spec, 1, "palm-sim[:DIVISOR]", "palm-sim:10")
     from biogate.exporters.training.train_palm import SPLITS
 
     items, parts = [], {}

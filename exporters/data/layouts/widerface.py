@@ -28,7 +28,7 @@ import numpy as np
 
 from biogate.errors import ConfigError
 
-from .base import DataSet, Item, file_reader, file_size, folder
+from .base import DataSet, Item, count_arg, file_reader, file_size, folder
 
 PARTS = ("train", "val")
 
@@ -95,12 +95,7 @@ def load_widerface(arg: str, spec: str) -> DataSet:
 
 def load_composites(arg: str, spec: str) -> DataSet:
     """``composites[:N]``: N virtual composites (default 4096), 48 validation ones, the held-out photo."""
-    try:
-        n = int(arg) if arg else 4096
-    except ValueError:
-        raise ConfigError(f"--data {spec}: expected composites[:N], e.g. composites:4096") from None
-    if n < 1:
-        raise ConfigError(f"--data {spec}: N must be at least 1")
+    n = count_arg(arg, spec, 4096, "composites[:N]", "composites:4096")
     items = [Item(f"composite/train/{i}", "train") for i in range(n)]
     items += [Item(f"composite/val/{i}", "val") for i in range(48)]
     items.append(Item("photo/insightface:t1.jpg", "held-out"))

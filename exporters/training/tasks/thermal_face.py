@@ -186,7 +186,7 @@ class ThermalTask(Task):
 
     def evaluate(self, infer: InferFn, batch: int = 64) -> dict[str, float]:
         """Temperature MAE / p95 (°C) and thermal-only 1:N top-1 of the test identities."""
-        from biogate.exporters.zoo.thermal_face import identity_top1
+        from biogate.exporters.zoo.thermal_face import evaluate_set
 
         data = self.sets["test"][0]
         if int(np.bincount(data["identity"]).min()) <= self.config.gallery:
@@ -194,23 +194,7 @@ class ThermalTask(Task):
                 f"{self.env.data.spec}: every test identity needs more than gallery={self.config.gallery} "
                 "captures"
             )
-        embs, temps = [], []
-        for k in range(0, len(data["core"]), batch):
-            out = infer({"thermal": np.ascontiguousarray(data["ir"][k : k + batch], dtype=np.float32)})
-            embs.append(np.asarray(out["embedding"]))
-            temps.append(np.asarray(out["temperature"]).reshape(-1))
-        emb, temp = np.concatenate(embs), np.concatenate(temps)
-        err = np.abs(temp - data["core"])
-        top1 = identity_top1(emb, data["identity"], data["capture"], self.config.gallery)
-        mae = float(err.mean())
-        return {
-            "metric": mae + (1.0 - top1),
-            "screening_loss": mae + (1.0 - top1),
-            "temp_mae_c": mae,
-            "temp_p95_abs_err_c": float(np.percentile(err, 95)),
-            "id_top1": top1,
-            "samples": float(len(err)),
-        }
+        return evaluate_set(infer, data, self.config.gallery, batch)
 
     def export_spec(self, training: dict[str, Any]) -> ModelSpec:
         from biogate.exporters import registry
