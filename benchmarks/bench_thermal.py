@@ -85,7 +85,9 @@ def main() -> int:
 
     gen = ThermalFaceGenerator(seed=0, split="heldout")
     people = range(1000, 1000 + args.identities)
-    with_bb = ThermalFace.from_bundle(str(bundle_root), ThermalConfig(), providers="cpu", threads=1)
+    with_bb = ThermalFace.from_bundle(  # measured, not deciding: an unfit bundle is measured too
+        str(bundle_root), ThermalConfig(), providers="cpu", threads=1, require_fit=False
+    )
     no_bb = ThermalFace(
         with_bb.engine,
         ThermalConfig(**{k: getattr(with_bb.config, k) for k in with_bb.config.__dataclass_fields__}),

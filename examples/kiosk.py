@@ -3,10 +3,12 @@
     python examples/kiosk.py --config examples/kiosk.toml
     python examples/kiosk.py --config /etc/biogate/kiosk.toml --duration 60
 
-Camera → sharpest frames → face detection → silent liveness → embedding → encrypted gallery
-match → (thermal temperature) → policy → authenticated gate command, with an audit log of
-every decision.  Equivalent to ``biogate run --config FILE``; this script is the readable
-version to copy into an integration.  See docs/kiosk.md for every configuration key.
+Camera → sharpest frames → face detection → liveness (the thermal skin check; the RGB model
+only when it is fit) → embedding → encrypted gallery match → thermal temperature → policy →
+authenticated gate command, with an audit log of every decision.  It refuses to start when a
+deciding model is unfit or a bundle is not signed by a trusted key (docs/security.md).
+Equivalent to ``biogate run --config FILE``; this script is the readable version to copy into an
+integration.  See docs/kiosk.md for every configuration key.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def main() -> int:
     except BiogateError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
+    for line in kiosk.notices:  # e.g. an unfit model allowed by [models] allow_unfit
+        print(f"kiosk: {line}", file=sys.stderr, flush=True)
     t_end = time.monotonic() + args.duration if args.duration else None
     with kiosk:
         try:

@@ -31,6 +31,9 @@ def main() -> int:
     parser.add_argument("--sr", help="palm SR bundle (omit with a raw-trained liveness bundle)")
     parser.add_argument("--log", help="decision log folder for the hard-example loop")
     parser.add_argument("--scans", type=int, default=None, help="stop after N scans")
+    parser.add_argument(
+        "--allow-unfit", action="store_true", help="run a liveness bundle that misses its fitness budget"
+    )
     args = parser.parse_args()
     try:
         log = None
@@ -38,8 +41,12 @@ def main() -> int:
             from biogate.models.palm_log import DecisionLog
 
             log = DecisionLog(args.log)
+        liveness = PalmLiveness.from_bundle(args.liveness, require_fit=not args.allow_unfit)
+        for verdict in liveness.verdicts:
+            if not verdict.fit:
+                print(f"palm_scanner: WARNING: UNFIT MODEL DECIDES: {verdict.message()}", file=sys.stderr)
         scanner = PalmScanner(
-            PalmLiveness.from_bundle(args.liveness),
+            liveness,
             sr=PalmSR.from_bundle(args.sr) if args.sr else None,
             quality=PalmQuality(),
             log=log,

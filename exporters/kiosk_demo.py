@@ -31,8 +31,6 @@ KIOSK_MODELS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "face_embed_dlib", "fa
 KIOSK_MODELS_NO_LIVENESS = KIOSK_MODELS[:-1]
 FRAME_W, FRAME_H = 640, 480
 PAPER_C = 22.5  # a print held up at the kiosk, a little above the 22 °C room
-#: The RGB silent-liveness model decides only if its own evaluation shows it fit (ACER at most this).
-LIVENESS_FIT_ACER = 0.10
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,8 @@ VISITORS = (
 #: The files the kiosk bundles are made from (nets, registry modules, weights, the exporter).
 _KIOSK_SOURCES = (
     "nets/mtcnn.py", "nets/dlib_resnet.py", "nets/liveness.py", "zoo/mtcnn*.py", "zoo/face_embed*.py",
-    "zoo/face_liveness.py", "weights/liveness_*", "nets/dlib_reader.py", "export/build.py",
-    "export/onnx_export.py",
+    "zoo/face_liveness.py", "weights/liveness_*", "nets/dlib_reader.py", "convert/build.py",
+    "convert/onnx_export.py", "convert/bundle_writer.py", "registry.py",
 )  # fmt: skip
 
 
@@ -230,14 +228,6 @@ class ScriptedThermal:
         pass
 
 
-def _liveness_acer(bundle: Path) -> float:
-    """The FP32 ACER the exporter measured for the liveness bundle (1.0 if it is missing)."""
-    import json
-
-    metrics = json.loads((bundle / "manifest.json").read_text()).get("metrics", {})
-    return float(metrics.get("fp32", {}).get("acer", 1.0))
-
-
 def _enrol(bundles: Path, gallery, views: dict[str, np.ndarray], log) -> None:
     from biogate.models import FaceEmbedder, MTCNNDetector
 
@@ -322,16 +312,17 @@ def run_kiosk_demo(
         _enrol(bundles, gallery, walkup.enrol_views(), print)
 
     source = "thermal"
-    if liveness:
-        acer = _liveness_acer(bundles / "face_liveness")
-        source = "both" if acer <= LIVENESS_FIT_ACER else "thermal"
+    if liveness:  # the SDK's fitness contract decides whether the RGB model may decide
+        from biogate.bundle import open_bundle
+
+        fitness = open_bundle(bundles / "face_liveness").fitness("liveness")
+        source = "both" if fitness.fit else "thermal"
         verdict = (
-            "decides together with the thermal skin check"
-            if source == "both"
-            else f"above {LIVENESS_FIT_ACER:.2f}: its Δ is logged, the thermal skin check decides "
-            "(docs/liveness.md)"
+            "it decides together with the thermal skin check"
+            if fitness.fit
+            else "its Δ is logged, the thermal skin check decides (docs/security.md)"
         )
-        print(f"  RGB liveness model (seed 004): ACER {acer:.3f} on its own evaluation -> {verdict}")
+        print(f"  RGB liveness model (seed 004): {fitness.message()} -> {verdict}")
     print("3. gate controller firmware on a pseudo-terminal")
     key = load_key(str(gate_key_file))
     bb_roi, bb_c = ScriptedThermal.blackbody()

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from biogate.bundle.fitness import ROLES
 from biogate.errors import ConfigError
 
 #: ``infer(inputs) -> outputs``: a PyTorch, ONNX Runtime or TensorRT forward pass over numpy dicts.
@@ -80,6 +81,11 @@ class ModelSpec:
         int8_exclude_ops: op types that always stay FP32 in the INT8 model.
         training: the manifest's ``training`` section (data, split, world size, steps, seed,
             held-out metrics) when the weights come from ``biogate train``; empty otherwise.
+        role: the part the model plays in an access decision — ``detector``, ``embedder``,
+            ``liveness`` or ``thermal`` (:data:`biogate.bundle.fitness.BUDGETS` names the metrics
+            ``evaluate`` must return for it) — or ``""`` for a model that decides nothing.
+        evaluation: one line naming the held-out data ``evaluate`` measures on (the manifest's
+            ``fitness.evaluation``; default: ``description``).
     """
 
     name: str
@@ -106,6 +112,8 @@ class ModelSpec:
     parity_min_cosine: float = 0.9999  # cosine floor of FP32 ONNX vs PyTorch outputs
     int8_exclude_ops: tuple[str, ...] = ()  # op types always kept in FP32 (e.g. a final Softmax)
     training: dict[str, Any] = field(default_factory=dict)  # biogate train's record (manifest "training")
+    role: str = ""  # deciding role (fitness contract) or "" for none
+    evaluation: str = ""  # the held-out evaluation, in one line, for the manifest's fitness section
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -125,6 +133,8 @@ def read_record(path: Path) -> dict[str, Any]:
 
 def register(spec: ModelSpec) -> ModelSpec:
     """Add ``spec``; a second model with the same name is an error."""
+    if spec.role and spec.role not in ROLES:
+        raise ConfigError(f"model {spec.name!r}: role {spec.role!r} is not one of {', '.join(ROLES)}")
     if spec.name in _REGISTRY and _REGISTRY[spec.name] is not spec:
         raise ConfigError(f"model {spec.name!r} is registered twice")
     _REGISTRY[spec.name] = spec

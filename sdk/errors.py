@@ -41,6 +41,10 @@ class BundleError(BiogateError):
     """A model bundle is missing a file, has a bad manifest, or fails its hash check."""
 
 
+class UnfitModelError(BundleError):
+    """A deciding model's own held-out evaluation misses its budget, and no override names it."""
+
+
 class EngineError(BiogateError):
     """An inference engine could not be built or run (provider, shape, dtype, version)."""
 
@@ -73,4 +77,5 @@ __all__ = [
     "GateProtocolError",
     "SourceDisconnected",
     "SourceError",
+    "UnfitModelError",
 ]

@@ -5,7 +5,8 @@ Stages, each a small module of its own: build the trained PyTorch module → ONN
 (:mod:`~biogate.exporters.convert.parity`) → FP32 metric with the model's own evaluation → optional
 INT8 with the accuracy gate (:mod:`~biogate.exporters.convert.int8`) and CPU latency of both →
 TensorRT calibration cache and explicit-quantization check → ``manifest.json`` with every
-file's sha256, verified by the device-side reader before ``export`` returns.
+file's sha256 and, for a deciding model, its fitness verdict → ``manifest.sig`` (Ed25519), all
+verified by the device-side reader before ``export`` returns.
 
 The bundle is assembled in a temporary sibling directory and moved into place at the end,
 so a failed export never leaves a half-written bundle behind.
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from biogate.bundle import Bundle, open_bundle
+from biogate.bundle.signing import SigningKey, load_or_create_signing_key
 from biogate.engine.precision import MIN_SPEEDUP
 from biogate.exporters import registry
 from biogate.exporters.registry import ModelSpec
@@ -59,6 +61,7 @@ def export(
     trt: bool = False,
     trt_precisions: tuple[str, ...] = ("fp16",),
     progress: Progress | None = None,
+    signing_key: SigningKey | str | Path | None = None,
 ) -> Bundle:
     """Export ``model`` (a registered name or a :class:`ModelSpec`) to ``out_dir/<name>/``.
 
@@ -77,6 +80,8 @@ def export(
         trt: also build TensorRT engines into ``engines/`` (needs tensorrt on this machine).
         trt_precisions: engine precisions to build with ``trt``.
         progress: called with a short stage name as each stage starts (the CLI's tqdm).
+        signing_key: the Ed25519 key (or its file) that signs ``manifest.json``; default this
+            user's key, created on first use (:mod:`biogate.bundle.signing`).
 
     Returns:
         The verified :class:`biogate.bundle.Bundle`.
@@ -89,6 +94,8 @@ def export(
     from biogate.exporters.convert.calibration import CalibrationDataReader, resolve_method
 
     spec = _resolve(model)
+    # Resolve the key first: a missing or unreadable key must fail before minutes of export.
+    key = signing_key if isinstance(signing_key, SigningKey) else load_or_create_signing_key(signing_key)
     note = progress or (lambda stage: log.info("%s: %s", spec.name, stage))
     method = resolve_method(calib_method or spec.calib_method)
     out_dir = Path(out_dir)
@@ -167,14 +174,14 @@ def export(
         }
         note("manifest")
         sections["export"]["seconds"] = round(time.perf_counter() - started, 2)
-        write_manifest(work, spec, metrics=metrics, recommended_precision=recommended, **sections)
+        write_manifest(work, spec, key, metrics=metrics, recommended_precision=recommended, **sections)
         if final.exists():
             shutil.rmtree(final)  # the old bundle's device-built engines are stale too
         work.rename(final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    bundle = open_bundle(final)
+    bundle = open_bundle(final, trusted_keys=[key.public])
     if trt:
         note("tensorrt")
         from biogate.exporters.convert.trt import build_bundle_engines

@@ -115,5 +115,7 @@ register(
         ),
         calibration_description="real training photographs letterboxed to 320x320 at four rotations",
         calib_samples=12,
+        role="detector",
+        evaluation="the held-out real group photograph at 0/90/180/270 degrees (24 faces)",
     )
 )

@@ -177,5 +177,10 @@ register(
             "Evaluated on held-out genuine faces and simulated print/replay/partial attacks."
         ),
         calibration_description="genuine validation face captures (exporters.face_data, validation split)",
+        role="liveness",
+        evaluation=(
+            "held-out genuine faces and every simulated attack species of exporters.pad "
+            "(ACER and worst-species APCER at the shipped threshold; docs/liveness.md)"
+        ),
     )
 )

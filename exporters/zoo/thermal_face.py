@@ -157,5 +157,7 @@ SPEC = register(
             "real thermal data was used. Evaluated on held-out generated identities and ambients."
         ),
         calibration_description=f"generated thermal face crops, training split, hash {_calibration_hash()}",
+        role="thermal",
+        evaluation="held-out generated identities 1000-1029 and ambients (model head vs core temperature)",
     )
 )

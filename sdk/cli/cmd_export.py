@@ -45,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trt", action="store_true", help="also build TensorRT engines (needs tensorrt + a GPU)"
     )
     parser.add_argument(
+        "--signing-key",
+        default=None,
+        metavar="KEY",
+        help="Ed25519 key that signs each manifest (default: $BIOGATE_SIGNING_KEY or this user's "
+        "~/.config/biogate/signing/bundle_signing.key, created on first export)",
+    )
+    parser.add_argument(
         "--trt-precision",
         action="append",
         choices=("fp32", "fp16", "int8"),
@@ -95,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.trt:
         stages.append("tensorrt")
+    from biogate.bundle.signing import load_or_create_signing_key
+
+    key = load_or_create_signing_key(args.signing_key)  # before minutes of work: fail fast
+    print(f"signing with {key.path} ({key.public.key_id})")
     started = time.perf_counter()
     out = Path(args.out)
     failed: list[str] = []
@@ -120,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
                 trt=args.trt,
                 trt_precisions=tuple(args.trt_precision or ["fp16"]),
                 progress=progress,
+                signing_key=key,
             )
         except Exception as exc:  # one model's failure must not stop --all; never a traceback
             bar.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from ..errors import ConfigError
@@ -31,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scan.add_argument("--log", help="decision log folder for the hard-example loop")
     scan.add_argument("--max-frames", type=int, default=None)
     scan.add_argument("--no-quality", action="store_true", help="skip the re-scan check")
+    scan.add_argument(
+        "--allow-unfit",
+        action="store_true",
+        help="run a liveness bundle whose own evaluation misses its budget (each decision says so)",
+    )
     scan.add_argument("--json", action="store_true", help="one JSON object per decision")
 
     sim = sub.add_parser("simulate", help="write simulated palm radiographs as a DICOM export folder")
@@ -68,7 +74,14 @@ def _scan(args: argparse.Namespace) -> int:
     from ..models.palm import PalmLiveness, PalmQuality, PalmScanner, PalmSR
     from ..models.palm_log import DecisionLog
 
-    liveness = PalmLiveness.from_bundle(args.liveness, threshold=args.threshold)
+    liveness = PalmLiveness.from_bundle(
+        args.liveness, threshold=args.threshold, require_fit=not args.allow_unfit
+    )
+    unfit = [v.message() for v in liveness.verdicts if not v.fit]
+    for line in unfit:
+        print(
+            f"biogate palm: WARNING: UNFIT MODEL DECIDES (allowed by --allow-unfit): {line}", file=sys.stderr
+        )
     scanner = PalmScanner(
         liveness,
         PalmSR.from_bundle(args.sr) if args.sr else None,
@@ -81,6 +94,8 @@ def _scan(args: argparse.Namespace) -> int:
             row.update(score=round(d.liveness.score, 4), live=d.liveness.is_live)
         if d.quality.reasons:
             row["rescan"] = d.quality.reasons
+        if unfit:
+            row["unfit_model"] = liveness.bundle.name if liveness.bundle else "liveness"
         print(
             json.dumps(row) if args.json else "  ".join(f"{k}={v}" for k, v in row.items() if v is not None)
         )

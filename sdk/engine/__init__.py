@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..bundle import Bundle, open_bundle
+from ..bundle import Bundle, Trusted, open_bundle
 from ..errors import ConfigError
 from .base import Engine, EngineInfo, TensorInfo
 from .precision import auto_cpu_precision, check_precision, require_int8
@@ -42,25 +42,32 @@ def load(
     backend: str = "auto",
     precision: str = "auto",
     allow_unfit: bool = False,
+    trusted_keys: Trusted = None,
     **options: Any,
 ) -> Engine:
     """Verify ``bundle`` and return a ready (warmed-up) :class:`Engine`.
 
     Args:
-        bundle: bundle directory (verified: sha256 of every file) or an open :class:`Bundle`.
+        bundle: bundle directory (verified by :func:`biogate.bundle.open_bundle`: signature under a
+            trusted key, manifest structure and thresholds, no links, sha256 of every file) or an
+            open :class:`Bundle`.
         backend: ``auto`` | ``onnxruntime`` | ``tensorrt``.
         precision: ``auto`` | ``fp32`` | ``fp16`` | ``int8``.
-        allow_unfit: run INT8 even though the bundle's accuracy gate rejected it.
+        allow_unfit: run INT8 even though the bundle's accuracy gate rejected it (the INT8 gate;
+            a deciding model's *fitness* is judged by :mod:`biogate.models.base`).
+        trusted_keys: public keys to accept signatures from (default: the device's trust set,
+            :class:`biogate.bundle.TrustStore`).
         **options: backend options — ONNX Runtime: ``providers`` (``cpu``/``cuda``/``tensorrt``
             or a list; default ``cpu``), ``threads``, ``warmup``, ``reuse_outputs``, ``cache_dir``,
             ``max_batch``, ``dla_core``; TensorRT: ``cache_dir``, ``max_batch``, ``dla_core``,
             ``workspace_mb``, ``rebuild``, ``warmup``.
 
     Raises:
-        BundleError: tampered/truncated bundle.  EngineError: missing provider, mismatched
-        engine that cannot be rebuilt, unusable precision.  ConfigError: bad option value.
+        BundleError: unsigned, untrusted or tampered bundle; a link; a malformed manifest.
+        EngineError: missing provider, mismatched engine that cannot be rebuilt, unusable
+        precision.  ConfigError: bad option value.
     """
-    b = open_bundle(bundle)
+    b = open_bundle(bundle, trusted_keys=trusted_keys)
     backend = str(backend).lower()
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")

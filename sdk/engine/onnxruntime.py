@@ -107,10 +107,10 @@ class OnnxRuntimeEngine(Engine):
             )
         requested = resolve_providers(providers)
         on_cpu = requested == ["CPUExecutionProvider"]
+        model_file = "model.onnx"
         if precision == "int8":
-            self._file = bundle.path(int8_choice(bundle, "cpu" if on_cpu else "gpu")["file"])
-        else:
-            self._file = bundle.path("model.onnx")
+            model_file = int8_choice(bundle, "cpu" if on_cpu else "gpu")["file"]
+        self._file = bundle.path(model_file)
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
@@ -124,7 +124,9 @@ class OnnxRuntimeEngine(Engine):
             else:
                 with_options.append(name)
         try:
-            self._session = ort.InferenceSession(str(self._file), options, providers=with_options)
+            # From the re-verified bytes, not the path: what runs is what was hashed and signed.
+            model = bundle.read(model_file)
+            self._session = ort.InferenceSession(model, options, providers=with_options)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/RuntimeException types
             raise EngineError(f"ONNX Runtime could not load {self._file}: {exc}") from exc
         self._in_use = list(self._session.get_providers())

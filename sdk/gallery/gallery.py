@@ -14,7 +14,6 @@ writing; other processes see its changes after :meth:`Gallery.reload`.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import GalleryError
+from ..errors import BundleError, GalleryError
 from .cancelable import CancelableTransform
 from .crypto import GalleryKey, TemplateCipher, check_key_location
 from .index import TemplateIndex, normalise
@@ -90,29 +89,21 @@ def _check_identity(identity_id: Any, name: Any) -> None:
 
 
 def threshold_from_manifest(bundle: str | Path | Any, key: str = "cosine") -> float:
-    """The cosine decision threshold from an embedder bundle's ``manifest.json`` ``thresholds``.
+    """The cosine decision threshold of an embedder bundle, read from the *verified* bundle.
 
-    ``bundle`` is a bundle directory, its ``manifest.json`` or an object with a ``manifest`` dict.
+    ``bundle`` is a bundle directory, its ``manifest.json`` or an open :class:`biogate.bundle.Bundle`;
+    the bundle is opened like every model's (signature, hashes, threshold ranges:
+    :func:`biogate.bundle.open_bundle`), so a tampered manifest can never set the threshold.
     """
-    manifest = getattr(bundle, "manifest", None)
-    where = str(bundle)
-    if manifest is None:
+    from ..bundle import Bundle, open_bundle
+
+    if not isinstance(bundle, Bundle):
         path = Path(bundle)
-        path = path / "manifest.json" if path.is_dir() else path
-        where = str(path)
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise GalleryError(f"cannot read embedder manifest {where!r}: {exc}") from exc
-    thresholds = manifest.get("thresholds") or {}
-    if key not in thresholds:
-        raise GalleryError(
-            f"manifest {where!r} has no thresholds[{key!r}]; it has: {', '.join(thresholds) or 'none'}"
-        )
+        bundle = open_bundle(path.parent if path.name == "manifest.json" else path)
     try:
-        return float(thresholds[key])
-    except (TypeError, ValueError):
-        raise GalleryError(f"thresholds[{key!r}] of {where!r} is not a number: {thresholds[key]!r}") from None
+        return bundle.threshold(key)
+    except BundleError as exc:  # a missing key is the gallery caller's mistake
+        raise GalleryError(str(exc)) from None
 
 
 class Gallery:

@@ -15,6 +15,7 @@ from ..pipeline.stage import Stage
 from .audit import AuditLog
 from .config import KioskConfig
 from .decide import DecisionRecord, DecisionSink
+from .fitness import FitnessGate, ModelUse, check_names
 from .policy import DecisionPolicy
 from .stages import (
     DetectStage,
@@ -80,34 +81,75 @@ class Kiosk:
 
 
 def _engine_options(config: KioskConfig) -> dict[str, Any]:
-    return {"threads": config.models.threads}
+    """Engine and bundle-loading options: threads, and the trust set (``[models] trusted_keys``)."""
+    m = config.models
+    keys = check_names(m.trusted_keys, "trusted_keys", "kiosk config")
+    # require_fit=False: the FitnessGate decides, knowing which models decide and the overrides.
+    opts: dict[str, Any] = {"threads": m.threads, "require_fit": False}
+    if keys:
+        opts["trusted_keys"] = [config.resolve(k) for k in keys]
+    return opts
+
+
+def _check_liveness_sources(config: KioskConfig) -> bool:
+    """Whether the RGB liveness model decides; a liveness policy that cannot be met is an error."""
+    policy, m = config.policy, config.models
+    if not policy.require_liveness:
+        return False
+    source = policy.liveness_source
+    if source in ("thermal", "both") and not config.thermal.enabled:
+        raise ConfigError(
+            f"{config.name}: policy.require_liveness with liveness_source = {source!r} needs [thermal] "
+            "enabled = true (the thermal "
+            "skin check stops printed photos and screens); an RGB-only kiosk needs liveness_source = "
+            "'rgb' and a liveness model fit for it (docs/security.md)"
+        )
+    if source in ("rgb", "both") and not m.liveness:
+        raise ConfigError(
+            f"{config.name}: policy.require_liveness with liveness_source = {source!r} needs [models] "
+            "liveness (the RGB model)"
+        )
+    return source in ("rgb", "both")
 
 
 def build_stages(
-    config: KioskConfig, gallery: Any, thermal_source: Any = None, notices: list[str] | None = None
+    config: KioskConfig,
+    gallery: Any,
+    thermal_source: Any = None,
+    notices: list[str] | None = None,
+    gate: FitnessGate | None = None,
 ) -> list[Stage]:
     """The stage list for ``config`` (models loaded from their bundles).
 
     Lines for the start-up banner (the match threshold in force, overrides) go to ``notices``.
+    Every model goes through :func:`biogate.models.base.load_bundle` (signature, hashes,
+    thresholds); ``gate`` (a :class:`~biogate.kiosk.fitness.FitnessGate`, made from
+    ``[models] allow_unfit`` when not given) refuses an unfit model that decides.
     """
     from ..models import FaceEmbedder, FaceLiveness, MTCNNDetector
 
     m = config.models
     if not m.detector or not m.embedder:
         raise ConfigError("kiosk config [models]: detector and embedder bundles are required")
-    if config.policy.require_liveness and not m.liveness:
-        raise ConfigError("kiosk config: policy.require_liveness is set but [models] liveness is empty")
+    rgb_decides = _check_liveness_sources(config)
+    gate = gate if gate is not None else FitnessGate(m.allow_unfit)
     opts = _engine_options(config)
     sel = config.selection
+    detector = MTCNNDetector.from_bundles(config.resolve(m.detector), min_face=m.min_face_px, **opts)
+    gate.add(ModelUse("detector", detector, True))
     stages: list[Stage] = [
         SharpnessGate(sel.every, sel.metric, sel.window_s, sel.keep_ratio, sel.min_score),
-        DetectStage(
-            MTCNNDetector.from_bundles(config.resolve(m.detector), min_face=m.min_face_px, **opts),
-            m.min_face_px,
-        ),
+        DetectStage(detector, m.min_face_px),
     ]
     if m.liveness:
-        stages.append(LivenessStage(FaceLiveness.from_bundle(config.resolve(m.liveness), **opts)))
+        liveness = FaceLiveness.from_bundle(config.resolve(m.liveness), **opts)
+        why = (
+            f"policy.liveness_source = {config.policy.liveness_source!r}: its score is only logged"
+            if config.policy.require_liveness
+            else "policy.require_liveness = false: its score is only logged"
+        )
+        gate.add(ModelUse("liveness", liveness, rgb_decides, why))
+        stages.append(LivenessStage(liveness))
     if m.super_resolution:
         from ..models import Refiner, SuperResolver
 
@@ -118,6 +160,7 @@ def build_stages(
     elif m.refine:
         raise ConfigError("kiosk config [models]: refine needs super_resolution (it refines the SR output)")
     embedder = FaceEmbedder.from_bundle(config.resolve(m.embedder), **opts)
+    gate.add(ModelUse("embedder", embedder, True))
     threshold, notice = config.gallery.match_threshold(
         embedder.thresholds.get("cosine"), config.resolve(m.embedder), f"{config.name} [gallery]"
     )
@@ -137,13 +180,14 @@ def build_stages(
             else {"blackbody_roi": tuple(t.blackbody_roi), "blackbody_c": t.blackbody_c}
         )
         tcfg = ThermalModelConfig(alarm_c=config.policy.fever_c, **bb)
-        thermal = (
-            ThermalFace.from_bundle(config.resolve(m.thermal), config=tcfg, **opts)
-            if m.thermal
-            else ThermalFace(config=tcfg)
-        )
+        if m.thermal:  # its temperature raises the fever alarm: it decides
+            thermal = ThermalFace.from_bundle(config.resolve(m.thermal), config=tcfg, **opts)
+            gate.add(ModelUse("thermal", thermal, True))
+        else:  # the model-free canthus estimate: physics, no bundle to vouch for
+            thermal = ThermalFace(config=tcfg)
         h = None if config.thermal.homography is None else np.asarray(config.thermal.homography, np.float64)
         stages.append(ThermalStage(thermal_source, thermal, h, config.thermal.max_age_ms))
+    gate.check()
     return stages
 
 
@@ -198,14 +242,17 @@ def build_kiosk(
         if config.thermal.enabled and thermal_source is None:
             thermal_source = open_source(config.thermal.uri, **config.thermal.options)
             closers.append(thermal_source.close)
-        stages = build_stages(config, match_gallery, thermal_source, notices)
+        fitness = FitnessGate(config.models.allow_unfit, config.name)
+        stages = build_stages(config, match_gallery, thermal_source, notices, fitness)
         if gate is None:
             gate = open_gate(config, closers)
         audit = AuditLog(config.resolve(config.audit.path), config.audit.save_faces)
         closers.append(audit.close)
         if agent is not None:
             audit.listeners.append(agent.spool_record)
-        sink = DecisionSink(DecisionPolicy(config.policy), gate, audit, on_decision)
+        sink = DecisionSink(
+            DecisionPolicy(config.policy), gate, audit, on_decision, audit_extra=fitness.audit_fields()
+        )
         if source is None:
             source = open_source(config.source.uri, **config.source.options)
         pipeline = Pipeline(source, stages, sink, queue_size=1)
@@ -214,7 +261,11 @@ def build_kiosk(
             with contextlib.suppress(Exception):
                 close()
         raise
-    kiosk = Kiosk(pipeline, sink, closers, notices)
+    for line in fitness.warnings():
+        log.warning("%s", line)
+    for line in fitness.notes():
+        log.info("%s", line)
+    kiosk = Kiosk(pipeline, sink, closers, notices + fitness.notices())
     kiosk.fleet = agent
     return kiosk
 

@@ -60,6 +60,12 @@ class ModelsConfig(Table):
     thermal: str = ""  # optional thermal model bundle
     threads: int = checked(1, ge=1, le=256)  # ONNX Runtime intra-op threads per model
     min_face_px: int = checked(80, ge=12)  # smallest face to detect: a kiosk user fills the frame
+    # Models (by [models] key or bundle name) allowed to decide although their own evaluation
+    # misses its budget: the banner and every audit record say so (docs/security.md).
+    allow_unfit: list[str] = field(default_factory=list)
+    # Public keys bundle signatures are accepted from; empty = the device's defaults
+    # ($BIOGATE_TRUSTED_KEYS, /etc/biogate/trusted_keys/, this user's own signing key).
+    trusted_keys: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,11 @@ class DecisionSink:
         audit: AuditLog | None = None,
         on_decision: Callable[[DecisionRecord], None] | None = None,
         keep: int = 1000,
+        audit_extra: dict[str, Any] | None = None,
     ) -> None:
         self.policy = policy
+        #: Written into every audit record (the overrides in force: unfit models, unsigned bundles).
+        self.audit_extra = dict(audit_extra or {})
         self.gate = gate
         self.audit = audit
         self.on_decision = on_decision
@@ -88,9 +91,10 @@ class DecisionSink:
                 self.records.append(record)
                 del self.records[: -self._keep]
             if self.audit is not None:
-                self.audit.write(
-                    decision, latencies, extra={"gate_error": gate_error} if gate_error else None
-                )
+                extra = dict(self.audit_extra)
+                if gate_error:
+                    extra["gate_error"] = gate_error
+                self.audit.write(decision, latencies, extra=extra or None)
             if self.on_decision is not None:
                 self.on_decision(record)
         if gate_error is not None:

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from .base import BundleModel
 from .detect_ops import apply_regression, box_quads, crop_resize, nms, square, to_rgb8
 
 Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
@@ -61,10 +62,12 @@ class FaceDetection:
         return float(max(self.box[2] - self.box[0], self.box[3] - self.box[1]))
 
 
-class FaceDetector(abc.ABC):
+class FaceDetector(BundleModel, abc.ABC):
     """Interface: :meth:`detect` returns every face in an image, best score first."""
 
     name = "face_detector"
+    ROLE = "detector"
+    TASKS = ("face_detection",)
 
     @abc.abstractmethod
     def detect(self, image: Any, order: str = "RGB") -> list[FaceDetection]:
@@ -162,19 +165,38 @@ class MTCNNDetector(FaceDetector):
         pyramid_scales(100, 100, self.min_face, self.factor)  # validates min_face/factor
         self.last_timing: dict[str, float] = {}
 
+    MODEL_OPTIONS = ("min_face", "thresholds", "factor", "nms_thresholds", "max_side", "batch")
+    NETS = ("pnet", "rnet", "onet")
+
     @classmethod
-    def from_bundles(cls, folder: str | Path, **options: Any) -> MTCNNDetector:
-        """Load ``mtcnn_pnet``, ``mtcnn_rnet``, ``mtcnn_onet`` bundles from ``folder``.
+    def from_bundles(
+        cls, folder: str | Path, *, require_fit: bool = True, trusted_keys: Any = None, **options: Any
+    ) -> MTCNNDetector:
+        """Load the ``mtcnn_pnet``, ``mtcnn_rnet``, ``mtcnn_onet`` bundles from ``folder``.
 
-        Engine options (``precision``, ``backend``, ``providers``, ``threads``) go to
-        :func:`biogate.engine.load`; the rest to the constructor.
+        Each goes through :func:`biogate.models.base.load_bundle` (signature, hashes, fitness as a
+        ``detector``); the stage thresholds are the bundles' ``thresholds["face"]`` unless given.
+        The class's ``MODEL_OPTIONS`` go to the constructor, the rest to :func:`biogate.engine.load`.
         """
-        from .. import engine
+        model_options, engine_options = cls.split_options(options)
+        loaded = [
+            cls.load(
+                Path(folder) / f"mtcnn_{n}",
+                require_fit=require_fit,
+                trusted_keys=trusted_keys,
+                **engine_options,
+            )
+            for n in cls.NETS
+        ]
+        model_options.setdefault("thresholds", [item.bundle.threshold("face") for item in loaded])
+        model = cls(*(item.engine for item in loaded), **model_options)
+        model.attach(loaded)
+        return model
 
-        keys = ("precision", "backend", "providers", "threads", "allow_unfit")
-        engine_opts = {k: options.pop(k) for k in keys if k in options}
-        nets = [engine.load(Path(folder) / f"mtcnn_{n}", **engine_opts) for n in ("pnet", "rnet", "onet")]
-        return cls(*nets, **options)
+    @classmethod
+    def from_bundle(cls, bundle: str | Path, **options: Any) -> MTCNNDetector:
+        """The cascade is three bundles: ``bundle`` is the folder that holds them (:meth:`from_bundles`)."""
+        return cls.from_bundles(bundle, **options)
 
     # -- stages ------------------------------------------------------------------------
     def _stage1(self, img: np.ndarray) -> np.ndarray:
@@ -298,7 +320,8 @@ class YoloFaceDetector(FaceDetector):
         engine: infer callable with input ``image`` (N, 3, H, W) RGB/255 and outputs ``p8``, ``p16``
             (the ``face_detect_yolo`` bundle).
         input_size: the image's longer side is resized to this (rounded to a multiple of 32).
-        score_threshold, nms_threshold: detection threshold and IoU limit (defaults: the bundle's).
+        score_threshold, nms_threshold: detection threshold and IoU limit (:meth:`from_bundle`
+            takes the bundle's; 0.5 and 0.45 for a bare engine).
     """
 
     name = "yolo_face"
@@ -310,25 +333,19 @@ class YoloFaceDetector(FaceDetector):
         score_threshold: float | None = None,
         nms_threshold: float | None = None,
     ) -> None:
-        manifest = getattr(getattr(engine, "bundle", None), "manifest", None) or {}
-        thresholds = manifest.get("thresholds") or {}
         self.engine = engine
         self.input_size = max(32, round(input_size / 32.0) * 32)
-        self.score_threshold = float(
-            score_threshold if score_threshold is not None else thresholds.get("score", 0.5)
-        )
-        self.nms_threshold = float(
-            nms_threshold if nms_threshold is not None else thresholds.get("nms", 0.45)
-        )
+        self.score_threshold = float(0.5 if score_threshold is None else score_threshold)
+        self.nms_threshold = float(0.45 if nms_threshold is None else nms_threshold)
+
+    MODEL_OPTIONS = ("input_size", "score_threshold", "nms_threshold")
 
     @classmethod
-    def from_bundle(cls, bundle: str | Path, **options: Any) -> YoloFaceDetector:
-        """Load the ``face_detect_yolo`` bundle; engine options go to :func:`biogate.engine.load`."""
-        from .. import engine
-
-        keys = ("precision", "backend", "providers", "threads", "allow_unfit")
-        engine_opts = {k: options.pop(k) for k in keys if k in options}
-        return cls(engine.load(bundle, **engine_opts), **options)
+    def _from_loaded(cls, loaded: Any, **options: Any) -> YoloFaceDetector:
+        """The ``face_detect_yolo`` bundle's ``score``/``nms`` thresholds unless given."""
+        options.setdefault("score_threshold", loaded.bundle.threshold("score"))
+        options.setdefault("nms_threshold", loaded.bundle.threshold("nms"))
+        return cls(loaded.engine, **options)
 
     def detect(self, image: Any, order: str = "RGB") -> list[FaceDetection]:
         img = to_rgb8(image, order)

@@ -9,13 +9,13 @@ project).  It returns L2-normalised 128-d embeddings for cosine search in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Dict, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
 from .align import extract_chip
+from .base import BundleModel
 from .detect_ops import to_rgb8
 from .face_detect import FaceDetection
 
@@ -43,28 +43,32 @@ class FaceEmbedding:
         return float(np.dot(self.embedding, other.embedding))
 
 
-class FaceEmbedder:
+class FaceEmbedder(BundleModel):
     """Align + embed.
 
     Args:
         engine: infer callable with input ``image`` (N, 3, 150, 150) float RGB 0..255 and outputs
             ``descriptor`` and ``embedding`` (N, 128) — an Engine of the ``face_embed_dlib`` bundle.
-        thresholds: ``{"cosine": ..., "distance": ...}``; from the bundle when built by :meth:`from_bundle`.
+        thresholds: ``{"cosine": ..., "distance": ...}``; :meth:`from_bundle` takes the bundle's
+            (verified and range-checked); dlib's 0.93/0.6 for a bare engine.
         batch: largest batch per engine call.
     """
 
+    ROLE = "embedder"
+    TASKS = ("face_embedding",)
+    MODEL_OPTIONS = ("thresholds", "batch")
+
     def __init__(self, engine: Infer, thresholds: dict[str, float] | None = None, batch: int = 16) -> None:
         self.engine = engine
-        manifest = getattr(getattr(engine, "bundle", None), "manifest", None) or {}
-        self.thresholds = dict(thresholds or manifest.get("thresholds") or {"cosine": 0.93, "distance": 0.6})
+        self.thresholds = dict(thresholds or {"cosine": 0.93, "distance": 0.6})
         self.batch = int(batch)
 
     @classmethod
-    def from_bundle(cls, bundle: str | Path, **engine_options: Any) -> FaceEmbedder:
-        """Load the embedder bundle (e.g. ``bundles/face_embed_dlib``) with :func:`biogate.engine.load`."""
-        from .. import engine
-
-        return cls(engine.load(bundle, **engine_options))
+    def _from_loaded(cls, loaded: Any, **options: Any) -> FaceEmbedder:
+        """The embedder with the bundle's ``cosine`` (required) and ``distance`` thresholds."""
+        loaded.bundle.threshold("cosine")  # the gallery decides on it: a bundle without one is refused
+        options.setdefault("thresholds", loaded.bundle.thresholds)
+        return cls(loaded.engine, **options)
 
     def chip(self, image: Any, detection: FaceDetection, order: str = "RGB") -> np.ndarray:
         """The aligned 150x150 RGB chip of one detected face (needs its five landmarks)."""

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..frame import Frame
+from .base import BundleModel
 
 Engine = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
@@ -99,7 +100,7 @@ class _OrtEngine:
         return dict(zip(names, self.session.run(names, inputs)))
 
 
-class FaceLiveness:
+class FaceLiveness(BundleModel):
     """Live/spoof decision for face crops from a positive-only Δ model.
 
     Args:
@@ -111,6 +112,10 @@ class FaceLiveness:
 
     input_name = "image"
     output_name = "delta"
+    ROLE = "liveness"
+    TASKS = ("liveness",)
+    SEEDS = ("004",)
+    MODEL_OPTIONS = ("threshold", "margin")
 
     def __init__(self, engine: Engine, threshold: float, input_size: int = 64, margin: float = 0.25) -> None:
         if not math.isfinite(float(threshold)):
@@ -123,25 +128,16 @@ class FaceLiveness:
         self.margin = float(margin)
 
     @classmethod
-    def from_bundle(
-        cls, bundle: str | Path | Any, threshold: float | None = None, **engine_options: Any
+    def _from_loaded(
+        cls, loaded: Any, threshold: float | None = None, margin: float | None = None
     ) -> FaceLiveness:
-        """Load a verified ``face_liveness`` bundle with :func:`biogate.engine.load`.
-
-        The threshold, input size and crop margin come from its manifest unless ``threshold`` is given.
-        """
-        from .. import engine as engine_mod
-        from ..bundle import open_bundle
-
-        b = open_bundle(bundle)
-        thresholds = b.manifest.get("thresholds") or {}
+        """The bundle's ``delta`` threshold, input size and ``crop_margin`` unless given."""
+        b = loaded.bundle
         if threshold is None:
-            if "delta" not in thresholds:
-                raise ConfigError(f"bundle {b.root} has no thresholds['delta']; pass threshold=")
-            threshold = float(thresholds["delta"])
-        size = int(b.inputs[0]["shape"][-1])
-        margin = float(thresholds.get("crop_margin", 0.25))
-        return cls(engine_mod.load(b, **engine_options), threshold, size, margin)
+            threshold = b.threshold("delta")
+        if margin is None:
+            margin = b.threshold("crop_margin", 0.25)
+        return cls(loaded.engine, threshold, int(b.inputs[0]["shape"][-1]), margin)
 
     @classmethod
     def from_onnx(

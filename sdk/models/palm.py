@@ -16,7 +16,6 @@ any callable ``engine(dict) -> dict`` works too, which is how tests inject one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterator
 
 import cv2
@@ -25,6 +24,7 @@ import numpy as np
 from ..errors import ConfigError, EngineError
 from ..frame import Frame
 from ..sharpness import sharpness
+from .base import BundleModel
 
 #: Attenuation line integral mapped to 1.0 by :func:`log_attenuation` (a thick palm with bone ≈ 3).
 A_MAX = 4.0
@@ -81,15 +81,6 @@ def _image_of(x: Frame | np.ndarray) -> np.ndarray:
     raise ConfigError(
         f"palm image must be uint16 counts or 2-D float attenuation, got {arr.dtype} {arr.shape}"
     )
-
-
-def load_engine(bundle: str | Path, **options: Any) -> Engine:
-    """An engine for a bundle directory through :func:`biogate.engine.load`."""
-    try:
-        from .. import engine as engine_mod
-    except ImportError as exc:  # pragma: no cover - the engine package ships with biogate
-        raise EngineError(f"biogate.engine is not available to load {bundle}: {exc}") from exc
-    return engine_mod.load(str(bundle), **options)
 
 
 def _run(engine: Engine, name: str, x: np.ndarray) -> np.ndarray:
@@ -170,17 +161,14 @@ class PalmQuality:
         return (level / sigma) ** 2 if sigma > 0 else float("inf")
 
 
-class PalmSR:
+class PalmSR(BundleModel):
     """Super-resolution of the first palm image: ``(h, w)`` attenuation → ``(h·s, w·s)``."""
 
     input_name = "lr"
+    TASKS = ("super_resolution",)
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    @classmethod
-    def from_bundle(cls, bundle: str | Path, **options: Any) -> PalmSR:
-        return cls(load_engine(bundle, **options))
 
     def __call__(self, image: Frame | np.ndarray) -> np.ndarray:
         a = _image_of(image)
@@ -197,10 +185,14 @@ class LivenessResult:
     threshold: float
 
 
-class PalmLiveness:
+class PalmLiveness(BundleModel):
     """Live/fake decision on a (super-resolved) palm image; the threshold comes from the bundle."""
 
     input_name = "image"
+    ROLE = "liveness"
+    TASKS = ("liveness",)
+    SEEDS = ("001",)
+    MODEL_OPTIONS = ("threshold",)
 
     def __init__(self, engine: Engine, threshold: float = 0.5) -> None:
         if not 0.0 <= threshold <= 1.0:
@@ -209,12 +201,9 @@ class PalmLiveness:
         self.threshold = threshold
 
     @classmethod
-    def from_bundle(cls, bundle: str | Path, threshold: float | None = None, **options: Any) -> PalmLiveness:
-        engine = load_engine(bundle, **options)
-        if threshold is None:
-            manifest = getattr(engine, "manifest", None) or _read_manifest(bundle)
-            threshold = float((manifest.get("thresholds") or {}).get("live", 0.5))
-        return cls(engine, threshold)
+    def _from_loaded(cls, loaded: Any, threshold: float | None = None) -> PalmLiveness:
+        """The bundle's verified ``thresholds["live"]`` unless ``threshold`` is given."""
+        return cls(loaded.engine, loaded.bundle.threshold("live") if threshold is None else threshold)
 
     def scores(self, images: np.ndarray) -> np.ndarray:
         """P(live) for a batch ``(N, h, w)`` of normalised images."""
@@ -224,16 +213,6 @@ class PalmLiveness:
     def __call__(self, image: Frame | np.ndarray) -> LivenessResult:
         score = float(self.scores(_image_of(image)[None])[0])
         return LivenessResult(score > self.threshold, score, self.threshold)
-
-
-def _read_manifest(bundle: str | Path) -> dict[str, Any]:
-    import json
-
-    path = Path(bundle) / "manifest.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _traceable(frame: Frame | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from .base import BundleModel
 
 Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
 
@@ -133,7 +134,7 @@ def coordinate_map(
     return xyz.transpose(2, 0, 1).copy(), closed[None].astype(np.float32), pose
 
 
-class Refiner:
+class Refiner(BundleModel):
     """Refine a super-resolved face with the ``face_refine`` bundle (or pass it through when disabled).
 
     Args:
@@ -150,16 +151,17 @@ class Refiner:
         self.enabled = bool(enabled)
         self.scheme = scheme
 
+    TASKS = ("face_refinement",)
+    MODEL_OPTIONS = ("scheme",)
+
     @classmethod
-    def from_bundle(
-        cls, bundle: str | Path, enabled: bool = True, scheme: str = "dlib5", **engine_options: Any
+    def from_bundle(  # type: ignore[override]
+        cls, bundle: str | Path, enabled: bool = True, scheme: str = "dlib5", **options: Any
     ) -> Refiner:
-        """Load ``face_refine`` with :func:`biogate.engine.load` (nothing is loaded when disabled)."""
+        """Load ``face_refine`` through :func:`biogate.models.base.load_bundle` (nothing when disabled)."""
         if not enabled:
             return cls(None, enabled=False, scheme=scheme)
-        from .. import engine
-
-        return cls(engine.load(bundle, **engine_options), scheme=scheme)
+        return super().from_bundle(bundle, scheme=scheme, **options)
 
     @classmethod
     def disabled(cls) -> Refiner:

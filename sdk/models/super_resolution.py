@@ -10,13 +10,13 @@ refinement stage and the embedder need them).  numpy/OpenCV only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Dict, Sequence
 
 import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from .base import BundleModel
 from .detect_ops import to_rgb8
 
 Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
@@ -66,7 +66,7 @@ def square_crop(
     return np.ascontiguousarray(crop), np.array([left, top], np.float32), float(n)
 
 
-class SuperResolver:
+class SuperResolver(BundleModel):
     """×r super-resolution of face crops with the ``face_sr`` bundle.
 
     Args:
@@ -75,20 +75,15 @@ class SuperResolver:
         input_size: ``s``; read from the engine's bundle when it has one.
     """
 
+    TASKS = ("super_resolution",)
+    MODEL_OPTIONS = ("input_size",)
+
     def __init__(self, engine: Infer, input_size: int | None = None) -> None:
         self.engine = engine
         if input_size is None:
-            manifest = getattr(getattr(engine, "bundle", None), "manifest", None) or {}
-            inputs = manifest.get("inputs") or [{"shape": [-1, 3, 64, 64]}]
-            input_size = int(inputs[0]["shape"][-1])
+            bundle = getattr(engine, "bundle", None)  # an Engine knows its verified bundle
+            input_size = int(bundle.inputs[0]["shape"][-1]) if bundle is not None else 64
         self.input_size = int(input_size)
-
-    @classmethod
-    def from_bundle(cls, bundle: str | Path, **engine_options: Any) -> SuperResolver:
-        """Load ``face_sr`` with :func:`biogate.engine.load`."""
-        from .. import engine
-
-        return cls(engine.load(bundle, **engine_options))
 
     def upscale(self, faces: np.ndarray) -> np.ndarray:
         """(N, s, s, 3) uint8 RGB crops of the model's input size → (N, r·s, r·s, 3) uint8 RGB."""

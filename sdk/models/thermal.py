@@ -31,6 +31,7 @@ from ..capture.radiometry import (
 )
 from ..errors import ConfigError
 from ..frame import Frame
+from .base import BundleModel
 
 #: Emissivity of human skin in the LWIR band (IEC 80601-2-59 / ISO/TR 13154 use 0.98).
 SKIN_EMISSIVITY = 0.98
@@ -328,7 +329,7 @@ CALIBRATION_KEYS = (
 )
 
 
-class ThermalFace:
+class ThermalFace(BundleModel):
     """Identity and body temperature of every face in a thermal frame.
 
     Args:
@@ -347,22 +348,28 @@ class ThermalFace:
         self.gallery = gallery
         self._gallery: dict[str, np.ndarray] = {}
 
+    ROLE = "thermal"
+    TASKS = ("thermal_face_identity_temperature",)
+    MODEL_OPTIONS = ("config", "gallery")
+
     @classmethod
-    def from_bundle(
-        cls, bundle: str, config: ThermalConfig | None = None, gallery: Any = None, **load_options: Any
+    def from_bundle(  # type: ignore[override]
+        cls, bundle: Any, config: ThermalConfig | None = None, gallery: Any = None, **options: Any
     ) -> ThermalFace:
         """Load the ``thermal_face`` bundle; its manifest thresholds fill the calibration fields."""
-        from .. import engine as engine_mod
-        from ..bundle import open_bundle
+        return super().from_bundle(bundle, config=config, gallery=gallery, **options)
 
-        opened = open_bundle(bundle)
-        thresholds = opened.manifest.get("thresholds", {})
+    @classmethod
+    def _from_loaded(
+        cls, loaded: Any, config: ThermalConfig | None = None, gallery: Any = None
+    ) -> ThermalFace:
+        b = loaded.bundle
         if config is None:
-            config = ThermalConfig(alarm_c=float(thresholds.get("alarm_c", ThermalConfig.alarm_c)))
+            config = ThermalConfig(alarm_c=b.threshold("alarm_c", ThermalConfig.alarm_c))
         for key in CALIBRATION_KEYS:
-            if key in thresholds:
-                setattr(config, key, float(thresholds[key]))
-        return cls(engine_mod.load(opened, **load_options), config, gallery)
+            if key in b.thresholds:
+                setattr(config, key, b.threshold(key))
+        return cls(loaded.engine, config, gallery)
 
     # -- identity -------------------------------------------------------------------------
     def enroll(self, name: str, embeddings: np.ndarray) -> None:

@@ -129,12 +129,20 @@ def bundle_factory(tmp_path):
     return factory
 
 
+def resign(root: Path) -> None:
+    """Sign ``root/manifest.json`` as it is now with this user's key (so structure checks are reached)."""
+    from biogate.bundle.signing import load_or_create_signing_key, write_signature
+
+    write_signature(root, (root / "manifest.json").read_bytes(), load_or_create_signing_key())
+
+
 def rewrite_manifest(root: Path, **changes) -> None:
-    """Edit manifest keys and re-hash nothing (for manifest-level error tests)."""
+    """Edit manifest keys, re-hash nothing and re-sign with this user's key (manifest-level tests)."""
     path = root / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest.update(changes)
     path.write_text(json.dumps(manifest))
+    resign(root)
 
 
-__all__ = ["make_bundle", "real_samples", "rewrite_manifest", "sha256_file"]
+__all__ = ["make_bundle", "real_samples", "resign", "rewrite_manifest", "sha256_file"]

@@ -9,7 +9,7 @@ import pytest
 from biogate.bundle import open_bundle, verify
 from biogate.errors import BundleError
 
-from .conftest import rewrite_manifest
+from .conftest import resign, rewrite_manifest
 
 
 def test_valid_bundle_verifies(bundle_factory):
@@ -65,12 +65,14 @@ def test_manifest_problems(bundle_factory):
     manifest = json.loads((root / "manifest.json").read_text())
     del manifest["thresholds"]
     (root / "manifest.json").write_text(json.dumps(manifest))
+    resign(root)
     with pytest.raises(BundleError, match="thresholds"):
         verify(root)
     root = bundle_factory()
     manifest = json.loads((root / "manifest.json").read_text())
     manifest["files"]["../escape"] = {"sha256": "0", "bytes": 1}
     (root / "manifest.json").write_text(json.dumps(manifest))
+    resign(root)
     with pytest.raises(BundleError, match="escapes"):
         verify(root)
 

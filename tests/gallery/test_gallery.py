@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import sys
@@ -274,12 +273,10 @@ def test_delete_removes_identity_and_templates(db: Path, key: GalleryKey) -> Non
         assert [m.identity_id for m in gallery.search(temps[0], k=5)] == ["b"]
 
 
-def test_search_and_verify_decisions(db: Path, key: GalleryKey, tmp_path: Path) -> None:
+def test_search_and_verify_decisions(db: Path, key: GalleryKey, signed_bundle) -> None:
     rng = np.random.default_rng(7)
     temps = _templates(rng, 10)
-    manifest = tmp_path / "embedder"
-    manifest.mkdir()
-    (manifest / "manifest.json").write_text(json.dumps({"thresholds": {"cosine": 0.6}}))
+    manifest = signed_bundle(name="embedder", task="face_embedding", thresholds={"cosine": 0.6})
     thr = threshold_from_manifest(manifest)
     assert thr == 0.6
     with pytest.raises(GalleryError, match="no thresholds\\['euclid'\\]; it has: cosine"):

@@ -1,6 +1,6 @@
 """The kiosk demo scenario end to end: real bundles, real gallery, firmware simulator on a pty.
 
-Builds the five kiosk bundles (MTCNN ×3, dlib embedder, liveness) once into a temporary cache,
+Uses the five kiosk bundles (MTCNN ×3, dlib embedder, liveness) the session exports once,
 then runs ``biogate demo``'s scenario: two enrolled people (open), an unknown person (deny),
 a printed photo of an enrolled person (deny) and a feverish enrolled person (alarm).
 """
@@ -15,12 +15,11 @@ pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
 
-def test_kiosk_demo_makes_every_expected_decision(tmp_path_factory, capsys):
+def test_kiosk_demo_makes_every_expected_decision(tmp_path_factory, kiosk_bundles, capsys):
     from biogate.exporters.kiosk_demo import run_kiosk_demo
 
     work = tmp_path_factory.mktemp("demo")
-    cache = tmp_path_factory.mktemp("cache")
-    status = run_kiosk_demo(work, fps=15.0, cache=cache)
+    status = run_kiosk_demo(work, fps=15.0, cache=kiosk_bundles.parent)  # the session's bundles
     out = capsys.readouterr().out
     assert status == 0, out
     assert "demo passed" in out

@@ -66,7 +66,7 @@ def test_crashing_model_never_opens_the_gate(gate):
     sim, client = gate
     embedder = CrashingEmbedder()
     errors = []
-    sink = DecisionSink(DecisionPolicy(PolicyConfig(require_liveness=True)), client)
+    sink = DecisionSink(DecisionPolicy(PolicyConfig(require_liveness=True, liveness_source="rgb")), client)
     stages = [DetectStage(OneFace()), LivenessStage(Live()), EmbedStage(embedder), MatchStage(Gallery(), 0.5)]
     pipe = Pipeline(frames(30), stages, sink, queue_size=64, on_error=lambda w, e, item: errors.append(w))
     with pipe:
@@ -86,7 +86,7 @@ def test_same_pipeline_with_working_model_opens_once(gate):
 
     opened = threading.Event()
     sink = DecisionSink(
-        DecisionPolicy(PolicyConfig(open_cooldown_s=60, open_duration_ms=500)),
+        DecisionPolicy(PolicyConfig(open_cooldown_s=60, open_duration_ms=500, liveness_source="rgb")),
         client,
         on_decision=lambda record: opened.set(),
     )

@@ -12,6 +12,7 @@ from biogate.kiosk.audit import AuditLog
 from biogate.kiosk.policy import ALARM, DENY, NONE, OPEN, DecisionPolicy, Evidence, PolicyConfig
 
 S = 1_000_000_000
+RGB = "rgb"  # these tables exercise the RGB liveness path (the default is the thermal skin check)
 GOOD = dict(
     face_found=True, live=True, liveness_score=0.1, identity="alice", match_score=0.9, temperature_c=36.6
 )
@@ -32,24 +33,24 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "fields", "action", "reason"), CASES, ids=[c[0] for c in CASES])
 def test_decision_table(name, fields, action, reason):
-    decision = DecisionPolicy().decide(Evidence(t_capture=0, **fields))
+    decision = DecisionPolicy(PolicyConfig(liveness_source=RGB)).decide(Evidence(t_capture=0, **fields))
     assert decision.action == action
     assert any(reason in r for r in decision.reasons), decision.reasons
 
 
 def test_required_temperature_missing_denies():
-    policy = DecisionPolicy(PolicyConfig(require_temperature=True))
+    policy = DecisionPolicy(PolicyConfig(require_temperature=True, liveness_source=RGB))
     decision = policy.decide(Evidence(t_capture=0, **{**GOOD, "temperature_c": None}))
     assert decision.action == DENY and "no temperature reading" in decision.reasons
 
 
 def test_liveness_not_required():
-    policy = DecisionPolicy(PolicyConfig(require_liveness=False))
+    policy = DecisionPolicy(PolicyConfig(require_liveness=False, liveness_source=RGB))
     assert policy.decide(Evidence(t_capture=0, **{**GOOD, "live": None})).action == OPEN
 
 
 def test_open_cooldown_per_identity():
-    policy = DecisionPolicy(PolicyConfig(open_cooldown_s=5))
+    policy = DecisionPolicy(PolicyConfig(open_cooldown_s=5, liveness_source=RGB))
     assert policy.decide(Evidence(t_capture=0, **GOOD)).action == OPEN
     assert policy.decide(Evidence(t_capture=2 * S, **GOOD)).action == NONE
     assert policy.decide(Evidence(t_capture=3 * S, **{**GOOD, "identity": "bob"})).action == OPEN
@@ -57,7 +58,7 @@ def test_open_cooldown_per_identity():
 
 
 def test_deny_cooldown_per_track():
-    policy = DecisionPolicy(PolicyConfig(deny_cooldown_s=2))
+    policy = DecisionPolicy(PolicyConfig(deny_cooldown_s=2, liveness_source=RGB))
     unknown = {**GOOD, "identity": None, "track_key": "t1"}
     assert policy.decide(Evidence(t_capture=0, **unknown)).action == DENY
     assert policy.decide(Evidence(t_capture=S, **unknown)).action == NONE
@@ -66,7 +67,7 @@ def test_deny_cooldown_per_track():
 
 
 def test_alarm_cooldown_per_identity():
-    policy = DecisionPolicy(PolicyConfig(deny_cooldown_s=2))
+    policy = DecisionPolicy(PolicyConfig(deny_cooldown_s=2, liveness_source=RGB))
     fever = {**GOOD, "temperature_c": 38.5}
     assert policy.decide(Evidence(t_capture=0, **fever)).action == ALARM
     repeat = policy.decide(Evidence(t_capture=S, **fever))
@@ -82,7 +83,7 @@ def test_bad_policy_config(kwargs):
 
 def test_audit_log_writes_json_lines_without_faces(tmp_path):
     path = tmp_path / "audit" / "log.jsonl"
-    decision = DecisionPolicy().decide(Evidence(t_capture=5, **GOOD))
+    decision = DecisionPolicy(PolicyConfig(liveness_source=RGB)).decide(Evidence(t_capture=5, **GOOD))
     with AuditLog(path) as log:
         log.write(decision, {"detect": 3.21, "e2e": 40.0}, face=np.zeros((8, 8, 3), np.uint8))
     record = json.loads(path.read_text().splitlines()[0])
@@ -93,7 +94,7 @@ def test_audit_log_writes_json_lines_without_faces(tmp_path):
 
 def test_audit_log_saves_faces_only_when_configured(tmp_path):
     path = tmp_path / "log.jsonl"
-    decision = DecisionPolicy().decide(Evidence(t_capture=7, **GOOD))
+    decision = DecisionPolicy(PolicyConfig(liveness_source=RGB)).decide(Evidence(t_capture=7, **GOOD))
     with AuditLog(path, save_faces=True) as log:
         record = log.write(decision, {}, face=np.zeros((8, 8, 3), np.uint8))
     assert (tmp_path / "log_faces" / record["face_file"]).exists()

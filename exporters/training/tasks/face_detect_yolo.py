@@ -205,6 +205,7 @@ class DetectorTask(Task):
                 f"biogate train on {self.env.data.spec} with 0/90/180/270° rotations"
             ),
             calibration_description=f"validation photographs of {self.env.data.spec}, resized to 320x320",
+            evaluation=f"held-out photographs of {self.env.data.spec} at {self.config.rotations} rotation(s)",
             calib_samples=min(32, len(val)),
             training=training,
         )

@@ -127,8 +127,9 @@ class EmbedTask(Task):
         cos = self.thresholds.get("cosine") if cos is None else cos
         if cos is not None:
             scores = (emb[i] * emb[j]).sum(1)
-            out["far_at_threshold"] = float((scores[~same] >= cos).mean()) if (~same).any() else float("nan")
-            out["tar_at_threshold"] = float((scores[same] >= cos).mean()) if same.any() else float("nan")
+            # the gallery's decision at the bundle's threshold (the fitness contract's figures)
+            out["fmr"] = float((scores[~same] >= cos).mean()) if (~same).any() else float("nan")
+            out["fnmr"] = float((scores[same] < cos).mean()) if same.any() else float("nan")
         return out
 
     def finish(self, phase: Phase) -> None:
@@ -209,6 +210,7 @@ class EmbedTask(Task):
                 "identities"
             ),
             calibration_description=f"chips of training identities of {self.env.data.spec}",
+            evaluation=f"all image pairs and 1:N of the test identities of {self.env.data.spec}",
             calib_samples=min(100, len(train)),
             training=training,
         )

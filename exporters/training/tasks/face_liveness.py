@@ -240,6 +240,14 @@ class LivenessTask(Task):
                 f"threshold calibrated on validation identities for BPCER {self.config.target_bpcer:.0%}"
             ),
             calibration_description=f"genuine validation-identity captures of {self.env.data.spec}",
+            evaluation=(
+                f"test identities of {self.env.data.spec}: genuine captures and "
+                + (
+                    "their attack presentations"
+                    if self.env.data.kind == "pad-folders"
+                    else "simulated attacks"
+                )
+            ),
             training=training,
         )
 

@@ -158,6 +158,7 @@ class PalmSRTask(Task):
             calibration_data=calibration_data,
             description=f"{base.description.split(' trained ')[0]}; trained by biogate train on "
             f"{self.env.data.spec}",
+            evaluation=f"test identities of {self.env.data.spec} (reference-detector scans)",
             calibration_description=f"validation-identity device images of {self.env.data.spec}",
             training=training,
         )
@@ -246,12 +247,10 @@ class PalmLivenessTask(Task):
 
     def evaluate(self, infer: InferFn) -> dict[str, float]:
         """ACER (the metric) over the seen fake kinds at the threshold, BPCER and every kind's APCER."""
-        from biogate.exporters.training.train_palm import pad_metrics
-        from biogate.exporters.zoo.palm_liveness import scores_of
+        from biogate.exporters.zoo.palm_liveness import liveness_metrics, scores_of
 
         x, labels, kinds = self.images("test")
-        m = pad_metrics(scores_of(infer, x), labels, kinds, self.config.threshold, attack_kinds=self.seen)
-        return {"metric": m["acer"], **m, "samples": float(len(labels))}
+        return liveness_metrics(scores_of(infer, x), labels, kinds, self.config.threshold, self.seen)
 
     def export_spec(self, training: dict[str, Any]) -> ModelSpec:
         from biogate.exporters.zoo.palm_liveness import make_spec
@@ -277,6 +276,7 @@ class PalmLivenessTask(Task):
             evaluate=self.evaluate,
             calibration_data=calibration_data,
             thresholds={"live": self.config.threshold},
+            evaluation=f"test identities of {self.env.data.spec}: live and every fake kind",
             calibration_description=f"validation-identity images of {self.env.data.spec}, live and fake",
             training=training,
         )

@@ -224,6 +224,7 @@ class ThermalTask(Task):
                 f"{self.env.data.spec}."
             ),
             calibration_description=f"validation-identity thermal crops of {self.env.data.spec}",
+            evaluation=f"test identities of {self.env.data.spec} (model head vs reference core temperature)",
             training=training,
         )
 

@@ -41,7 +41,8 @@ def test_mtcnn_bundles_run_the_cascade_through_engines(tmp_path):
         bundle = export(spec, tmp_path, measure_latency=False, parity_samples=2, calib_samples=1)
         assert bundle.manifest["thresholds"]["face"] > 0.5
         assert bundle.manifest["metrics"]["parity"]["max_abs"] < 1e-4
-    det = MTCNNDetector.from_bundles(tmp_path, min_face=40, threads=1)
+    # A stand-in evaluation proves nothing: load it as a non-deciding detector.
+    det = MTCNNDetector.from_bundles(tmp_path, min_face=40, threads=1, require_fit=False)
     faces = det.detect(skimage.data.astronaut())
     assert len(faces) == 1 and faces[0].score > 0.99
     assert faces[0].landmarks.shape == (5, 2)
