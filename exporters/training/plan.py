@@ -44,7 +44,6 @@ class RunOptions:
     latency: bool = True
     export: bool = True
     progress: bool = True
-    world_size_hint: int = 1
 
     def fingerprint(self) -> dict[str, Any]:
         """What a resumed run must share with the run it continues."""

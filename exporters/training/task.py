@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,11 +194,6 @@ class Task:
 
         ``spec`` is the model behind ``infer`` when it is not this run's (the shipped one)."""
         raise ConfigError(f"{self.spec.name} has no evaluation on layout {data.kind!r}")
-
-    # -- helpers -------------------------------------------------------------------------------
-    def images(self, data: DataSet) -> Iterator[Any]:
-        for item in data.items:
-            yield data.read(item)
 
 
 def parse_config(cls: type, overrides: dict[str, str], **given: Any) -> Any:
