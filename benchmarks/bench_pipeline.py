@@ -45,9 +45,10 @@ def run_config(
     enrolled = [v for v in VISITORS if v.enrolled and not v.attack and v.expect == "open"]
     visitors = tuple(enrolled[i % len(enrolled)] for i in range(max(1, int(duration / 5.0))))
     walkup = WalkUp(visitors, fps=fps, dwell_s=5.0, gap_s=0.0)
-    (work / "keys").mkdir(exist_ok=True)  # the gallery refuses a key beside its database
+    (work / "keys").mkdir(exist_ok=True)  # the gallery refuses a key anywhere under its folder
+    (work / "data").mkdir(exist_ok=True)
     key_file = work / "keys" / f"gallery-{fps:g}-{sr_bundle is not None}.key"
-    db = work / f"gallery-{fps:g}-{sr_bundle is not None}.db"
+    db = work / "data" / f"gallery-{fps:g}-{sr_bundle is not None}.db"
     GalleryKey.generate().write(key_file)
     with Gallery(db, GalleryKey.from_file(key_file), create=True) as gallery:
         _enrol(bundles, gallery, walkup.enrol_views(), lambda *_: None)

@@ -52,6 +52,15 @@ class TensorSpec:
         }
 
 
+#: The input of the nets that take any-size RGB images as ``pixel / 255`` (the face detectors).
+IMAGE_RGB01 = TensorSpec(
+    "image",
+    (-1, 3, -1, -1),
+    color="RGB",
+    normalization={"scale": 1 / 255, "mean": [0.0] * 3, "std": [1.0] * 3},
+)
+
+
 @dataclass
 class ModelSpec:
     """Everything the exporter needs to know about one model.
@@ -129,6 +138,24 @@ def read_record(path: Path) -> dict[str, Any]:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
+
+
+def load_trained(model: Any, weights: Path, trainer: str) -> Any:
+    """``model`` with the state dict in ``weights`` loaded, in eval mode.
+
+    Raises:
+        BundleError: ``weights`` is missing; the message names ``trainer``, the module that makes it
+            (or, when it holds a space, the command, e.g. ``biogate train face_detect_yolo``).
+    """
+    import torch
+
+    from biogate.errors import BundleError
+
+    if not Path(weights).is_file():
+        how = trainer if " " in trainer else f"python -m {trainer}"
+        raise BundleError(f"{weights} is missing: train it with {how}")
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval()
 
 
 def register(spec: ModelSpec) -> ModelSpec:

@@ -6,9 +6,18 @@ runs that firmware (C host build) on a pseudo-terminal. Protocol: ``PROTOCOL.md`
 
 from __future__ import annotations
 
-from .client import Ack, GateClient, GateProtocol
-from .errors import GateLinkLost, GateNak, GateProtocolError, GateTimeout, SimulatorUnavailable
-from .keys import generate_key_file, load_key
+from .client import Ack, GateClient
+from .errors import (
+    GateKeyMismatch,
+    GateLinkLost,
+    GateNak,
+    GateProtocolError,
+    GateSessionLost,
+    GateTimeout,
+    SimulatorUnavailable,
+)
+from .keys import GateKey, generate_key_file, load_key
+from .link import GateProtocol
 from .messages import EventKind, Fault, GateEvent, GateStatus, MsgType, NakCode
 from .simulator import GateSimulator
 
@@ -18,10 +27,13 @@ __all__ = [
     "Fault",
     "GateClient",
     "GateEvent",
+    "GateKey",
+    "GateKeyMismatch",
     "GateLinkLost",
     "GateNak",
     "GateProtocol",
     "GateProtocolError",
+    "GateSessionLost",
     "GateSimulator",
     "GateStatus",
     "GateTimeout",

@@ -1,11 +1,12 @@
 """Host side of the gate link: :class:`GateClient` over any pyserial URL.
 
-Built on ``serial.threaded``: :class:`GateProtocol` splits the byte stream on the COBS
-delimiter (0x00) inside the reader thread; commands are stop-and-wait with retries that
-resend the *same* bytes (same sequence number, counter and tag), so the controller runs a
-command at most once. A heartbeat thread probes the link and turns silence into
+Protocol version 2 (PROTOCOL.md): the client opens a session with a HELLO, checks the
+controller's CHALLENGE (a wrong key shows here, and is reported as one), and tags every
+later frame with the session key and a per-session counter. Frames that expect an answer
+are stop-and-wait with retries that resend the *same* bytes, so the controller runs a
+command at most once. A heartbeat thread probes the link (turning silence into
 :class:`~biogate.firmware_bridge.errors.GateLinkLost`, because pyserial's ``read()`` never
-raises on a timeout.
+raises on a timeout) and re-opens the session when the controller no longer knows it.
 """
 
 from __future__ import annotations
@@ -16,110 +17,33 @@ import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import serial
-import serial.threaded
 
 from biogate.errors import GateProtocolError
 
 from . import messages as m
-from .errors import GateLinkLost, GateNak, GateTimeout
-from .framing import MAX_WIRE_LEN, FrameError, RawFrame, build_frame, parse_frame, verify_tag
-from .keys import check_key
+from .errors import GateKeyMismatch, GateLinkLost, GateNak, GateSessionLost, GateTimeout
+from .framing import (
+    CRC_LEN,
+    HEADER_LEN,
+    PROTOCOL_VERSION,
+    FrameError,
+    RawFrame,
+    encode_wire,
+    frame_bytes,
+    parse_frame,
+    verify_tag,
+)
+from .keys import check_key, key_source
+from .link import GateProtocol, ReaderThread
+from .messages import Ack
+from .session import Hello, Pending, Session, new_host_nonce, ref_of
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[m.GateEvent], None]
-
-
-@dataclass(frozen=True)
-class Ack:
-    """A confirmed command: its sequence number, counter, attempts used and round-trip time."""
-
-    seq: int
-    counter: int
-    attempts: int
-    rtt_s: float
-
-
-class GateProtocol(serial.threaded.Protocol):
-    """COBS packetizer on 0x00 with a bounded buffer; hands each block to the client."""
-
-    TERMINATOR = b"\x00"
-
-    def __init__(self, client: GateClient) -> None:
-        self.client = client
-        self.buffer = bytearray()
-        self.discarding = False
-        self.transport = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer.extend(data)
-        while True:
-            end = self.buffer.find(self.TERMINATOR)
-            if end < 0:
-                break
-            block = bytes(self.buffer[:end])
-            del self.buffer[: end + 1]
-            if self.discarding:
-                self.discarding = False
-                self.client._note_rejected("oversize")
-            elif block:
-                self.client._on_block(block)
-        if len(self.buffer) > MAX_WIRE_LEN:
-            # Garbage without delimiters: drop it and everything up to the next 0x00.
-            self.buffer.clear()
-            self.discarding = True
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self.transport = None
-        self.client._on_connection_lost(exc)
-
-
-class _ReaderThread(serial.threaded.ReaderThread):
-    """``serial.threaded.ReaderThread`` whose loop also treats ``OSError`` as a lost port.
-
-    pyserial's ``in_waiting`` raises a bare ``OSError`` (EIO) once the other end of a pty or
-    a USB adapter is gone; the stock loop only catches ``SerialException`` and would die
-    without calling ``connection_lost``.
-    """
-
-    def run(self) -> None:
-        if not hasattr(self.serial, "cancel_read"):
-            self.serial.timeout = 1
-        self.protocol = self.protocol_factory()
-        self.protocol.connection_made(self)
-        self._connection_made.set()
-        error: BaseException | None = None
-        while self.alive and self.serial.is_open:
-            try:
-                data = self.serial.read(self.serial.in_waiting or 1)
-            except (serial.SerialException, OSError, TypeError) as exc:  # TypeError: fd closed meanwhile
-                error = exc
-                break
-            if data:
-                try:
-                    self.protocol.data_received(data)
-                except Exception as exc:  # a bug in the protocol, kept apart from I/O errors
-                    log.exception("gate protocol failed on received data")
-                    error = exc
-                    break
-        self.alive = False
-        self.protocol.connection_lost(error)
-        self.protocol = None
-
-
-class _Pending:
-    __slots__ = ("event", "frame")
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.frame: RawFrame | None = None
 
 
 class GateClient:
@@ -128,17 +52,22 @@ class GateClient:
     Args:
         port_url: anything ``serial.serial_for_url`` accepts: ``/dev/ttyUSB0``, a pty path
             (``biogate gate-sim`` prints one), ``loop://``, ``rfc2217://host:port``.
-        key: the controller's 32-byte key (see docs/firmware.md, "Key provisioning").
+        key: the controller's 32-byte key (see docs/firmware.md, "Key provisioning"); a key
+            from :func:`~biogate.firmware_bridge.load_key` lets errors name its file.
         heartbeat_s: link supervision period. A HEARTBEAT is sent every ``heartbeat_s/4``;
             the link is declared lost after ``1.5 * heartbeat_s`` without a valid frame, so a
             dead link is reported within 2 periods while 4 lost probes in a row are tolerated.
             Keep it well below the controller's heartbeat timeout (default 1 s).
-        response_timeout_s: wait per attempt for ACK/NAK before resending the same frame.
+        response_timeout_s: wait per attempt for the answer before resending the same frame.
         retries: resends after the first attempt.
         on_event: called in the reader thread with each :class:`GateEvent` (once per event).
         on_link_lost: called once with the :class:`GateLinkLost` when the link goes down.
-        sync_counter: read the controller's last accepted counter at connect (STATUS) and
-            continue above it; with False, commands start at ``counter_start``.
+        connect: open the session and read STATUS (``connect_status``) now; with False the
+            first command opens it.
+
+    Raises (from the constructor with ``connect``): :class:`GateKeyMismatch` when the
+    controller holds another key, :class:`GateTimeout` when nothing answers the HELLO,
+    :class:`GateLinkLost` when the port cannot be opened.
     """
 
     def __init__(
@@ -152,23 +81,29 @@ class GateClient:
         retries: int = 5,
         on_event: EventCallback | None = None,
         on_link_lost: Callable[[GateLinkLost], None] | None = None,
-        sync_counter: bool = True,
-        counter_start: int = 1,
+        connect: bool = True,
     ) -> None:
         self._key = check_key(key)
+        self._key_source = key_source(key)
         self.port_url = port_url
         self.heartbeat_s = float(heartbeat_s)
         self.response_timeout_s = float(response_timeout_s)
         self.retries = int(retries)
+        if not (self.heartbeat_s > 0 and self.response_timeout_s > 0 and self.retries >= 0):
+            raise GateProtocolError(
+                f"gate client timings must be positive (heartbeat_s {heartbeat_s}, "
+                f"response_timeout_s {response_timeout_s}, retries {retries})"
+            )
         self.on_event = on_event
         self.on_link_lost = on_link_lost
         self.stats: dict[str, int] = collections.Counter()
         self._seq = itertools.count(1)
-        self._counter = max(0, counter_start - 1)
-        self._pending: dict[int, _Pending] = {}
+        self._session: Session | None = None
+        self._hello: Hello | None = None
+        self._peer_version: int | None = None
+        self._pending: dict[int, Pending] = {}
         self._lock = threading.Lock()
-        self._cmd_lock = threading.Lock()
-        self._recent_events: collections.deque[int] = collections.deque(maxlen=32)
+        self._cmd_lock = threading.Lock()  # one answered frame in flight keeps counters in order
         self._error: GateLinkLost | None = None
         self._fatal = False
         self._closed = False
@@ -178,7 +113,7 @@ class GateClient:
         except (serial.SerialException, ValueError) as exc:
             raise GateLinkLost(f"cannot open gate port {port_url}: {exc}") from None
         self._last_rx = time.monotonic()
-        self._reader = _ReaderThread(self._serial, lambda: GateProtocol(self))
+        self._reader = ReaderThread(self._serial, lambda: GateProtocol(self))
         self._reader.daemon = True
         self._reader.start()
         self._reader.connect()
@@ -186,10 +121,9 @@ class GateClient:
         self._heartbeat.start()
         #: STATUS read at connect (holds the fault flags latched before this session, e.g. POWER).
         self.connect_status: m.GateStatus | None = None
-        if sync_counter:
+        if connect:
             try:
                 self.connect_status = self.status()
-                self._counter = max(self._counter, self.connect_status.last_counter)
             except GateProtocolError:
                 self.close()
                 raise
@@ -211,20 +145,21 @@ class GateClient:
         return self._command(m.MsgType.ALARM, int(kind) & 0xFF)
 
     def status(self) -> m.GateStatus:
-        """Ask the controller for its state (clears its latched fault flags)."""
-        frame, _, _ = self._exchange(m.MsgType.STATUS_REQ, b"", tagged=False, counter=0)
-        if frame.type == m.MsgType.NAK:
-            code, _ = m.unpack_body(frame.type, frame.payload)
-            raise GateNak(f"controller refused STATUS ({_nak_name(code)})", code, frame.seq)
-        relay, door, faults, fw, uptime, last_counter = m.unpack_body(m.MsgType.STATUS, frame.payload)
-        return m.GateStatus(
-            relay_open=bool(relay),
-            door_open=bool(door),
-            faults=m.Fault(faults),
-            firmware_version=f"{fw >> 8}.{fw & 0xFF}",
-            uptime_ms=uptime,
-            last_counter=last_counter,
-        )
+        """Ask the controller for its state (clears its latched fault flags).
+
+        Reading is idempotent, so a STATUS? refused because the session was lost is asked
+        again, once, in a new session.
+        """
+        with self._cmd_lock:
+            for again in (True, False):
+                session = self._ensure_session()
+                frame, _, _, _ = self._exchange(m.MsgType.STATUS_REQ, session)
+                if frame.type == m.MsgType.STATUS:
+                    return m.GateStatus.from_body(frame.payload)
+                code = frame.payload[0]
+                if not (again and frame.type == m.MsgType.REFUSE and code == m.NakCode.NO_SESSION):
+                    raise GateNak(f"controller refused STATUS ({m.nak_name(code)})", code, frame.seq)
+        raise GateNak("controller refused STATUS (no_session twice)", m.NakCode.NO_SESSION, 0)
 
     def send_raw(self, wire: bytes) -> None:
         """Write bytes as they are (tests and fault-injection tools)."""
@@ -234,6 +169,12 @@ class GateClient:
     @property
     def link_ok(self) -> bool:
         return self._error is None and not self._closed
+
+    @property
+    def session_id(self) -> int | None:
+        """Id of the current session (controller nonce bytes 0..3), None before the handshake."""
+        session = self._session
+        return None if session is None or session.lost else session.id
 
     def close(self) -> None:
         """Stop the heartbeat, stop the reader and close the port (idempotent)."""
@@ -245,6 +186,7 @@ class GateClient:
             self._heartbeat.join(timeout=2)
         with contextlib.suppress(serial.SerialException, OSError):
             self._reader.close()
+        self._session = None
 
     def __enter__(self) -> GateClient:
         return self
@@ -252,36 +194,105 @@ class GateClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
-        return f"GateClient({self.port_url!r}, link_ok={self.link_ok})"
+    def __repr__(self) -> str:  # the keys stay out of logs and tracebacks
+        return f"GateClient({self.port_url!r}, link_ok={self.link_ok}, session={self.session_id})"
 
-    # -- commands -----------------------------------------------------------------------
+    # -- session ------------------------------------------------------------------------
+
+    def _ensure_session(self) -> Session:
+        """The current session, after a handshake if there is none (command lock held)."""
+        session = self._session
+        if session is not None and not session.lost and not session.exhausted:
+            return session
+        return self._handshake()
+
+    def _start_hello(self) -> Hello:
+        nonce = new_host_nonce()
+        seq = next(self._seq) & 0xFFFF
+        hello = Hello(seq, nonce, encode_wire(frame_bytes(m.MsgType.HELLO, seq, nonce, None, False)))
+        self._hello = hello
+        self.stats["hellos"] += 1
+        self._reader.write(hello.wire)
+        return hello
+
+    def _handshake(self) -> Session:
+        """HELLO until a CHALLENGE verifies; resend the same bytes on silence (command lock held)."""
+        self._check_link()
+        hello = self._start_hello()
+        attempts = mismatches = 0
+        while True:
+            attempts += 1
+            if not hello.event.wait(self.response_timeout_s):
+                self._check_link()
+                if attempts > self.retries:
+                    break
+                self._reader.write(hello.wire)  # the same bytes: the controller answers the same
+                self.stats["retransmits"] += 1
+                continue
+            self._check_link()
+            if hello.session is not None:
+                return hello.session
+            if hello.refused is not None:
+                if hello.refused == m.NakCode.ENTROPY:
+                    raise GateProtocolError(
+                        f"the gate controller on {self.port_url} cannot draw a random challenge (its "
+                        "entropy source failed): it opens no session, so it cannot open the door"
+                    )
+                raise GateNak(
+                    f"controller refused HELLO ({m.nak_name(hello.refused)})", hello.refused, hello.seq
+                )
+            if not hello.mismatch:  # woken by a link loss that has already passed
+                raise GateLinkLost(f"gate link on {self.port_url} lost during the handshake")
+            mismatches += 1  # a CHALLENGE that does not verify; twice in a row is not line noise
+            if mismatches >= 2:
+                raise GateKeyMismatch(
+                    f"{self._key_source} does not match the gate controller on {self.port_url}: its "
+                    "handshake reply does not verify under this key (wrong key for this controller, "
+                    "or a forged reply)"
+                )
+            hello = self._start_hello()  # a fresh nonce
+            attempts = 0
+        hint = ""
+        if self._peer_version is not None:
+            hint = f" (it speaks protocol version {self._peer_version}, this host speaks {PROTOCOL_VERSION})"
+        raise GateTimeout(
+            f"HELLO seq {hello.seq} unanswered after {attempts} attempts: no gate controller "
+            f"answers on {self.port_url}{hint}",
+            hello.seq,
+            0,
+        )
+
+    # -- exchanges ------------------------------------------------------------------------
 
     def _command(self, msg_type: int, *fields: int) -> Ack:
         name = m.MsgType(msg_type).name
-        with self._cmd_lock:  # one authenticated command in flight keeps counters in order
-            for resync in (False, True):
-                self._counter += 1
-                counter = self._counter
-                body = m.pack_body(msg_type, *fields, counter=counter)
-                frame, attempts, rtt = self._exchange(msg_type, body, tagged=True, counter=counter)
-                if frame.type == m.MsgType.ACK:
-                    return Ack(seq=frame.seq, counter=counter, attempts=attempts, rtt_s=rtt)
-                code, last = m.unpack_body(m.MsgType.NAK, frame.payload)
-                if code == m.NakCode.REPLAY and not resync and last >= counter:
-                    # Another host (or a previous run) used higher counters: continue above them once.
-                    self._counter = last
-                    self.stats["resync"] += 1
-                    continue
-                raise GateNak(f"controller refused {name} ({_nak_name(code)})", code, frame.seq)
-        raise GateNak(f"controller refused {name} (replay after resync)", m.NakCode.REPLAY, 0)
+        with self._cmd_lock:
+            session = self._ensure_session()
+            frame, attempts, rtt, counter = self._exchange(msg_type, session, *fields)
+        if frame.type == m.MsgType.ACK:
+            return Ack(seq=frame.seq, counter=counter, attempts=attempts, rtt_s=rtt, session_id=session.id)
+        code = frame.payload[0]
+        if frame.type == m.MsgType.REFUSE and code == m.NakCode.NO_SESSION:
+            self.stats["session_lost"] += 1
+            raise GateSessionLost(
+                f"{name} seq {frame.seq}: the gate controller on {self.port_url} no longer knows the "
+                f"session it was sent in (it reset, or another host opened a session); outcome unknown "
+                f"after {attempts} attempt(s), not re-sent",
+                frame.seq,
+                counter,
+                session.id,
+            )
+        raise GateNak(f"controller refused {name} ({m.nak_name(code)})", code, frame.seq)
 
-    def _exchange(self, msg_type: int, body: bytes, tagged: bool, counter: int):
-        """Send one frame until an answer with its seq arrives; resend the same bytes on timeout."""
+    def _exchange(self, msg_type: int, session: Session, *fields: int) -> tuple[RawFrame, int, float, int]:
+        """Send one session frame until an answer with its seq arrives; resend the same bytes."""
         self._check_link()
+        counter = session.next_counter()
         seq = next(self._seq) & 0xFFFF
-        wire = build_frame(msg_type, seq, body, self._key, tagged)
-        pending = _Pending()
+        raw = frame_bytes(msg_type, seq, m.pack_body(msg_type, *fields, counter=counter), session.key, True)
+        pending = Pending(ref_of(raw[HEADER_LEN:-CRC_LEN]), session)
+        session.sent(pending.ref)
+        wire = encode_wire(raw)
         with self._lock:
             self._pending[seq] = pending
         t0 = time.perf_counter()
@@ -294,21 +305,25 @@ class GateClient:
                     self._check_link()
                     frame = pending.frame
                     if frame is None:  # woken by link loss
-                        self._check_link()
                         raise GateLinkLost(f"gate link on {self.port_url} lost")
                     if (
-                        frame.type == m.MsgType.ACK
-                        and m.unpack_body(m.MsgType.ACK, frame.payload)[0] != counter
+                        frame.type in (m.MsgType.ACK, m.MsgType.NAK)
+                        and m.unpack_body(frame.type, frame.payload)[-2] != counter
                     ):
-                        raise GateProtocolError(f"ACK for seq {seq} names another counter")
-                    return frame, attempt, time.perf_counter() - t0
+                        raise GateProtocolError(
+                            f"{m.MsgType(frame.type).name} for seq {seq} names another counter"
+                        )
+                    return frame, attempt, time.perf_counter() - t0, counter
                 self._check_link()
         finally:
             with self._lock:
                 self._pending.pop(seq, None)
         name = m.MsgType(msg_type).name
         raise GateTimeout(
-            f"{name} seq {seq} unanswered after {self.retries + 1} attempts on {self.port_url}", seq, counter
+            f"{name} seq {seq} unanswered after {self.retries + 1} attempts on {self.port_url}",
+            seq,
+            counter,
+            session.id,
         )
 
     def _check_link(self) -> None:
@@ -322,40 +337,110 @@ class GateClient:
     def _note_rejected(self, code: str) -> None:
         self.stats[f"rx_{code}"] += 1
 
+    def _alive(self) -> None:
+        """A frame that only the controller could have sent arrived."""
+        self._last_rx = time.monotonic()
+        if self._error is not None and not self._fatal:
+            log.info("gate link on %s is back", self.port_url)
+            self._error = None
+
     def _on_block(self, block: bytes) -> None:
         try:
             frame = parse_frame(block, m.payload_len, m.has_tag)
         except FrameError as exc:
             self._note_rejected(exc.code)
+            if exc.code == "version" and exc.detail.isdigit():
+                self._peer_version = int(exc.detail)  # named if the handshake then times out
             return
         if frame.type < 0x80:
             self._note_rejected("host_type")  # our own frames echoed back (loop://)
+        elif frame.type == m.MsgType.CHALLENGE:
+            self._on_challenge(frame)
+        elif frame.type == m.MsgType.REFUSE:
+            self._on_refuse(frame)
+        else:
+            self._on_session_frame(frame)
+
+    def _on_challenge(self, frame: RawFrame) -> None:
+        hello = self._hello
+        if hello is None or frame.seq != hello.seq or hello.event.is_set():
+            self.stats["rx_unmatched"] += 1  # a duplicate, or the answer to an abandoned HELLO
             return
+        session = Session(self._key, hello.nonce, frame.payload)
+        if not verify_tag(session.key, frame):
+            self._note_rejected("challenge_tag")
+            hello.mismatch = True
+            # Reported (once, naming the key) by the handshake that waits for this CHALLENGE.
+            log.debug("gate CHALLENGE seq %d does not verify under %s", frame.seq, self._key_source)
+        else:
+            self._alive()
+            self._session = session
+            hello.session = session
+            self.stats["sessions"] += 1
+            log.debug("gate session 0x%08x opened on %s", session.id, self.port_url)
+        hello.event.set()
+
+    def _on_refuse(self, frame: RawFrame) -> None:
         if not verify_tag(self._key, frame):
             self._note_rejected("tag")
-            log.warning("gate frame with a bad tag ignored (type 0x%02x seq %d)", frame.type, frame.seq)
             return
-        self._last_rx = time.monotonic()
-        if self._error is not None and not self._fatal:
-            log.info("gate link on %s is back", self.port_url)
-            self._error = None
+        self._alive()
+        code, ref = m.unpack_body(m.MsgType.REFUSE, frame.payload)
+        hello = self._hello
+        if (
+            hello is not None
+            and frame.seq == hello.seq
+            and ref == hello.nonce[: len(ref)]
+            and not hello.event.is_set()
+        ):
+            hello.refused = code
+            hello.event.set()
+            return
+        session = self._session
+        if session is None or not session.knows(ref):
+            self.stats["rx_stale_refuse"] += 1  # about a frame of an older session (or a replay)
+            return
+        if code == m.NakCode.NO_SESSION and not session.lost:
+            session.lost = True  # the heartbeat thread (or the next command) opens a new one
+            self.stats["sessions_lost"] += 1
+            log.info("gate controller on %s no longer knows session 0x%08x", self.port_url, session.id)
+        self._deliver(frame, session, ref)
+
+    def _on_session_frame(self, frame: RawFrame) -> None:
+        session = self._session
+        if session is None or not verify_tag(session.key, frame):
+            self._note_rejected("tag")  # forged, damaged past the CRC, or from an older session
+            if session is not None:
+                log.debug(
+                    "gate frame that does not verify ignored (type 0x%02x seq %d)", frame.type, frame.seq
+                )
+            return
+        *_, counter = m.unpack_body(frame.type, frame.payload)
+        if not session.accept_rx(counter):
+            self._note_rejected("replay")  # a duplicate or a replayed controller frame
+            return
+        self._alive()
         if frame.type == m.MsgType.EVENT:
             self._dispatch_event(frame)
-            return
+        else:
+            self._deliver(frame, session, None)
+
+    def _deliver(self, frame: RawFrame, session: Session, ref: bytes | None) -> None:
         with self._lock:
             pending = self._pending.get(frame.seq)
-        if pending is None or pending.event.is_set():
-            self.stats["rx_unmatched"] += 1  # a duplicate or a heartbeat ACK
+        if (
+            pending is None
+            or pending.event.is_set()
+            or pending.session is not session
+            or (ref is not None and ref != pending.ref)
+        ):
+            self.stats["rx_unmatched"] += 1  # a heartbeat's answer, or an answer already taken
             return
         pending.frame = frame
         pending.event.set()
 
     def _dispatch_event(self, frame: RawFrame) -> None:
-        if frame.seq in self._recent_events:
-            self.stats["rx_dup_event"] += 1
-            return
-        self._recent_events.append(frame.seq)
-        kind, uptime = m.unpack_body(m.MsgType.EVENT, frame.payload)
+        kind, uptime, _ = m.unpack_body(m.MsgType.EVENT, frame.payload)
         try:
             event = m.GateEvent(kind=m.EventKind(kind), uptime_ms=uptime, seq=frame.seq)
         except ValueError:
@@ -380,6 +465,8 @@ class GateClient:
             waiting = list(self._pending.values())
         for pending in waiting:
             pending.event.set()
+        if self._hello is not None:
+            self._hello.event.set()
         if first and self.on_link_lost is not None:
             try:
                 self.on_link_lost(error)
@@ -404,19 +491,35 @@ class GateClient:
                 )
             if self._fatal:
                 return
-            if now >= next_probe:
-                next_probe = now + probe_s
-                try:
-                    self._reader.write(
-                        build_frame(m.MsgType.HEARTBEAT, next(self._seq) & 0xFFFF, b"", None, False)
-                    )
-                except (serial.SerialException, OSError) as exc:
-                    self._on_connection_lost(exc)
-                    return
+            if now < next_probe:
+                continue
+            next_probe = now + probe_s
+            # Only while nothing is in flight: a frame waiting for its answer probes the link
+            # itself, and a heartbeat numbered after it must not overtake its retransmissions.
+            if not self._cmd_lock.acquire(blocking=False):
+                continue
+            try:
+                self._probe()
+            except (serial.SerialException, OSError) as exc:
+                self._on_connection_lost(exc)
+                return
+            finally:
+                self._cmd_lock.release()
 
-
-def _nak_name(code: int) -> str:
-    try:
-        return m.NakCode(code).name.lower()
-    except ValueError:
-        return f"code {code}"
+    def _probe(self) -> None:
+        """One heartbeat in the session, or (without a usable session) one HELLO; never blocks."""
+        session = self._session
+        if session is None or session.lost or session.exhausted:
+            hello = self._hello
+            if hello is not None and not hello.event.is_set() and hello.session is None:
+                self._reader.write(hello.wire)  # still unanswered: the same bytes again
+            else:
+                self._start_hello()
+            return
+        counter = session.next_counter()
+        seq = next(self._seq) & 0xFFFF
+        raw = frame_bytes(
+            m.MsgType.HEARTBEAT, seq, m.pack_body(m.MsgType.HEARTBEAT, counter=counter), session.key, True
+        )
+        session.sent(ref_of(raw[HEADER_LEN:-CRC_LEN]))
+        self._reader.write(encode_wire(raw))

@@ -13,13 +13,24 @@ class GateTimeout(GateProtocolError):
     """A command got neither ACK nor NAK within its retry budget.
 
     The outcome is unknown: the controller may have run it and every answer was lost.
-    It will never run it twice (the next command carries a higher counter).
+    It will never run it twice (every retransmission carries the same counter and tag).
     """
 
-    def __init__(self, message: str, seq: int, counter: int) -> None:
+    def __init__(self, message: str, seq: int, counter: int, session_id: int = 0) -> None:
         super().__init__(message)
         self.seq = seq
         self.counter = counter
+        self.session_id = session_id  # the session the command was sent in (0: none was)
+
+
+class GateSessionLost(GateTimeout):
+    """The controller no longer knows the session a command was sent in (it reset, or another
+    host opened a session). The outcome is unknown, as for :class:`GateTimeout`; the command
+    is never re-sent in the new session, which the client opens by itself."""
+
+
+class GateKeyMismatch(GateProtocolError):
+    """The controller's handshake reply does not verify under our key: the keys differ."""
 
 
 class GateNak(GateProtocolError):
@@ -35,4 +46,12 @@ class SimulatorUnavailable(BiogateError):
     """The gate simulator could not be built or started (no C compiler, no pty support)."""
 
 
-__all__ = ["GateLinkLost", "GateNak", "GateProtocolError", "GateTimeout", "SimulatorUnavailable"]
+__all__ = [
+    "GateKeyMismatch",
+    "GateLinkLost",
+    "GateNak",
+    "GateProtocolError",
+    "GateSessionLost",
+    "GateTimeout",
+    "SimulatorUnavailable",
+]

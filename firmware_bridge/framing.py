@@ -6,7 +6,8 @@ Mirrors ``firmware/core/gate_cobs.c``, ``gate_crc.c`` and ``gate_frame.c``; the 
     version u8 | type u8 | seq u16le | len u8 | payload[len] | crc16 u16le      then COBS, then 0x00
 
 For tagged types the payload ends with ``TAG_LEN`` bytes of HMAC-SHA256 over everything
-before the tag (header included).
+before the tag (header included), under the session key (or the device key for REFUSE);
+which key a type uses is :mod:`biogate.firmware_bridge.messages`' and ``session``'s business.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import hmac
 import struct
 from dataclasses import dataclass
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 KEY_LEN = 32
 TAG_LEN = 16
 COUNTER_LEN = 4
+NONCE_LEN = 16
+REF_LEN = 8
 HEADER_LEN = 5
 CRC_LEN = 2
 MAX_PAYLOAD_LEN = 48
@@ -33,6 +36,7 @@ class FrameError(ValueError):
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
+        self.detail = detail
 
 
 def cobs_encode(data: bytes) -> bytes:
@@ -102,8 +106,8 @@ class RawFrame:
     tag: bytes
 
 
-def build_frame(msg_type: int, seq: int, body: bytes, key: bytes | None, tagged: bool) -> bytes:
-    """Encode one frame for the wire: header, body, optional tag, CRC, COBS, delimiter."""
+def frame_bytes(msg_type: int, seq: int, body: bytes, key: bytes | None, tagged: bool) -> bytes:
+    """One frame before COBS: header, body, optional tag, CRC."""
     tag_len = TAG_LEN if tagged else 0
     if len(body) + tag_len > MAX_PAYLOAD_LEN:
         raise FrameError("length", f"payload of {len(body) + tag_len} bytes exceeds {MAX_PAYLOAD_LEN}")
@@ -112,12 +116,23 @@ def build_frame(msg_type: int, seq: int, body: bytes, key: bytes | None, tagged:
         if key is None:
             raise FrameError("tag", "a tagged frame needs the key")
         raw += hmac_tag(key, raw)
-    raw += struct.pack("<H", crc16_ccitt_false(raw))
+    return raw + struct.pack("<H", crc16_ccitt_false(raw))
+
+
+def encode_wire(raw: bytes) -> bytes:
+    """COBS-encode a frame and append the 0x00 delimiter."""
     return cobs_encode(raw) + b"\x00"
+
+
+def build_frame(msg_type: int, seq: int, body: bytes, key: bytes | None, tagged: bool) -> bytes:
+    """Encode one frame for the wire: header, body, optional tag, CRC, COBS, delimiter."""
+    return encode_wire(frame_bytes(msg_type, seq, body, key, tagged))
 
 
 def parse_frame(block: bytes, payload_len_of, has_tag) -> RawFrame:
     """Decode a COBS block and check size, CRC, version, type and length (not the tag).
+
+    ``FrameError('version')`` carries the peer's version number as its detail.
 
     ``payload_len_of(type) -> int | None`` and ``has_tag(type) -> bool`` come from
     :mod:`biogate.firmware_bridge.messages`, which owns the per-type layouts.

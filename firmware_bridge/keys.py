@@ -15,6 +15,26 @@ from .framing import KEY_LEN
 KEY_ENV = "BIOGATE_GATE_KEY"
 
 
+class GateKey(bytes):
+    """The 32 key bytes plus where they came from (``source``: "file PATH" or "$VAR").
+
+    Error messages name the source (e.g. a key that does not match the controller); the
+    value never appears in ``repr``/``str``.
+    """
+
+    source: str
+
+    def __new__(cls, data: bytes, source: str) -> GateKey:
+        obj = super().__new__(cls, data)
+        obj.source = source
+        return obj
+
+    def __repr__(self) -> str:
+        return f"GateKey(<{len(self)} bytes from {self.source}>)"
+
+    __str__ = __repr__
+
+
 def check_key(key: bytes | bytearray) -> bytes:
     """Return ``key`` as bytes after checking its type and length (the message never shows it)."""
     if not isinstance(key, (bytes, bytearray)) or len(key) != KEY_LEN:
@@ -35,7 +55,13 @@ def parse_key_text(text: str, where: str) -> bytes:
     return key
 
 
-def load_key(path: str | None = None, env: str = KEY_ENV) -> bytes:
+def key_source(key: bytes) -> str:
+    """Where a key came from, for error messages ("the gate key" if nobody said)."""
+    source = getattr(key, "source", None)
+    return f"the gate key from {source}" if source else "the gate key passed to GateClient"
+
+
+def load_key(path: str | None = None, env: str = KEY_ENV) -> GateKey:
     """Load the key from ``path`` (64 hex digits, or 32 raw bytes) or else from ``$env``."""
     if path:
         p = Path(path)
@@ -47,12 +73,12 @@ def load_key(path: str | None = None, env: str = KEY_ENV) -> bytes:
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(f"gate key file {path} is readable by others: chmod 600 {path}")
         if len(data) == KEY_LEN:
-            return data
-        return parse_key_text(data.decode("ascii", "replace"), f"file {path}")
+            return GateKey(data, f"file {path}")
+        return GateKey(parse_key_text(data.decode("ascii", "replace"), f"file {path}"), f"file {path}")
     text = os.environ.get(env)
     if not text:
         raise ConfigError(f"no gate key: pass a key file or set ${env} (64 hex digits)")
-    return parse_key_text(text, f"${env}")
+    return GateKey(parse_key_text(text, f"${env}"), f"${env}")
 
 
 def generate_key_file(path: str) -> None:

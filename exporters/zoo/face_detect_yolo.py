@@ -19,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from biogate.exporters.registry import InferFn, ModelSpec, TensorSpec, read_record, register
+from biogate.exporters.registry import (
+    IMAGE_RGB01,
+    InferFn,
+    ModelSpec,
+    TensorSpec,
+    load_trained,
+    read_record,
+    register,
+)
 
 NAME = "face_detect_yolo"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "yolo_face.pt"
@@ -39,18 +47,10 @@ def score_threshold() -> float:
 
 def build() -> Any:
     """The trained net (raw ``p8``, ``p16`` outputs) in eval mode."""
-    import torch
-
-    from biogate.errors import BundleError
     from biogate.exporters.nets.yolo_face import YoloFace
 
-    if not WEIGHTS.is_file():
-        raise BundleError(
-            f"{WEIGHTS} is missing: train a detector with biogate train face_detect_yolo (docs/training.md)"
-        )
     model = YoloFace(int(_record().get("config", {}).get("width", 16)))
-    model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
-    return model.eval()
+    return load_trained(model, WEIGHTS, "biogate train face_detect_yolo")
 
 
 def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
@@ -90,14 +90,7 @@ register(
         task="face_detection",
         seed="000",
         build=build,
-        inputs=[
-            TensorSpec(
-                "image",
-                (-1, 3, -1, -1),
-                color="RGB",
-                normalization={"scale": 1 / 255, "mean": [0.0] * 3, "std": [1.0] * 3},
-            )
-        ],
+        inputs=[IMAGE_RGB01],
         outputs=[TensorSpec("p8", (-1, 13, -1, -1)), TensorSpec("p16", (-1, 13, -1, -1))],
         calibration_data=calibration_data,
         evaluate=evaluate,

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import ConfigError, GalleryError
-from ..gallery import KEY_ENV, Gallery, GalleryKey
+from ..gallery import KEY_ENV, LOCK_TIMEOUT_S, Gallery, GalleryKey
 
 NAME = "enroll"
 HELP = "enrol a person into an encrypted face gallery from face photos (or precomputed embeddings)"
@@ -45,13 +45,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embeddings", metavar="NPY", help="enrol these (n, dim) embeddings instead of photos"
     )
-    parser.add_argument("--bundles", default="bundles", metavar="DIR", help="folder with the mtcnn_* bundles")
+    parser.add_argument(
+        "--bundles", default="bundles", metavar="DIR", help="folder with the detector bundles"
+    )
     parser.add_argument(
         "--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)"
     )
     parser.add_argument(
         "--largest-face", action="store_true", help="use the largest face of a photo with several"
     )
+    parser.add_argument(
+        "--rotate",
+        choices=("any", "upright"),
+        default="any",
+        help="face orientations to find (see biogate detect)",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=lock_timeout,
+        default=LOCK_TIMEOUT_S,
+        metavar="S",
+        help=f"wait this long for another process's lock on the gallery (default {LOCK_TIMEOUT_S:g})",
+    )
+
+
+def lock_timeout(text: str) -> float:
+    """``--lock-timeout``: seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.0 <= value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, got {text}")
+    return value
 
 
 def parse_meta(items: Sequence[str]) -> dict[str, Any]:
@@ -68,21 +94,29 @@ def parse_meta(items: Sequence[str]) -> dict[str, Any]:
     return meta
 
 
-def face_pipeline_embedder(bundles: str, embedder: str | None = None, largest_face: bool = False) -> EmbedFn:
+def face_pipeline_embedder(
+    bundles: str, embedder: str | None = None, largest_face: bool = False, rotate: str = "any"
+) -> EmbedFn:
     """The project's detect → align → embed chain over photo files, as an :data:`EmbedFn`."""
-    from ..models import FaceEmbedder, MTCNNDetector
+    from ..models import FaceEmbedder, load_face_detector
 
-    detector = MTCNNDetector.from_bundles(bundles)
+    detector = load_face_detector(bundles, rotate=rotate, min_face=20.0)
     model = FaceEmbedder.from_bundle(embedder or str(Path(bundles) / "face_embed_dlib"))
     return lambda paths: embed_photos(paths, detector, model, largest_face)
+
+
+def _check_photo(path: str) -> None:
+    if Path(path).is_dir():
+        raise ConfigError(f"photo {path!r} is a folder; give the image files in it (e.g. {path}/*.jpg)")
+    if not Path(path).is_file():
+        raise ConfigError(f"photo {path!r} does not exist")
 
 
 def read_photo(path: str) -> np.ndarray:
     """A photo as stored (8/16-bit, grey or BGR), or one clear error naming the file."""
     import cv2
 
-    if not Path(path).is_file():
-        raise ConfigError(f"photo {path!r} does not exist")
+    _check_photo(path)
     image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ConfigError(f"{path!r} is not an image OpenCV can read")
@@ -120,9 +154,10 @@ def templates_from_args(args: argparse.Namespace, embed: EmbedFn | None = None) 
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read embeddings {args.embeddings!r}: {exc}") from exc
     for path in args.images:  # fail on a typo before loading any model
-        if not Path(path).is_file():
-            raise ConfigError(f"photo {path!r} does not exist")
-    embed = embed or face_pipeline_embedder(args.bundles, args.embedder, args.largest_face)
+        _check_photo(path)
+    embed = embed or face_pipeline_embedder(
+        args.bundles, args.embedder, args.largest_face, getattr(args, "rotate", "any")
+    )
     return embed(list(args.images))
 
 
@@ -133,7 +168,8 @@ def enroll(args: argparse.Namespace, embed: EmbedFn | None = None) -> dict[str, 
     key = GalleryKey.resolve(args.key_file)
     meta = parse_meta(args.meta)
     templates = templates_from_args(args, embed)
-    with Gallery(args.gallery, key, create=not args.add) as gallery:
+    timeout = getattr(args, "lock_timeout", LOCK_TIMEOUT_S)
+    with Gallery(args.gallery, key, create=not args.add, lock_timeout_s=timeout) as gallery:
         if args.add:
             if meta:
                 raise ConfigError("--meta only applies when enrolling a new identity")

@@ -2,8 +2,9 @@
 
 Prints the device path so any serial tool (``GateClient``, ``biogate gate``, ``picocom``)
 can talk to it. stdin lines drive the simulated inputs: ``door open``, ``door close``,
-``tamper on``, ``tamper off``, ``status``. The key comes from ``--key-file`` or
+``tamper on``, ``tamper off``, ``status``, ``reboot``. The key comes from ``--key-file`` or
 ``$BIOGATE_GATE_KEY``; it is passed to the simulator through its environment and never printed.
+Every flag is checked before anything starts: a bad value is one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -18,32 +19,53 @@ NAME = "gate-sim"
 HELP = "run the gate-controller firmware (C host build) on a pseudo-terminal"
 
 
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"probability must be within 0..1, got {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from biogate.firmware_bridge.simulator import SIM_OPTIONS  # defaults and ranges live there
+
+    def default(name: str):
+        return SIM_OPTIONS[name][0]
+
     key = parser.add_argument_group("key (one of)")
     key.add_argument("--key-file", metavar="PATH", help="32-byte key as 64 hex digits (mode 600)")
     key.add_argument("--new-key", metavar="PATH", help="generate a fresh key into PATH (mode 600) and use it")
+
     fw = parser.add_argument_group("firmware")
-    fw.add_argument("--heartbeat-ms", type=int, default=1000, help="close the relay after this silence (ms)")
-    fw.add_argument("--max-open-ms", type=int, default=10000, help="longest continuous opening (ms)")
-    fw.add_argument("--door-held-ms", type=int, default=15000, help="door open this long = held-open event")
-    fw.add_argument("--state", metavar="PATH", help="persist the last accepted counter here (NV storage)")
+    fw.add_argument(
+        "--heartbeat-ms",
+        type=int,
+        default=default("heartbeat_ms"),
+        help="close the relay after this silence (ms)",
+    )
+    fw.add_argument(
+        "--max-open-ms",
+        type=int,
+        default=default("max_open_ms"),
+        help="longest continuous opening (ms, <= 65535)",
+    )
+    fw.add_argument(
+        "--door-held-ms",
+        type=int,
+        default=default("door_held_ms"),
+        help="door open this long = held-open event",
+    )
+    fw.add_argument(
+        "--state", metavar="PATH", help="NV storage: keep the boot count here (written atomically; optional)"
+    )
+    fw.add_argument("--fail-random", action="store_true", help="break the entropy source (no session opens)")
     faults = parser.add_argument_group("fault injection (both directions)")
     faults.add_argument(
-        "--corrupt", type=_probability, default=0.0, help="probability per byte of corrupting it"
+        "--corrupt", type=float, default=default("corrupt"), help="probability per byte of corrupting it"
     )
-    faults.add_argument("--drop", type=_probability, default=0.0, help="probability per frame of dropping it")
     faults.add_argument(
-        "--dup", type=_probability, default=0.0, help="probability per frame of duplicating it"
+        "--drop", type=float, default=default("drop"), help="probability per frame of dropping it"
     )
-    faults.add_argument("--delay-ms", type=int, default=0, help="delay every outgoing frame by this much")
-    faults.add_argument("--seed", type=int, default=1, help="fault-injection random seed")
+    faults.add_argument(
+        "--dup", type=float, default=default("dup"), help="probability per frame of duplicating it"
+    )
+    faults.add_argument(
+        "--delay-ms", type=int, default=default("delay_ms"), help="delay every outgoing frame by this much"
+    )
+    faults.add_argument("--seed", type=int, default=default("seed"), help="fault-injection random seed")
     parser.add_argument("--link", metavar="PATH", help="also create a symlink PATH -> the pty device")
     parser.add_argument("--trace", action="store_true", help="print the firmware trace (JSON lines)")
     parser.add_argument(
@@ -54,30 +76,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from biogate.errors import ConfigError
     from biogate.firmware_bridge import GateSimulator, generate_key_file, load_key
+    from biogate.firmware_bridge.simulator import SIM_OPTIONS, check_sim_options
 
+    options = {key: getattr(args, key) for key in SIM_OPTIONS}
+    check_sim_options(options, args.state, flag_prefix="--")  # before any file is written
+    if not args.duration >= 0:
+        raise ConfigError(
+            f"gate simulator --duration must be 0 (run until stopped) or more, got {args.duration}"
+        )
+    if args.link and not os.path.isdir(os.path.dirname(os.path.abspath(args.link))):
+        raise ConfigError(f"gate simulator --link {args.link}: its folder does not exist")
     if args.new_key:
         generate_key_file(args.new_key)
         key = load_key(args.new_key)
     else:
         key = load_key(args.key_file)
     sim = GateSimulator(
-        key,
-        heartbeat_ms=args.heartbeat_ms,
-        max_open_ms=args.max_open_ms,
-        door_held_ms=args.door_held_ms,
-        corrupt=args.corrupt,
-        drop=args.drop,
-        dup=args.dup,
-        delay_ms=args.delay_ms,
-        seed=args.seed,
-        state_path=args.state,
-        keep_events=False,
+        key, state_path=args.state, fail_random=args.fail_random, keep_events=False, **options
     )
     if args.trace:
         sim.listeners.append(lambda event: print(json.dumps(event), flush=True))
     else:
         sim.listeners.append(
-            lambda event: event.get("ev") == "status" and print(json.dumps(event), flush=True)
+            lambda event: event.get("ev") in ("status", "reboot") and print(json.dumps(event), flush=True)
         )
     sim.start()
     stop = threading.Event()
@@ -93,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
             f"gate simulator on {sim.port}" + (f" (linked as {args.link})" if args.link else ""), flush=True
         )
         print(
-            "stdin: 'door open', 'door close', 'tamper on', 'tamper off', 'status'; Ctrl-C quits", flush=True
+            "stdin: 'door open', 'door close', 'tamper on', 'tamper off', 'status', 'reboot'; Ctrl-C quits",
+            flush=True,
         )
 
         def forward_stdin() -> None:

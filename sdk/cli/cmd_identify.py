@@ -41,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="CLIP_OR_IMAGE", help="video file, image folder or one image")
     parser.add_argument("--gallery", required=True, metavar="DB", help="gallery database (biogate enroll)")
     parser.add_argument("--key-file", metavar="PATH", help="gallery key file (default: $BIOGATE_GALLERY_KEY)")
-    parser.add_argument("--bundles", default="bundles", metavar="DIR", help="folder with the mtcnn_* bundles")
+    parser.add_argument(
+        "--bundles", default="bundles", metavar="DIR", help="folder with the detector bundles"
+    )
     parser.add_argument(
         "--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)"
     )
@@ -63,6 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every", type=int, default=3, help="sample every N-th frame of a clip (seed: 3)")
     parser.add_argument("--candidates", type=int, default=3, help="sharpest frames to try in turn")
     parser.add_argument("--min-face", type=float, default=40.0, help="smallest face side to detect, pixels")
+    parser.add_argument("--detector", choices=("auto", "any", "mtcnn"), default="auto", help="face detector")
+    parser.add_argument(
+        "--rotate", choices=("any", "upright"), default="any", help="face orientations to find"
+    )
     parser.add_argument("--precision", default="auto", help="engine precision: auto, fp32, fp16, int8")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -108,11 +114,12 @@ def identify(
     timing["select_ms"] = (time.perf_counter() - t0) * 1e3
     t_load = time.perf_counter()
     if detector is None or embedder is None:
-        from ..models import FaceEmbedder, MTCNNDetector
+        from ..models import FaceEmbedder, load_face_detector
 
         engine_opts = {"precision": args.precision}
         if detector is None:
-            detector = MTCNNDetector.from_bundles(args.bundles, min_face=args.min_face, **engine_opts)
+            kind, rotate = getattr(args, "detector", "auto"), getattr(args, "rotate", "any")
+            detector = load_face_detector(args.bundles, kind, rotate, min_face=args.min_face, **engine_opts)
         if embedder is None:
             embedder = FaceEmbedder.from_bundle(
                 args.embedder or str(Path(args.bundles) / "face_embed_dlib"), **engine_opts

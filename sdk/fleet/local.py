@@ -1,8 +1,9 @@
 """The one place the sync agent touches the kiosk's local gallery (an adapter, kept small).
 
-It works through the gallery's public API (``identities``, ``enroll_many``, ``delete``): the
-kiosk's running :class:`~biogate.gallery.Gallery` updates its in-memory index with each write,
-so a change is live for the next search as soon as :meth:`LocalGallery.apply` returns.  Each
+It works through the gallery's public API (``identities``, ``apply_changes``): the kiosk's
+running :class:`~biogate.gallery.Gallery` applies each batch in one transaction and updates its
+in-memory index with it, so a batch is live, whole, for the next search as soon as
+:meth:`LocalGallery.apply` returns.  Each
 identity remembers the server change id it was written at (meta key :data:`VERSION_KEY`), which
 lets a full sync skip what is already current, e.g. after a kiosk was killed mid-sync.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..errors import FleetError
-from ..gallery import Enrollment, Gallery
+from ..gallery import Change, Gallery
 from .feed import IdentityState
 
 #: Meta key holding the server change id an identity was synced at.
@@ -41,8 +42,6 @@ class LocalGallery:
         """Delete ``deletes``, then (re)write ``upserts``; returns ``(written, deleted)``."""
         upserts = list(upserts)
         gone = [i for i in dict.fromkeys([*deletes, *(s.id for s in upserts)]) if i in self.gallery]
-        for identity_id in gone:
-            self.gallery.delete(identity_id)
         if upserts:
             dim = self.gallery.dim
             if dim is not None and upserts[0].templates.shape[1] != dim:
@@ -50,7 +49,9 @@ class LocalGallery:
                     f"local gallery {self.gallery.path!r} holds {dim}-d templates but the site sends "
                     f"{upserts[0].templates.shape[1]}-d ones: give the kiosk a new gallery file"
                 )
-            self.gallery.enroll_many(
-                Enrollment(s.id, s.name, s.templates, {**s.meta, VERSION_KEY: s.version}) for s in upserts
-            )
+        changes = [Change.delete(i) for i in gone] + [
+            Change.enroll(s.id, s.name, s.templates, {**s.meta, VERSION_KEY: s.version}) for s in upserts
+        ]
+        if changes:  # one transaction: a search never sees an upsert half done (deleted, not yet back)
+            self.gallery.apply_changes(changes)
         return len(upserts), len(set(gone) - {s.id for s in upserts})

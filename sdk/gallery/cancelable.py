@@ -107,14 +107,19 @@ class CancelableTransform:
     @classmethod
     def from_params(cls, params: bytes, key: GalleryKey, where: str) -> CancelableTransform:
         """Rebuild the transform of a gallery; a different key is a clear :class:`GalleryError`."""
-        p = json.loads(params.decode())
-        if p.get("scheme") != SCHEME:
+        try:
+            p = json.loads(params.decode())
+            scheme = p.get("scheme")
+            center = np.frombuffer(bytes.fromhex(p["center"]), "<f4")
+            dim, bits, check = int(p["dim"]), int(p["bits"]), str(p["key_check"])
+        except (ValueError, TypeError, KeyError, AttributeError):
             raise GalleryError(
-                f"gallery {where!r} uses template transform {p.get('scheme')!r}; this SDK has {SCHEME}"
-            )
-        center = np.frombuffer(bytes.fromhex(p["center"]), "<f4")
-        transform = cls(key, int(p["dim"]), int(p["bits"]), center)
-        if not hmac.compare_digest(transform._check, p["key_check"]):
+                f"the transform parameters of gallery {where!r} are unreadable (damaged or edited file)"
+            ) from None
+        if scheme != SCHEME:
+            raise GalleryError(f"gallery {where!r} uses template transform {scheme!r}; this SDK has {SCHEME}")
+        transform = cls(key, dim, bits, center)
+        if not hmac.compare_digest(transform._check, check):
             raise GalleryError(
                 f"wrong transform key for gallery {where!r}: its templates were protected with another key "
                 "(after a revocation, re-enrol everyone with the new key)"

@@ -5,8 +5,9 @@ its gallery, its identity and its template id, so a ciphertext copied to another
 identity or another gallery fails authentication instead of decrypting to someone else's face.
 A key-check record (a sealed known plaintext) tells a wrong key apart from a damaged row.
 
-The key never lives in the database: it comes from a key file (kept away from the database
-file, which :func:`check_key_location` enforces) or from an environment variable.
+The key never lives in the database: it comes from a key file (kept out of the database's
+folder, which :func:`check_key_location` enforces, and readable by its owner only) or from an
+environment variable.  A key that is plainly not random is refused (:func:`check_key_strength`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # the GCM standard nonce; random nonces are safe far beyond any gallery's size
 _AAD_TAG = b"biogate.gallery/1"
 _CHECK_PLAINTEXT = b"biogate gallery key check v1"
+#: A key is refused when it has fewer distinct byte values, or fewer distinct steps between
+#: successive bytes, than this (a random key has about 30 of each; see docs/gallery.md).
+MIN_DISTINCT = 16
 
 
 def _aesgcm(key: bytes):
@@ -65,6 +69,7 @@ class GalleryKey:
     def __init__(self, key: bytes, source: str = "bytes") -> None:
         if not isinstance(key, (bytes, bytearray)) or len(key) != KEY_BYTES:
             raise GalleryError(f"a gallery key is {KEY_BYTES} bytes; got {type(key).__name__} from {source}")
+        check_key_strength(bytes(key), source)
         self._key = bytes(key)
         self.source = source
 
@@ -86,9 +91,17 @@ class GalleryKey:
         """Read a key file (raw, hex or base64)."""
         path = Path(path)
         try:
+            mode = path.stat().st_mode
             data = path.read_bytes()
         except OSError as exc:
             raise GalleryError(f"cannot read gallery key file {str(path)!r}: {exc.strerror or exc}") from exc
+        if not stat.S_ISREG(mode):
+            raise GalleryError(f"gallery key file {str(path)!r} is not a regular file")
+        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise GalleryError(
+                f"gallery key file {str(path)!r} is open to group or others (mode {stat.S_IMODE(mode):04o}); "
+                f"make it owner-only: chmod 600 {path}"
+            )
         return cls(_decode_key_text(data, f"key file {str(path)!r}"), str(path))
 
     @classmethod
@@ -126,16 +139,34 @@ class GalleryKey:
         return path
 
 
+def check_key_strength(key: bytes, source: str) -> None:
+    """Refuse a key that is plainly not random (the rule of docs/gallery.md, "Keys").
+
+    A key with fewer than :data:`MIN_DISTINCT` distinct byte values (``aaaa…``, a repeated
+    word), fewer than :data:`MIN_DISTINCT` distinct differences between successive bytes
+    (``00 01 02 …``, any arithmetic pattern), or made of printable ASCII only (a typed
+    password) is refused.  A key from the OS generator trips this with probability < 10⁻¹³.
+    """
+    steps = {(b - a) & 0xFF for a, b in zip(key, key[1:])}
+    printable = all(0x20 <= b < 0x7F for b in key)
+    if len(set(key)) < MIN_DISTINCT or len(steps) < MIN_DISTINCT or printable:
+        why = "is printable text (a password?)" if printable else "repeats a few byte values or a pattern"
+        raise GalleryError(
+            f"the gallery key from {source} {why}, not random bytes; "
+            "make a real one with `biogate gallery keygen --out PATH`"
+        )
+
+
 def check_key_location(key: GalleryKey, db_path: str | Path) -> None:
-    """Refuse a key file kept in the database's own folder: a copied folder must not carry its key."""
+    """Refuse a key file anywhere under the database's folder: a copied folder must not carry its key."""
     if key.source.startswith("$") or key.source in ("bytes", "generated"):
         return
-    key_dir = Path(key.source).resolve().parent
+    key_path = Path(key.source).resolve()
     db_dir = Path(db_path).resolve().parent
-    if key_dir == db_dir:
+    if db_dir in key_path.parents:
         raise GalleryError(
-            f"key file {key.source!r} is in the same folder as gallery {str(db_path)!r}; "
-            "keep the key elsewhere (another folder, a secrets store or the environment)"
+            f"key file {key.source!r} is inside {str(db_dir)!r}, the folder of gallery {str(db_path)!r}; "
+            "keep the key outside it (another folder, a secrets store or the environment)"
         )
 
 
@@ -177,6 +208,18 @@ class TemplateCipher:
                 "failed authentication: the row was modified or moved from another identity or gallery"
             ) from None
 
+    def open_record(self, record: bytes, name: bytes) -> bytes | None:
+        """Decrypt a gallery-wide sealed record (``nonce || ciphertext``) named ``name``; None if it fails."""
+        from cryptography.exceptions import InvalidTag
+
+        if not isinstance(record, bytes) or len(record) <= NONCE_BYTES:
+            return None
+        try:
+            aad = _aad(self._prefix, "", name)
+            return self._aead.decrypt(record[:NONCE_BYTES], record[NONCE_BYTES:], aad)
+        except (InvalidTag, ValueError):
+            return None
+
     def key_check(self) -> bytes:
         """A sealed known plaintext stored once per gallery: ``nonce || ciphertext``."""
         nonce, sealed = self.seal("", b"key-check", _CHECK_PLAINTEXT)
@@ -184,12 +227,5 @@ class TemplateCipher:
 
     def verify_key_check(self, record: bytes, db_path: str) -> None:
         """Raise a clear :class:`GalleryError` when the key does not open this gallery."""
-        from cryptography.exceptions import InvalidTag
-
-        nonce, sealed = record[:NONCE_BYTES], record[NONCE_BYTES:]
-        try:
-            plain = self._aead.decrypt(nonce, sealed, _aad(self._prefix, "", b"key-check"))
-        except (InvalidTag, ValueError):
-            plain = b""
-        if plain != _CHECK_PLAINTEXT:
+        if self.open_record(record, b"key-check") != _CHECK_PLAINTEXT:
             raise GalleryError(f"wrong key for gallery {db_path!r} (its key-check record does not open)")

@@ -153,31 +153,54 @@ class TemplateIndex:
 
     def add_many(self, owners: np.ndarray, template_ids: Sequence[bytes], unit: np.ndarray) -> None:
         """Append rows of several identities at once (``owners[i]`` owns ``unit[i]``)."""
-        if len(unit) == 0:
-            return
-        codes, step, err, qnorm = quantise(unit)
+        self.update((), owners, template_ids, unit)
+
+    def update(
+        self,
+        remove: Sequence[int] = (),
+        owners: np.ndarray | None = None,
+        template_ids: Sequence[bytes] = (),
+        unit: np.ndarray | None = None,
+    ) -> int:
+        """Remove every row of the ``remove`` owners and append new rows, as ONE published change.
+
+        A search sees the index before or after the whole update, never between its parts (a
+        live gallery applies another process's transaction this way).  Returns the rows removed.
+        """
+        adding = unit is not None and len(unit) > 0
+        if adding:
+            codes, step, err, qnorm = quantise(unit)
         with self._lock:
             snap = self._snap
-            n, m = snap.n, len(unit)
-            if n + m > len(snap.step):
-                snap = self._grow(snap, n + m)
-            snap.unit[n : n + m] = unit
-            snap.codes[n : n + m] = (codes.astype(np.int16) + 128).astype(np.uint8)
-            snap.step[n : n + m] = step
-            snap.owner[n : n + m] = owners
-            del snap.tids[n:]  # rows past n belong to nobody yet
-            snap.tids.extend(template_ids)
-            for i, owner in enumerate(owners.tolist()):
-                self._rows_of.setdefault(owner, []).append(n + i)
-            most = max(len(self._rows_of[o]) for o in set(owners.tolist()))
-            # Publishing a new snapshot is one reference swap: searches see all new rows or none.
-            snap = snap._replace(
-                n=n + m,
-                err_max=max(snap.err_max, float(err.max())),
-                norm_max=max(snap.norm_max, float(qnorm.max())),
-                per_owner_max=max(snap.per_owner_max, most),
-            )
-            self._snap = self._freeze(snap)
+            gone = [row for owner in remove for row in self._rows_of.pop(owner, [])]
+            if gone:
+                snap = snap._replace(dead=np.union1d(snap.dead, np.asarray(gone, np.int64)))
+            if adding:
+                n, m = snap.n, len(unit)
+                if n + m > len(snap.step):
+                    snap = self._grow(snap, n + m)
+                snap.unit[n : n + m] = unit
+                snap.codes[n : n + m] = (codes.astype(np.int16) + 128).astype(np.uint8)
+                snap.step[n : n + m] = step
+                snap.owner[n : n + m] = owners
+                del snap.tids[n:]  # rows past n belong to nobody yet
+                snap.tids.extend(template_ids)
+                for i, owner in enumerate(np.asarray(owners).tolist()):
+                    self._rows_of.setdefault(owner, []).append(n + i)
+                most = max(len(self._rows_of[o]) for o in set(np.asarray(owners).tolist()))
+                snap = self._freeze(
+                    snap._replace(
+                        n=n + m,
+                        err_max=max(snap.err_max, float(err.max())),
+                        norm_max=max(snap.norm_max, float(qnorm.max())),
+                        per_owner_max=max(snap.per_owner_max, most),
+                    )
+                )
+            # Publishing a new snapshot is one reference swap: searches see all of it or none.
+            self._snap = snap
+            if gone and len(snap.dead) * 4 >= snap.n:
+                self._compact()
+            return len(gone)
 
     def _grow(self, snap: _Snapshot, need: int) -> _Snapshot:
         cap = max(need, 2 * len(snap.step), 1024)
@@ -195,16 +218,7 @@ class TemplateIndex:
 
     def remove(self, owner: int) -> int:
         """Tombstone every row of ``owner``; compact when a quarter of the rows are dead."""
-        with self._lock:
-            rows = self._rows_of.pop(owner, [])
-            if not rows:
-                return 0
-            snap = self._snap
-            dead = np.union1d(snap.dead, np.asarray(rows, np.int64))
-            self._snap = snap._replace(dead=dead)
-            if len(dead) * 4 >= snap.n:
-                self._compact()
-            return len(rows)
+        return self.update((owner,))
 
     def _compact(self) -> None:
         snap = self._snap

@@ -126,7 +126,7 @@ def build_stages(
     thresholds); ``gate`` (a :class:`~biogate.kiosk.fitness.FitnessGate`, made from
     ``[models] allow_unfit`` when not given) refuses an unfit model that decides.
     """
-    from ..models import FaceEmbedder, FaceLiveness, MTCNNDetector
+    from ..models import FaceEmbedder, FaceLiveness, load_face_detector
 
     m = config.models
     if not m.detector or not m.embedder:
@@ -135,7 +135,9 @@ def build_stages(
     gate = gate if gate is not None else FitnessGate(m.allow_unfit)
     opts = _engine_options(config)
     sel = config.selection
-    detector = MTCNNDetector.from_bundles(config.resolve(m.detector), min_face=m.min_face_px, **opts)
+    detector = load_face_detector(
+        config.resolve(m.detector), m.face_detector, m.rotate, min_face=m.min_face_px, **opts
+    )
     gate.add(ModelUse("detector", detector, True))
     stages: list[Stage] = [
         SharpnessGate(sel.every, sel.metric, sel.window_s, sel.keep_ratio, sel.min_score),

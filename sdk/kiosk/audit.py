@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -32,7 +33,9 @@ class AuditLog:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
+            # Owner-only (0600): the log of an access terminal is personal data.
+            fd = os.open(str(self.path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"audit log {str(self.path)!r} cannot be opened: {exc}") from exc
         self.save_faces = save_faces
@@ -65,7 +68,7 @@ class AuditLog:
             if self.save_faces and face is not None:
                 import cv2
 
-                self._faces_dir.mkdir(exist_ok=True)
+                self._faces_dir.mkdir(mode=0o700, exist_ok=True)
                 name = f"{decision.t_capture}_{decision.action}.png"
                 cv2.imwrite(str(self._faces_dir / name), face)
                 record["face_file"] = name

@@ -163,10 +163,15 @@ class MatchStage(Stage):
         self.threshold = float(threshold)
 
     def process(self, work: Work) -> Work | None:
-        top = self.gallery.search(work.results["embedding"], k=1, threshold=None)
+        # Every cosine is >= -1: the best identity whatever its score (the audit logs it).
+        top = self.gallery.search(work.results["embedding"], k=1, threshold=-1.0)
         best = top[0] if top else None
         work.results["match_score"] = float(best.score) if best else None
-        accepted = best is not None and best.score >= self.threshold
+        # A threshold stored in the gallery (`biogate gallery threshold --set`) is followed live;
+        # it can make the kiosk stricter, never weaker than its checked configuration.
+        stored = getattr(self.gallery, "stored_threshold", None)
+        threshold = self.threshold if stored is None else max(self.threshold, stored)
+        accepted = best is not None and best.score >= threshold
         work.results["identity"] = best.identity_id if accepted else None
         work.results["name"] = best.name if accepted else None
         return work

@@ -14,6 +14,8 @@ _WHERE: dict[str, str] = {
     "FaceDetector": "face_detect",
     "MTCNNDetector": "face_detect",
     "YoloFaceDetector": "face_detect",
+    "AnyAngleFaceDetector": "face_detect_any",
+    "load_face_detector": "face_detectors",
     "FaceEmbedder": "face_embed",
     "SuperResolver": "super_resolution",
     "Refiner": "refine",

@@ -110,6 +110,32 @@ def test_user_mistakes_are_one_line_errors(setup, tmp_path: Path, capsys) -> Non
     assert "exactly one" in capsys.readouterr().err
 
 
+def test_threshold_lock_timeout_and_folder_messages(setup, tmp_path: Path, capsys) -> None:
+    db, key, people, files = setup
+    base = ["--gallery", str(db), "--key-file", str(key)]
+    assert main(["enroll", *base, "--id", "ada", "--name", "Ada", "--embeddings", str(files["ada"])]) == 0
+    assert main(["gallery", "threshold", *base]) == 0
+    assert "no threshold stored" in capsys.readouterr().out
+    assert main(["gallery", "threshold", *base, "--set", "0.93"]) == 0
+    assert "threshold 0.93" in capsys.readouterr().out
+    for bad in ("0", "1.5", "-1"):
+        assert main(["gallery", "threshold", *base, "--set", bad]) == 2
+        assert "(0, 1]" in capsys.readouterr().err
+    probe = tmp_path / "probe.npy"
+    np.save(probe, people[0])
+    assert main(["gallery", "verify", *base, "--id", "ada", "--embedding", str(probe)]) == 0
+    assert "threshold 0.9300" in capsys.readouterr().out  # the stored one: no embedder bundle needed
+    assert main(["gallery", "search", *base, "--embedding", str(probe), "--threshold", "2"]) == 2
+    assert main(["gallery", "threshold", *base, "--clear"]) == 0
+    with pytest.raises(SystemExit) as exit_:  # argparse's own one-line usage error
+        main(["gallery", "list", *base, "--lock-timeout", "-1"])
+    assert exit_.value.code == 2 and ">= 0 seconds" in capsys.readouterr().err
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    assert main(["enroll", *base, "--id", "bob", "--name", "Bob", str(folder)]) == 2
+    assert "is a folder; give the image files in it" in capsys.readouterr().err
+
+
 @dataclass
 class _Det:
     size: float

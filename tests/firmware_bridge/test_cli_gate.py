@@ -26,9 +26,9 @@ def test_gate_sim_cli_serves_a_pty(tmp_path, capsys):
         port = line.split()[3]
         key = load_key(str(key_file))
         with GateClient(port, key) as client:
-            assert client.open(1000).counter == 1
+            assert client.open(1000).session_id == client.session_id
         assert main(["gate", "status", "--port", port, "--key-file", str(key_file)]) == 0
-        assert "last counter 1" in capsys.readouterr().out
+        assert "firmware 2.0" in capsys.readouterr().out
         assert (
             main(["gate", "open", "--port", port, "--key-file", str(key_file), "--duration-ms", "9000"]) == 2
         )

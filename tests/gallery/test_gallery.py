@@ -169,6 +169,7 @@ def test_key_sources(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) 
     assert GalleryKey.from_file(hex_file).secret == key.secret
     raw_file = secrets / "raw.key"
     raw_file.write_bytes(key.secret)
+    raw_file.chmod(0o600)
     assert GalleryKey.from_file(raw_file).secret == key.secret
     monkeypatch.setenv("BIOGATE_GALLERY_KEY", key.secret.hex())
     assert GalleryKey.resolve().secret == key.secret
@@ -176,6 +177,7 @@ def test_key_sources(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(GalleryError, match="already exists"):
         key.write(hex_file)
     (secrets / "bad.key").write_text("not a key")
+    (secrets / "bad.key").chmod(0o600)
     with pytest.raises(GalleryError, match=r"bad\.key"):
         GalleryKey.from_file(secrets / "bad.key")
     monkeypatch.delenv("BIOGATE_GALLERY_KEY")
@@ -183,7 +185,7 @@ def test_key_sources(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) 
         GalleryKey.resolve()
     # A key file in the database's own folder would travel with every copy of it: refused.
     beside = key.write(db.parent / "gallery.key")
-    with pytest.raises(GalleryError, match="same folder"):
+    with pytest.raises(GalleryError, match=r"inside .*the folder of gallery"):
         Gallery(db, GalleryKey.from_file(beside), create=True)
     with Gallery(db, GalleryKey.from_file(hex_file), create=True) as gallery:
         gallery.enroll("a", "A", np.ones(DIM))

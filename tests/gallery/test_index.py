@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -282,3 +284,30 @@ def test_concurrent_adds_freezes_compactions_and_searches() -> None:
     assert len(index) == 300 + 1200 and len(index._snap.segments) > 1
     for i in (0, 150, 299):
         assert index.search(stable[i], 1).hits[0].owner == i
+
+
+@pytest.mark.parametrize("backend", ["float32", "int8"])
+def test_update_removes_and_adds_as_one_published_change(backend: str) -> None:
+    rng = np.random.default_rng(11)
+    unit = normalise(rng.standard_normal((600, 32)).astype(np.float32), 32)
+    index = _build(backend, unit, np.arange(600, dtype=np.int64))
+    seen = []
+    stop = threading.Event()
+
+    def searcher() -> None:  # owner i moves to owner i + 1000 in one update: never neither
+        while not stop.is_set():
+            for i in range(0, 600, 97):
+                seen.append((i, index.search(unit[i], k=1).hits[0].owner))
+
+    thread = threading.Thread(target=searcher)
+    thread.start()
+    try:
+        for start in range(0, 600, 50):
+            moved = np.arange(start, start + 50, dtype=np.int64)
+            assert index.update(moved.tolist(), moved + 1000, [b"x"] * 50, unit[moved]) == 50
+    finally:
+        stop.set()
+        thread.join()
+    assert seen and all(owner in (i, i + 1000) for i, owner in seen)
+    assert len(index) == 600 and sorted(index.owners()) == list(range(1000, 1600))
+    assert index.search(unit[5], k=1).hits[0].owner == 1005

@@ -1,68 +1,21 @@
 /*
- * Gate controller state machine: framing input, authenticated command execution with
- * replay protection and de-duplication, fail-safe timers, door/tamper events.
+ * Gate controller: context pool, lifecycle, transmit path, fail-safe timers, door/tamper
+ * events. The receive path (handshake, session frames, command execution) is gate_rx.c.
  */
 #include <string.h>
 
-#include "gate.h"
-#include "gate_config.h"
+#include "gate_common.h"
 #include "gate_frame.h"
 #include "gate_sha256.h"
 
-#define EVENT_QUEUE_LEN 8
-
-struct gate {
-	int in_use;
-	struct gate_hal hal;
-	uint8_t key[GATE_KEY_LEN];
-	uint32_t hb_timeout_ms, max_open_ms, door_held_ms;
-	uint32_t boot_ms;
-
-	/* link */
-	int link_seen;
-	uint32_t last_rx_ms;
-	uint16_t event_seq;
-
-	/* relay and door */
-	int relay_open;
-	uint32_t relay_opened_ms, relay_deadline_ms, relay_closed_ms;
-	int door_open, door_held_reported, tamper;
-	uint32_t door_opened_ms;
-	uint16_t faults;
-
-	/* replay protection and de-duplication of the last accepted command */
-	uint32_t last_counter;
-	int have_last;
-	uint16_t last_seq;
-	uint8_t last_type;
-	uint8_t last_tag[GATE_TAG_LEN];
-	uint8_t last_resp_type, last_resp_code;
-
-	/* receive: bytes of the current COBS block until its 0x00 delimiter */
-	uint8_t rx_buf[GATE_COBS_MAX_LEN(GATE_MAX_FRAME_LEN)];
-	size_t rx_len;
-	int rx_overflow;
-	uint8_t scratch[GATE_MAX_FRAME_LEN];
-
-	/* transmit: one frame in flight (the HAL may accept it in pieces) */
-	uint8_t tx_buf[GATE_MAX_WIRE_LEN];
-	size_t tx_len, tx_off;
-	int io_error;
-
-	uint8_t events[EVENT_QUEUE_LEN];
-	int ev_head, ev_count;
-
-	uint32_t frames_ok, frames_rejected, tx_dropped;
-};
-
 static struct gate g_pool[GATE_MAX_INSTANCES];
 
-static uint32_t now_ms(const struct gate *g) { return g->hal.millis(g->hal.ctx); }
+uint32_t gate_now_ms(const struct gate *g) { return g->hal.millis(g->hal.ctx); }
 
 /* Wrap-safe "a is at or after b" for 32-bit millisecond clocks. */
 static int time_reached(uint32_t now, uint32_t deadline) { return (int32_t)(now - deadline) >= 0; }
 
-static void trace(struct gate *g, int kind, uint16_t seq, uint32_t a, uint32_t b)
+void gate_trace_ev(struct gate *g, int kind, uint16_t seq, uint32_t a, uint32_t b)
 {
 	struct gate_trace ev;
 
@@ -72,24 +25,27 @@ static void trace(struct gate *g, int kind, uint16_t seq, uint32_t a, uint32_t b
 	ev.seq = seq;
 	ev.a = a;
 	ev.b = b;
-	ev.now_ms = now_ms(g) - g->boot_ms;
+	ev.session = g->active.valid ? g->active.id : 0;
+	ev.now_ms = gate_now_ms(g) - g->boot_ms;
 	g->hal.trace(g->hal.ctx, &ev);
 }
 
-static void set_relay(struct gate *g, int on, int reason)
+void gate_set_relay(struct gate *g, int on, int reason)
 {
 	if (g->relay_open == on)
 		return;
 	g->relay_open = on;
 	g->hal.relay_set(g->hal.ctx, on);
 	if (on) {
-		g->relay_opened_ms = now_ms(g);
+		g->relay_opened_ms = gate_now_ms(g);
 	} else {
-		g->relay_closed_ms = now_ms(g);
+		g->relay_closed_ms = gate_now_ms(g);
 		g->door_held_reported = 0; /* a new held-open period starts now */
 	}
-	trace(g, GATE_TRACE_RELAY, 0, (uint32_t)on, (uint32_t)reason);
+	gate_trace_ev(g, GATE_TRACE_RELAY, 0, (uint32_t)on, (uint32_t)reason);
 }
+
+/* ---- transmit ------------------------------------------------------------------------ */
 
 static int flush_tx(struct gate *g)
 {
@@ -108,7 +64,8 @@ static int flush_tx(struct gate *g)
 	return 1;
 }
 
-static void send_frame(struct gate *g, uint8_t type, uint16_t seq, const uint8_t *body, size_t body_len)
+void gate_send_raw(struct gate *g, uint8_t type, uint16_t seq, const uint8_t *body, size_t body_len,
+		   const uint8_t *key)
 {
 	int n;
 
@@ -116,7 +73,7 @@ static void send_frame(struct gate *g, uint8_t type, uint16_t seq, const uint8_t
 		g->tx_dropped++; /* the host retries; a lost reply is not a safety issue */
 		return;
 	}
-	n = gate_frame_build(type, seq, body, body_len, g->key, g->tx_buf, sizeof(g->tx_buf));
+	n = gate_frame_build(type, seq, body, body_len, key, g->tx_buf, sizeof(g->tx_buf));
 	if (n < 0)
 		return;
 	g->tx_len = (size_t)n;
@@ -124,24 +81,43 @@ static void send_frame(struct gate *g, uint8_t type, uint16_t seq, const uint8_t
 	flush_tx(g);
 }
 
-static void send_ack(struct gate *g, uint16_t seq, uint32_t counter)
+void gate_send_session(struct gate *g, uint8_t type, uint16_t seq, const uint8_t *body, size_t body_len)
 {
-	uint8_t body[GATE_COUNTER_LEN];
+	uint8_t buf[GATE_MAX_PAYLOAD_LEN];
+
+	if (!g->active.valid || body_len + GATE_COUNTER_LEN + GATE_TAG_LEN > sizeof(buf))
+		return;
+	if (g->active.tx_counter == UINT32_MAX) {
+		/* Our counter would wrap: end the session; the host's next frame is refused and it re-handshakes. */
+		gate_session_close(&g->active);
+		g->have_last = 0;
+		return;
+	}
+	g->active.tx_counter++;
+	if (body_len)
+		memcpy(buf, body, body_len);
+	gate_put_u32(buf + body_len, g->active.tx_counter);
+	gate_send_raw(g, type, seq, buf, body_len + GATE_COUNTER_LEN, g->active.key);
+}
+
+void gate_send_ack(struct gate *g, uint16_t seq, uint32_t counter)
+{
+	uint8_t body[4];
 
 	gate_put_u32(body, counter);
-	send_frame(g, GATE_MSG_ACK, seq, body, sizeof(body));
+	gate_send_session(g, GATE_MSG_ACK, seq, body, sizeof(body));
 }
 
-static void send_nak(struct gate *g, uint16_t seq, uint8_t code)
+void gate_send_nak(struct gate *g, uint16_t seq, uint8_t code, uint32_t counter)
 {
-	uint8_t body[1 + GATE_COUNTER_LEN];
+	uint8_t body[5];
 
 	body[0] = code;
-	gate_put_u32(body + 1, g->last_counter); /* lets the host resynchronise its counter */
-	send_frame(g, GATE_MSG_NAK, seq, body, sizeof(body));
+	gate_put_u32(body + 1, counter);
+	gate_send_session(g, GATE_MSG_NAK, seq, body, sizeof(body));
 }
 
-static void send_status(struct gate *g, uint16_t seq)
+void gate_send_status(struct gate *g, uint16_t seq)
 {
 	uint8_t body[14];
 
@@ -149,211 +125,61 @@ static void send_status(struct gate *g, uint16_t seq)
 	body[1] = (uint8_t)g->door_open;
 	gate_put_u16(body + 2, g->faults);
 	gate_put_u16(body + 4, GATE_FW_VERSION);
-	gate_put_u32(body + 6, now_ms(g) - g->boot_ms);
-	gate_put_u32(body + 10, g->last_counter);
-	send_frame(g, GATE_MSG_STATUS, seq, body, sizeof(body));
+	gate_put_u32(body + 6, gate_now_ms(g) - g->boot_ms);
+	gate_put_u32(body + 10, g->boot_count);
+	gate_send_session(g, GATE_MSG_STATUS, seq, body, sizeof(body));
 	g->faults = 0; /* latched flags are cleared once reported */
 }
 
+void gate_send_refuse(struct gate *g, uint16_t seq, uint8_t code, const uint8_t ref[GATE_REF_LEN])
+{
+	uint8_t body[1 + GATE_REF_LEN];
+
+	body[0] = code;
+	memcpy(body + 1, ref, GATE_REF_LEN);
+	gate_send_raw(g, GATE_MSG_REFUSE, seq, body, sizeof(body), g->key);
+}
+
+/* ---- events and timers ------------------------------------------------------------------- */
+
 static void queue_event(struct gate *g, uint8_t kind, uint16_t fault)
 {
+	struct gate_event_slot *slot;
+
 	g->faults |= fault;
-	trace(g, GATE_TRACE_EVENT, 0, kind, 0);
-	if (g->ev_count == EVENT_QUEUE_LEN)
+	gate_trace_ev(g, GATE_TRACE_EVENT, 0, kind, 0);
+	if (g->ev_count == GATE_EVENT_QUEUE_LEN)
 		return; /* still latched in the fault flags, visible through STATUS */
-	g->events[(g->ev_head + g->ev_count) % EVENT_QUEUE_LEN] = kind;
+	slot = &g->events[(g->ev_head + g->ev_count) % GATE_EVENT_QUEUE_LEN];
+	slot->kind = kind;
+	slot->uptime_ms = gate_now_ms(g) - g->boot_ms;
 	g->ev_count++;
 }
 
+/* Events go out only inside a session (they are session frames); until then they wait. */
 static void send_events(struct gate *g)
 {
-	while (g->ev_count > 0 && g->tx_len == 0) {
+	while (g->ev_count > 0 && g->tx_len == 0 && g->active.valid) {
 		uint8_t body[5];
-		body[0] = g->events[g->ev_head];
-		gate_put_u32(body + 1, now_ms(g) - g->boot_ms);
-		g->ev_head = (g->ev_head + 1) % EVENT_QUEUE_LEN;
+		body[0] = g->events[g->ev_head].kind;
+		gate_put_u32(body + 1, g->events[g->ev_head].uptime_ms);
+		g->ev_head = (g->ev_head + 1) % GATE_EVENT_QUEUE_LEN;
 		g->ev_count--;
-		send_frame(g, GATE_MSG_EVENT, g->event_seq++, body, sizeof(body));
-	}
-}
-
-static uint8_t nak_code(int err)
-{
-	switch (err) {
-	case GATE_ERR_VERSION:
-		return GATE_NAK_VERSION;
-	case GATE_ERR_TYPE:
-		return GATE_NAK_TYPE;
-	case GATE_ERR_LENGTH:
-		return GATE_NAK_LENGTH;
-	case GATE_ERR_TAG:
-		return GATE_NAK_TAG;
-	case GATE_ERR_REPLAY:
-		return GATE_NAK_REPLAY;
-	default:
-		return GATE_NAK_VALUE;
-	}
-}
-
-/* Run an authenticated command whose tag and counter were accepted. @retval 0 ok, else NAK code. */
-static uint8_t execute(struct gate *g, const struct gate_frame *f)
-{
-	const uint8_t *p = f->payload;
-	uint32_t now = now_ms(g);
-
-	switch (f->type) {
-	case GATE_MSG_OPEN: {
-		uint32_t duration = gate_get_u16(p);
-		uint32_t deadline;
-		if (duration == 0 || duration > g->max_open_ms)
-			return GATE_NAK_VALUE;
-		set_relay(g, 1, GATE_RELAY_CMD_OPEN);
-		/* Consecutive OPENs extend the window but never past max_open_ms of continuous opening. */
-		deadline = now + duration;
-		if ((int32_t)(deadline - (g->relay_opened_ms + g->max_open_ms)) > 0)
-			deadline = g->relay_opened_ms + g->max_open_ms;
-		g->relay_deadline_ms = deadline;
-		return 0;
-	}
-	case GATE_MSG_DENY:
-		set_relay(g, 0, GATE_RELAY_DENY);
-		return 0;
-	case GATE_MSG_ALARM:
-		set_relay(g, 0, GATE_RELAY_ALARM);
-		if (g->hal.alarm)
-			g->hal.alarm(g->hal.ctx, p[0]);
-		return 0;
-	default:
-		return GATE_NAK_TYPE;
-	}
-}
-
-static void handle_authenticated(struct gate *g, const struct gate_frame *f)
-{
-	const uint8_t *tag = f->raw + f->signed_len;
-	uint32_t counter;
-	uint8_t code;
-
-	if (!gate_frame_verify_tag(f, g->key)) {
-		g->frames_rejected++;
-		trace(g, GATE_TRACE_REJECT, f->seq, (uint32_t)-GATE_ERR_TAG, 0);
-		send_nak(g, f->seq, GATE_NAK_TAG);
-		return;
-	}
-	g->link_seen = 1;
-	g->last_rx_ms = now_ms(g);
-	counter = gate_frame_counter(f);
-	if (g->have_last && counter == g->last_counter && f->seq == g->last_seq && f->type == g->last_type &&
-	    gate_ct_equal(tag, g->last_tag, GATE_TAG_LEN)) {
-		/* A retransmission of the command already run: answer again, run nothing. */
-		trace(g, GATE_TRACE_DUP, f->seq, f->type, counter);
-		if (g->last_resp_type == GATE_MSG_ACK)
-			send_ack(g, f->seq, counter);
-		else
-			send_nak(g, f->seq, g->last_resp_code);
-		return;
-	}
-	if (counter <= g->last_counter) {
-		g->frames_rejected++;
-		trace(g, GATE_TRACE_REJECT, f->seq, (uint32_t)-GATE_ERR_REPLAY, counter);
-		send_nak(g, f->seq, GATE_NAK_REPLAY);
-		return;
-	}
-	if (g->hal.counter_store && g->hal.counter_store(g->hal.ctx, counter) < 0) {
-		/* Could not persist the counter: refuse rather than open a replay window after reboot. */
-		g->frames_rejected++;
-		send_nak(g, f->seq, GATE_NAK_VALUE);
-		return;
-	}
-	g->last_counter = counter;
-	g->have_last = 1;
-	g->last_seq = f->seq;
-	g->last_type = f->type;
-	memcpy(g->last_tag, tag, GATE_TAG_LEN);
-	code = execute(g, f);
-	g->frames_ok++;
-	if (code == 0) {
-		trace(g, GATE_TRACE_EXEC, f->seq, f->type, counter);
-		g->last_resp_type = GATE_MSG_ACK;
-		send_ack(g, f->seq, counter);
-	} else {
-		trace(g, GATE_TRACE_REJECT, f->seq, (uint32_t)-GATE_ERR_VALUE, counter);
-		g->last_resp_type = GATE_MSG_NAK;
-		g->last_resp_code = code;
-		send_nak(g, f->seq, code);
-	}
-}
-
-static void handle_block(struct gate *g, const uint8_t *wire, size_t len)
-{
-	struct gate_frame f;
-	int err;
-
-	memset(&f, 0, sizeof(f));
-	err = gate_frame_decode(wire, len, g->scratch, sizeof(g->scratch), &f);
-
-	if (err != GATE_OK) {
-		g->frames_rejected++;
-		trace(g, GATE_TRACE_REJECT, f.seq, (uint32_t)-err, 0);
-		/* Below the CRC nothing in the frame can be trusted, not even its seq: stay silent. */
-		if (err == GATE_ERR_VERSION || err == GATE_ERR_TYPE || err == GATE_ERR_LENGTH)
-			send_nak(g, f.seq, nak_code(err));
-		return;
-	}
-	if (gate_msg_has_counter(f.type)) {
-		handle_authenticated(g, &f);
-		return;
-	}
-	g->frames_ok++;
-	g->link_seen = 1;
-	g->last_rx_ms = now_ms(g);
-	switch (f.type) {
-	case GATE_MSG_HEARTBEAT:
-		send_ack(g, f.seq, 0);
-		break;
-	case GATE_MSG_STATUS_REQ:
-		send_status(g, f.seq);
-		break;
-	default: /* a controller-to-host type sent to the controller */
-		g->frames_ok--;
-		g->frames_rejected++;
-		trace(g, GATE_TRACE_REJECT, f.seq, (uint32_t)-GATE_ERR_TYPE, 0);
-		send_nak(g, f.seq, GATE_NAK_TYPE);
-		break;
-	}
-}
-
-static void feed(struct gate *g, const uint8_t *data, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == 0) {
-			if (g->rx_overflow) {
-				g->frames_rejected++;
-				trace(g, GATE_TRACE_REJECT, 0, (uint32_t)-GATE_ERR_OVERSIZE, 0);
-			} else if (g->rx_len > 0) {
-				handle_block(g, g->rx_buf, g->rx_len);
-			}
-			g->rx_len = 0;
-			g->rx_overflow = 0;
-		} else if (g->rx_len < sizeof(g->rx_buf)) {
-			g->rx_buf[g->rx_len++] = data[i];
-		} else {
-			g->rx_overflow = 1; /* drop bytes until the next delimiter */
-		}
+		gate_send_session(g, GATE_MSG_EVENT, g->event_seq++, body, sizeof(body));
 	}
 }
 
 static void run_timers(struct gate *g)
 {
-	uint32_t now = now_ms(g), since;
+	uint32_t now = gate_now_ms(g), since;
 	int door, tamper;
 
 	if (g->relay_open) {
 		if (time_reached(now, g->relay_deadline_ms) ||
 		    time_reached(now, g->relay_opened_ms + g->max_open_ms)) {
-			set_relay(g, 0, GATE_RELAY_EXPIRED);
+			gate_set_relay(g, 0, GATE_RELAY_EXPIRED);
 		} else if (g->link_seen && time_reached(now, g->last_rx_ms + g->hb_timeout_ms)) {
-			set_relay(g, 0, GATE_RELAY_HEARTBEAT_LOST);
+			gate_set_relay(g, 0, GATE_RELAY_HEARTBEAT_LOST);
 			g->faults |= GATE_FAULT_HEARTBEAT_LOST;
 		}
 	}
@@ -381,12 +207,34 @@ static void run_timers(struct gate *g)
 	g->tamper = tamper > 0;
 }
 
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+/* Count this reset in NV storage. Replay protection does not depend on it: a failure only
+ * latches GATE_FAULT_STATE (and the count restarts), since sessions are never restored. */
+static void count_boot(struct gate *g)
+{
+	uint32_t count = 0;
+
+	if (g->hal.boot_count_load == NULL && g->hal.boot_count_store == NULL)
+		return; /* no NV storage: challenges rest on hal.random() alone */
+	if (g->hal.boot_count_load == NULL || g->hal.boot_count_load(g->hal.ctx, &count) < 0) {
+		g->faults |= GATE_FAULT_STATE;
+		gate_trace_ev(g, GATE_TRACE_REJECT, 0, (uint32_t)-GATE_ERR_STATE, 0);
+		count = 0;
+	}
+	g->boot_count = count == UINT32_MAX ? 1u : count + 1u;
+	if (g->hal.boot_count_store == NULL || g->hal.boot_count_store(g->hal.ctx, g->boot_count) < 0) {
+		g->faults |= GATE_FAULT_STATE;
+		gate_trace_ev(g, GATE_TRACE_REJECT, 0, (uint32_t)-GATE_ERR_STATE, 1);
+	}
+}
+
 gate_t *gate_init(const struct gate_config *config, const struct gate_hal *hal)
 {
 	struct gate *g = NULL;
 
 	if (config == NULL || hal == NULL || hal->send == NULL || hal->recv == NULL || hal->millis == NULL ||
-	    hal->relay_set == NULL || hal->door_is_open == NULL)
+	    hal->relay_set == NULL || hal->door_is_open == NULL || hal->random == NULL)
 		return NULL;
 	for (int i = 0; i < GATE_MAX_INSTANCES; i++) {
 		if (!g_pool[i].in_use) {
@@ -405,11 +253,10 @@ gate_t *gate_init(const struct gate_config *config, const struct gate_hal *hal)
 	if (g->max_open_ms > 0xFFFFu)
 		g->max_open_ms = 0xFFFFu; /* the OPEN duration field is 16 bits */
 	g->door_held_ms = config->door_held_ms ? config->door_held_ms : GATE_DOOR_HELD_MS;
-	g->boot_ms = now_ms(g);
+	g->boot_ms = gate_now_ms(g);
 	g->relay_closed_ms = g->boot_ms;
-	if (hal->counter_load && hal->counter_load(hal->ctx, &g->last_counter) < 0)
-		g->last_counter = 0;
 	g->hal.relay_set(g->hal.ctx, 0); /* fail-safe default, whatever the pin did at reset */
+	count_boot(g);
 	queue_event(g, GATE_EVENT_POWER, GATE_FAULT_POWER);
 	return g;
 }
@@ -420,8 +267,28 @@ void gate_deinit(gate_t *gate)
 
 	if (g == NULL || !g->in_use)
 		return;
-	set_relay(g, 0, GATE_RELAY_EXPIRED);
+	gate_set_relay(g, 0, GATE_RELAY_EXPIRED);
 	gate_wipe(g, sizeof(*g));
+}
+
+static void feed(struct gate *g, const uint8_t *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == 0) {
+			if (g->rx_overflow) {
+				g->frames_rejected++;
+				gate_trace_ev(g, GATE_TRACE_REJECT, 0, (uint32_t)-GATE_ERR_OVERSIZE, 0);
+			} else if (g->rx_len > 0) {
+				gate_handle_block(g, g->rx_buf, g->rx_len);
+			}
+			g->rx_len = 0;
+			g->rx_overflow = 0;
+		} else if (g->rx_len < sizeof(g->rx_buf)) {
+			g->rx_buf[g->rx_len++] = data[i];
+		} else {
+			g->rx_overflow = 1; /* drop bytes until the next delimiter */
+		}
+	}
 }
 
 int gate_refresh(gate_t *gate)
@@ -458,7 +325,9 @@ int gate_get_status(const gate_t *gate, struct gate_status *out)
 	out->door_open = (uint8_t)g->door_open;
 	out->faults = g->faults;
 	out->uptime_ms = g->hal.millis(g->hal.ctx) - g->boot_ms;
-	out->last_counter = g->last_counter;
+	out->boot_count = g->boot_count;
+	out->session_id = g->active.valid ? g->active.id : 0;
+	out->last_counter = g->active.valid ? g->active.rx_counter : 0;
 	out->frames_ok = g->frames_ok;
 	out->frames_rejected = g->frames_rejected;
 	return GATE_OK;
@@ -481,6 +350,9 @@ const char *gate_strerror(int err)
 	case GATE_ERR_TAG: return "tag";
 	case GATE_ERR_REPLAY: return "replay";
 	case GATE_ERR_VALUE: return "value";
+	case GATE_ERR_NO_SESSION: return "no_session";
+	case GATE_ERR_ENTROPY: return "entropy";
+	case GATE_ERR_STATE: return "state";
 	default: return "unknown";
 	}
 }

@@ -27,6 +27,11 @@
 #define GATE_REFRESH_MAX_MS 10u
 #endif
 
+/* Events kept while no session is open (or the link is busy); the fault flags keep the rest. */
+#ifndef GATE_EVENT_QUEUE_LEN
+#define GATE_EVENT_QUEUE_LEN 8
+#endif
+
 /* Bytes pulled from the HAL per gate_refresh() call at most (bounds one tick's work). */
 #ifndef GATE_RX_CHUNK_LEN
 #define GATE_RX_CHUNK_LEN 256

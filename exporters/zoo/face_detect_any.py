@@ -1,0 +1,165 @@
+"""``face_detect_any``: the any-orientation face detector's proposal net (with MTCNN's R-Net/O-Net).
+
+Trained by :mod:`biogate.exporters.training.train_face_detect_any` on real photographs at every angle;
+weights ``exporters/weights/face_any.pt`` (75 KB) and the training record beside them.
+
+The bundle's evaluation (and its INT8 gate) is the *whole* :class:`biogate.models.AnyAngleFaceDetector`
+cascade — this net swapped in, MTCNN's R-Net and O-Net in PyTorch FP32 — on the **held-out** real
+photographs (:data:`biogate.exporters.data.face_detect_data.HELD_OUT`, 13 faces) turned by 0, 90, 180,
+270, +30 and -30 degrees; the manifest carries every rotation's AP, recall and precision, and the
+gated metric is the *worst* rotation's AP@0.5.  Calibration: pyramid-level tiles of the training
+photographs at several angles (never the held-out ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biogate.exporters.registry import (
+    IMAGE_RGB01,
+    InferFn,
+    ModelSpec,
+    TensorSpec,
+    load_trained,
+    read_record,
+    register,
+)
+
+NAME = "face_detect_any"
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "face_any.pt"
+RECORD = WEIGHTS.with_suffix(".json")
+#: Proposal, R-Net and O-Net score thresholds (picked on the *training* photographs).
+THRESHOLDS = {"proposal": 0.3, "rnet": 0.4, "onet": 0.5}
+CALIB_TILE = 160
+
+
+@lru_cache(maxsize=1)
+def _record() -> dict[str, Any]:
+    return read_record(RECORD)
+
+
+def thresholds() -> dict[str, float]:
+    """The training run's picked thresholds, else :data:`THRESHOLDS`."""
+    return {**THRESHOLDS, **(_record().get("thresholds") or {})}
+
+
+def build() -> Any:
+    """The trained proposal net (output ``maps``) in eval mode."""
+    from biogate.exporters.nets.face_any import FaceAnyNet
+
+    model = FaceAnyNet(int(_record().get("config", {}).get("width", 24)))
+    return load_trained(model, WEIGHTS, "biogate.exporters.training.train_face_detect_any")
+
+
+def torch_infer(model: Any) -> InferFn:
+    """The proposal net as an infer callable (numpy in and out)."""
+    import torch
+
+    def infer(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with torch.no_grad():
+            return {"maps": model(torch.from_numpy(np.ascontiguousarray(inputs["image"]))).numpy()}
+
+    return infer
+
+
+def detector(proposer: InferFn | None = None, rotate: str = "any", **options: Any) -> Any:
+    """The SDK cascade with ``proposer`` (default: the PyTorch net) and MTCNN's PyTorch R-Net/O-Net."""
+    from biogate.exporters.zoo.mtcnn import torch_infer as mtcnn_infer
+    from biogate.models.face_detect_any import AnyAngleFaceDetector
+
+    t = thresholds()
+    return AnyAngleFaceDetector(
+        proposer or torch_infer(build()),
+        mtcnn_infer("rnet"),
+        mtcnn_infer("onet"),
+        rotate=rotate,
+        thresholds=(t["proposal"], t["rnet"], t["onet"]),
+        **options,
+    )
+
+
+def evaluate_held_out(det: Any) -> dict[str, Any]:
+    """Per-rotation metrics of a detector on the held-out real photographs."""
+    from biogate.exporters.data.face_any_eval import evaluate_rotations
+    from biogate.exporters.data.face_detect_data import load_detect_photos
+
+    return evaluate_rotations(det.detect, load_detect_photos(held_out=True))
+
+
+def evaluate(infer: InferFn) -> dict[str, float]:
+    """Flat per-rotation metrics (``rot90_ap50`` ...); ``metric`` is the worst rotation's AP@0.5."""
+    result = evaluate_held_out(detector(infer))
+    flat: dict[str, float] = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}_{k}": float(v) for k, v in value.items()})
+    rots = [k for k in result if k.startswith("rot")]
+    flat["worst_recall_at_p90"] = float(result["worst_recall_at_p90"])
+    flat["worst_rotation_ap50"] = min(result[k]["ap50"] for k in rots)
+    # The fitness contract's detector metrics: the *worst* rotation's, so every angle must pass.
+    flat["ap50"] = flat["worst_rotation_ap50"]
+    flat["recall"] = min(result[k]["recall"] for k in rots)
+    flat["metric"] = flat["worst_rotation_ap50"]
+    return flat
+
+
+def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
+    """Tiles of the training photographs' pyramid levels, turned by 0/90/180/270/30 degrees."""
+    import cv2
+
+    from biogate.exporters.data.face_detect_data import load_detect_photos, rotate_photo
+    from biogate.models.face_detect_any import level_scales
+
+    count = 0
+    for photo in load_detect_photos(held_out=False):
+        for angle in (0.0, 90.0, 180.0, 270.0, 30.0):
+            img = rotate_photo(photo, angle).image
+            h, w = img.shape[:2]
+            scale = level_scales(h, w, 40.0)[0]
+            level = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            tile = np.full((CALIB_TILE, CALIB_TILE, 3), 114, np.uint8)
+            part = level[:CALIB_TILE, :CALIB_TILE]
+            tile[: part.shape[0], : part.shape[1]] = part
+            if count >= n:
+                return
+            yield {"image": (tile.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()}
+            count += 1
+
+
+register(
+    ModelSpec(
+        name=NAME,
+        task="face_detection",
+        seed="000",
+        build=build,
+        inputs=[IMAGE_RGB01],
+        outputs=[TensorSpec("maps", (-1, 6, -1, -1))],
+        calibration_data=calibration_data,
+        evaluate=evaluate,
+        metric="worst_rotation_ap50",
+        higher_is_better=True,
+        int8_budget=0.05,
+        parity_atol=1e-3,
+        dynamic_spatial=True,
+        thresholds=thresholds(),
+        license="Apache-2.0 (trained by biogate on offline real photographs; R-Net/O-Net: MIT)",
+        description=(
+            "Any-orientation face proposals (stride-4 grid: score, centre, size, cos/sin of the face angle) "
+            "for biogate.models.AnyAngleFaceDetector, which verifies them with MTCNN's R-Net/O-Net turned "
+            "upright. Trained on real photographs at every angle with hard-negative mining; metrics: the "
+            "whole cascade on held-out real photographs turned by 0/90/180/270/+-30 degrees."
+        ),
+        role="detector",
+        evaluation=(
+            "the whole cascade on the held-out real photographs (13 faces, 3 photos) turned by "
+            "0/90/180/270/+-30 degrees; recall and ap50 are the worst rotation's"
+        ),
+        calibration_description="pyramid-level tiles of the training photographs at 0/90/180/270/30 degrees",
+        calib_samples=48,
+    )
+)

@@ -1,0 +1,396 @@
+"""A face detector for every orientation: trained proposals, then MTCNN's verifiers turned upright.
+
+:class:`AnyAngleFaceDetector` is a cascade (see ``docs/face.md`` for why it was chosen):
+
+1. **Proposals** — the project's tiny fully convolutional net (bundle ``face_detect_any``) runs on an
+   image pyramid (factor :data:`PYRAMID_FACTOR`, from ``min_face``), large levels cut into
+   overlapping tiles; every cell predicts a face score, centre, size *and orientation* (cos, sin).
+   Duplicates (across tiles, cells and levels) are merged by NMS.
+2. **Verification turned upright** — each proposal is cut out *rotated by its predicted angle*, so
+   the face stands upright in the crop, and MTCNN's R-Net (24 px) and O-Net (48 px) judge it,
+   regress its box and give five landmarks; the eye/mouth line of the landmarks refines the angle
+   and O-Net runs once more at the refined angle.
+3. Everything is mapped back to input-image pixels: the ``quad`` is O-Net's face box (in the face's
+   own frame) turned by the face's angle, starting at the upright face's top-left; ``box`` is the
+   axis-aligned box around it (for an upright face: exactly MTCNN's box).
+
+``rotate="upright"`` ignores the predicted angles (every face verified at 0°) — as fast, for
+cameras that are known to be level; ``rotate="any"`` (default) finds faces at any angle.
+Crops for a face of side S come from the pyramid level where S is closest above the crop size,
+so nothing is aliased.  Every net is an infer callable (an Engine on the device, PyTorch in the
+exporters), so the bundle's metrics are measured through this very code.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+
+from ..errors import ConfigError
+from .detect_ops import nms, to_rgb8
+from .face_detect import FaceDetection, FaceDetector, Infer, _first, _normalise
+
+#: Output grid stride of the proposal net, the unit of its centre/size outputs, its channels.
+STRIDE = 4
+UNIT = 16.0
+CHANNELS = 6
+#: Face side (px) at a pyramid level that the proposal net is trained for, and the pyramid step.
+LEVEL_FACE = 14.0
+PYRAMID_FACTOR = 0.6
+#: Proposal-net tiles (level pixels) and their overlap (more than the net's receptive field).
+TILE = 640
+TILE_OVERLAP = 64
+ROTATIONS = ("upright", "any")
+#: Proposal, R-Net and O-Net score thresholds when none are given (the bundle's are used when loaded).
+DEFAULT_THRESHOLDS = (0.3, 0.4, 0.5)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def level_scales(height: int, width: int, min_face: float, factor: float = PYRAMID_FACTOR) -> list[float]:
+    """Pyramid scales that bring faces from ``min_face`` px up to the image size to ~14-23 px."""
+    if min_face < 8:
+        raise ConfigError(f"min_face must be >= 8 px, got {min_face}")
+    scale = LEVEL_FACE / float(min_face)
+    scales: list[float] = []
+    while min(height, width) * scale >= 2 * LEVEL_FACE:
+        scales.append(scale)
+        scale *= factor
+    return scales or [LEVEL_FACE / float(min(height, width))]
+
+
+def tiles(height: int, width: int, tile: int = TILE, overlap: int = TILE_OVERLAP) -> list[tuple[int, int]]:
+    """Top-left corners (y, x) of overlapping ``tile``-sized windows covering an image (multiples of 4)."""
+
+    def starts(n: int) -> list[int]:
+        if n <= tile:
+            return [0]
+        step = tile - overlap
+        out = [*list(range(0, n - tile, step)), n - tile]
+        return sorted({s - s % STRIDE for s in out})
+
+    return [(y, x) for y in starts(height) for x in starts(width)]
+
+
+def decode_proposals(
+    raw: np.ndarray, scale: float, threshold: float, offset: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """One level's raw map (6, h, w) → rows ``cx, cy, side, angle_deg, score`` in input-image pixels.
+
+    ``offset`` is the tile's (y, x) in level pixels; ``scale`` the level's scale.
+    """
+    raw = np.asarray(raw, np.float32)
+    if raw.ndim != 3 or raw.shape[0] != CHANNELS:
+        raise ConfigError(f"proposal map must be ({CHANNELS}, H, W), got {raw.shape}")
+    score = _sigmoid(raw[0])
+    ys, xs = np.nonzero(score >= threshold)
+    if ys.size == 0:
+        return np.zeros((0, 5), np.float32)
+    t = raw[:, ys, xs]
+    cx = (xs * STRIDE + STRIDE / 2.0 + t[1] * UNIT + offset[1]) / scale
+    cy = (ys * STRIDE + STRIDE / 2.0 + t[2] * UNIT + offset[0]) / scale
+    side = UNIT * np.exp(np.clip(t[3], -3, 3)) / scale
+    angle = np.degrees(np.arctan2(t[5], t[4]))
+    return np.stack([cx, cy, side, angle, score[ys, xs]], 1).astype(np.float32)
+
+
+def square_boxes(rows: np.ndarray) -> np.ndarray:
+    """Rows ``cx, cy, side, ...`` → axis-aligned squares (N, 4) for NMS."""
+    half = rows[:, 2:3] / 2.0
+    return np.concatenate([rows[:, :2] - half, rows[:, :2] + half], 1)
+
+
+def rotation(angle_deg: float) -> np.ndarray:
+    """The 2x2 matrix turning a vector of the upright face's frame into image axes (y down)."""
+    c, s = math.cos(math.radians(angle_deg)), math.sin(math.radians(angle_deg))
+    return np.array([[c, s], [-s, c]], np.float64)
+
+
+def face_quad(cx: float, cy: float, side: float, angle_deg: float, height: float | None = None) -> np.ndarray:
+    """The face rectangle's vertices (``side`` wide, ``height`` tall, default square), turned by
+    ``angle_deg``: the upright face's top-left, top-right, bottom-right, bottom-left."""
+    h = side if height is None else height
+    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * (side / 2.0, h / 2.0)
+    return (corners @ rotation(angle_deg).T + (cx, cy)).astype(np.float32)
+
+
+class _Pyramid:
+    """The input image and its downscaled copies, made on demand from the nearest larger one."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.levels: dict[float, np.ndarray] = {1.0: image}
+
+    def at(self, scale: float) -> np.ndarray:
+        if scale in self.levels:
+            return self.levels[scale]
+        src_scale = min(s for s in self.levels if s > scale)
+        src = self.levels[src_scale]
+        h, w = self.levels[1.0].shape[:2]
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        self.levels[scale] = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+        return self.levels[scale]
+
+    def crop(self, cx: float, cy: float, side: float, angle: float, out: int) -> np.ndarray:
+        """A square crop of ``side`` px about (cx, cy), turned by ``-angle``, resized to ``out`` px."""
+        scale = 1.0
+        while side * scale * 0.5 >= out * 1.1:  # halve while the crop would still be >= out px
+            scale *= 0.5
+        img = self.at(scale)
+        k = out / (side * scale)
+        r = rotation(angle) / k  # crop axis → level pixels
+        centre = np.array([cx, cy]) * scale - r @ np.array([out / 2.0, out / 2.0])
+        m = np.concatenate([r, centre[:, None]], 1)
+        return cv2.warpAffine(
+            img, m, (out, out), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT
+        )
+
+
+class AnyAngleFaceDetector(FaceDetector):
+    """Faces at any orientation: proposals + upright-turned MTCNN verification (module docstring).
+
+    Args:
+        proposer: infer callable, input ``image`` (N, 3, H, W) RGB/255, output ``maps`` (N, 6, H/4, W/4).
+        rnet, onet: MTCNN's R-Net and O-Net infer callables (``prob``, ``reg``, ``landmarks``).
+        rotate: ``any`` (faces at every angle) or ``upright`` (verify every face at 0°).
+        min_face: smallest face side to look for, in input pixels.
+        thresholds: proposal, R-Net and O-Net score thresholds (defaults: the bundle's).
+        max_proposals: best proposals kept for verification.
+        hypotheses: angle offsets (degrees) at which R-Net also judges each proposal (``any`` only).
+        batch: largest batch sent to R-Net/O-Net.
+    """
+
+    name = "face_any"
+
+    def __init__(
+        self,
+        proposer: Infer,
+        rnet: Infer,
+        onet: Infer,
+        rotate: str = "any",
+        min_face: float = 40.0,
+        thresholds: Sequence[float] | None = None,
+        max_proposals: int = 400,
+        hypotheses: Sequence[float] = (90.0, 180.0, 270.0),
+        batch: int = 128,
+    ) -> None:
+        if rotate not in ROTATIONS:
+            raise ConfigError(f"unknown rotate {rotate!r}; valid: {', '.join(ROTATIONS)}")
+        thr = tuple(float(t) for t in (thresholds if thresholds is not None else DEFAULT_THRESHOLDS))
+        if len(thr) != 3:
+            raise ConfigError("AnyAngleFaceDetector needs 3 thresholds (proposal, rnet, onet)")
+        self.proposer, self.rnet, self.onet = proposer, rnet, onet
+        self.rotate = rotate
+        self.min_face = float(min_face)
+        level_scales(100, 100, self.min_face)  # validates min_face
+        self.thresholds = thr
+        self.max_proposals = int(max_proposals)
+        self.hypotheses = tuple(float(a) for a in hypotheses)
+        self.batch = int(batch)
+        self.last_timing: dict[str, float] = {}
+
+    MODEL_OPTIONS = ("rotate", "min_face", "thresholds", "max_proposals", "hypotheses", "batch")
+    BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet")
+
+    @classmethod
+    def from_bundles(
+        cls, folder: str | Path, *, require_fit: bool = True, trusted_keys: Any = None, **options: Any
+    ) -> AnyAngleFaceDetector:
+        """Load ``face_detect_any``, ``mtcnn_rnet`` and ``mtcnn_onet`` from ``folder``.
+
+        Each goes through :func:`biogate.models.base.load_bundle` (signature, hashes, fitness as a
+        ``detector``); thresholds are the bundles' (``proposal``, and R-Net/O-Net's own picks in
+        ``face_detect_any``) unless given.  ``MODEL_OPTIONS`` go to the constructor, the rest to
+        :func:`biogate.engine.load`.
+        """
+        model_options, engine_options = cls.split_options(options)
+        loaded = [
+            cls.load(Path(folder) / n, require_fit=require_fit, trusted_keys=trusted_keys, **engine_options)
+            for n in cls.BUNDLES
+        ]
+        given = loaded[0].bundle.manifest.get("thresholds") or {}
+        model_options.setdefault("thresholds", tuple(float(given[k]) for k in ("proposal", "rnet", "onet")))
+        model = cls(*(item.engine for item in loaded), **model_options)
+        model.attach(loaded)
+        return model
+
+    @classmethod
+    def from_bundle(cls, bundle: str | Path, **options: Any) -> AnyAngleFaceDetector:
+        """The cascade is three bundles: ``bundle`` is the folder that holds them (:meth:`from_bundles`)."""
+        return cls.from_bundles(bundle, **options)
+
+    # -- stage 1 -----------------------------------------------------------------------
+    def propose(self, pyramid: _Pyramid) -> np.ndarray:
+        """Rows ``cx, cy, side, angle, score`` of the merged proposals, best first."""
+        h, w = pyramid.levels[1.0].shape[:2]
+        found = []
+        for scale in level_scales(h, w, self.min_face):
+            level = pyramid.at(scale)
+            lh, lw = level.shape[:2]
+            for y, x in tiles(lh, lw):
+                patch = level[y : y + TILE, x : x + TILE]
+                ph, pw = -(-patch.shape[0] // STRIDE) * STRIDE, -(-patch.shape[1] // STRIDE) * STRIDE
+                inp = np.zeros((ph, pw, 3), np.float32)
+                inp[: patch.shape[0], : patch.shape[1]] = patch * np.float32(1 / 255.0)
+                out = _first(self.proposer({"image": inp.transpose(2, 0, 1)[None].copy()}), "maps")[0]
+                rows = decode_proposals(out, scale, self.thresholds[0], (y, x))
+                if len(rows):
+                    found.append(rows[nms(square_boxes(rows), rows[:, 4], 0.5)])
+        if not found:
+            return np.zeros((0, 5), np.float32)
+        rows = np.concatenate(found)
+        rows = rows[nms(square_boxes(rows), rows[:, 4], 0.5)]
+        return rows[: self.max_proposals]
+
+    # -- stages 2 and 3 ----------------------------------------------------------------
+    def _verify(self, pyramid: _Pyramid, rows: np.ndarray, net: Infer, size: int) -> dict[str, np.ndarray]:
+        crops = np.stack([pyramid.crop(r[0], r[1], r[2], r[3], size) for r in rows])
+        parts: dict[str, list[np.ndarray]] = {}
+        for i in range(0, len(crops), self.batch):
+            for k, v in net({"image": _normalise(crops[i : i + self.batch])}).items():
+                parts.setdefault(k, []).append(np.asarray(v))
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+    @staticmethod
+    def _regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:
+        """MTCNN's edge regression in each crop's own (turned) frame.
+
+        Returns rows ``cx, cy, side, angle, score, w, h``: the regressed box's centre, its square
+        side (the next crop) and its own width and height in the face's frame.
+        """
+        out = np.zeros((len(rows), 7), np.float32)
+        out[:, :5] = rows[:, :5]
+        for i, (r, d) in enumerate(zip(rows, reg)):
+            side = r[2]
+            x0, y0, x1, y1 = -0.5 + d[0], -0.5 + d[1], 0.5 + d[2], 0.5 + d[3]
+            shift = rotation(r[3]) @ np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0]) * side
+            out[i, 0], out[i, 1] = r[0] + shift[0], r[1] + shift[1]
+            out[i, 2] = max(x1 - x0, y1 - y0) * side
+            out[i, 5], out[i, 6] = (x1 - x0) * side, (y1 - y0) * side
+        return out
+
+    def _stage(self, pyramid: _Pyramid, rows: np.ndarray, net: Infer, size: int, thr: float):
+        """Verify ``rows`` with ``net``: (regressed rows, the crops' rows with scores, landmarks)."""
+        return self._keep(rows, self._verify(pyramid, rows, net, size), thr)
+
+    def _keep(self, rows: np.ndarray, out: dict[str, np.ndarray], thr: float):
+        prob = _first(out, "prob")[:, 1]
+        keep = prob >= thr
+        rows = rows[keep].copy()
+        rows[:, 4] = prob[keep]
+        marks = out["landmarks"][keep] if "landmarks" in out else None
+        return self._regress(rows, _first(out, "reg")[keep]), rows, marks
+
+    def _rnet(self, pyramid: _Pyramid, rows: np.ndarray) -> np.ndarray:
+        """R-Net at each proposal's own angle; proposals it rejects are tried at the other quarter
+        turns (the net's angle is coarse at 14 px), keeping the best-scoring turn."""
+        out = self._verify(pyramid, rows, self.rnet, 24)
+        passed, _, _ = self._keep(rows, out, self.thresholds[1])
+        if self.rotate != "any" or not self.hypotheses:
+            return passed
+        failed = rows[_first(out, "prob")[:, 1] < self.thresholds[1]]
+        if not len(failed):
+            return passed
+        turned = []
+        for offset in self.hypotheses:
+            extra = failed.copy()
+            extra[:, 3] += offset
+            turned.append(extra)
+        retry, _, _ = self._stage(pyramid, np.concatenate(turned), self.rnet, 24, self.thresholds[1])
+        return np.concatenate([passed, retry]) if len(retry) else passed
+
+    def _refine(self, pyramid: _Pyramid, rows: np.ndarray, at: np.ndarray, marks: np.ndarray):
+        """Turn each face to the angle of its landmarks' eye/mouth lines and let O-Net look again;
+        the second look is kept when it is about as sure (it is better centred and aligned)."""
+        angle = self._angle_from_landmarks(at, self._landmarks(at, marks))
+        delta = (angle - at[:, 3] + 180.0) % 360.0 - 180.0
+        cand = rows.copy()
+        cand[:, 3] = at[:, 3] + delta
+        again, at2, marks2 = self._stage(pyramid, cand, self.onet, 48, 0.0)
+        better = (np.abs(delta) <= 60.0) & (at2[:, 4] >= np.maximum(self.thresholds[2], 0.9 * at[:, 4]))
+        rows, at, marks = rows.copy(), at.copy(), marks.copy()
+        rows[better], at[better], marks[better] = again[better], at2[better], marks2[better]
+        return rows, at, marks
+
+    @staticmethod
+    def _landmarks(rows: np.ndarray, marks: np.ndarray) -> np.ndarray:
+        """O-Net's crop-relative points (10,) → (N, 5, 2) image pixels."""
+        pts = np.stack([marks[:, :5], marks[:, 5:]], 2) - 0.5  # crop frame, centre origin, unit side
+        out = np.zeros_like(pts)
+        for i, r in enumerate(rows):
+            out[i] = pts[i] @ rotation(r[3]).T * r[2] + r[:2]
+        return out
+
+    @staticmethod
+    def _angle_from_landmarks(rows: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Face angles from the eye and mouth lines (MTCNN order: eyes, nose, mouth corners)."""
+        eyes = points[:, 1] - points[:, 0]
+        mouth = points[:, 4] - points[:, 3]
+        v = eyes / np.maximum(np.linalg.norm(eyes, axis=1, keepdims=True), 1e-6)
+        v = v + mouth / np.maximum(np.linalg.norm(mouth, axis=1, keepdims=True), 1e-6)
+        return np.degrees(np.arctan2(-v[:, 1], v[:, 0])).astype(np.float32)
+
+    def detect(self, image: Any, order: str = "RGB") -> list[FaceDetection]:
+        img = to_rgb8(image, order)
+        pyramid = _Pyramid(img)
+        t0 = time.perf_counter()
+        rows = self.propose(pyramid)
+        if self.rotate == "upright":
+            rows[:, 3] = 0.0
+        t1 = time.perf_counter()
+        timing = {"proposals": float(len(rows)), "propose_ms": (t1 - t0) * 1e3}
+        faces: list[FaceDetection] = []
+        if len(rows):
+            rows = self._rnet(pyramid, rows)
+        if len(rows):
+            rows = rows[nms(square_boxes(rows), rows[:, 4], 0.6)]
+            rows, at, marks = self._stage(pyramid, rows, self.onet, 48, self.thresholds[2])
+        t2 = time.perf_counter()
+        if len(rows):
+            if self.rotate == "any":
+                rows, at, marks = self._refine(pyramid, rows, at, marks)
+            points = self._landmarks(at, marks)
+            if self.rotate == "any":
+                # A face judged at a wrong quarter turn has landmarks that disagree with its angle:
+                # the score falls with the disagreement, so that turn loses to the right one.
+                delta = self._angle_from_landmarks(at, points) - rows[:, 3]
+                rows[:, 4] *= np.clip(np.cos(np.radians(delta)), 0.0, 1.0)
+            # Turns of one proposal land on one face: merged on overlap with the smaller square.
+            order_ = nms(square_boxes(rows), rows[:, 4], 0.5, mode="min")
+            for i in order_:
+                quad = face_quad(rows[i, 0], rows[i, 1], rows[i, 5], rows[i, 3], rows[i, 6])
+                faces.append(
+                    FaceDetection(
+                        box=np.concatenate([quad.min(0), quad.max(0)]).astype(np.float32),
+                        quad=quad,
+                        score=float(rows[i, 4]),
+                        landmarks=points[i].astype(np.float32),
+                        landmark_scheme="mtcnn5",
+                        extra={"angle": float(rows[i, 3])},
+                    )
+                )
+        timing["verify_ms"] = (time.perf_counter() - t1) * 1e3
+        timing["refine_ms"] = (time.perf_counter() - t2) * 1e3
+        self.last_timing = timing
+        return faces
+
+
+__all__ = [
+    "CHANNELS",
+    "PYRAMID_FACTOR",
+    "ROTATIONS",
+    "STRIDE",
+    "TILE",
+    "UNIT",
+    "AnyAngleFaceDetector",
+    "decode_proposals",
+    "face_quad",
+    "level_scales",
+    "tiles",
+]

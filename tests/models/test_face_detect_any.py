@@ -1,0 +1,159 @@
+"""The any-orientation face detector: geometry, tiling, and the real bundle on real turned faces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biogate.errors import ConfigError, UnfitModelError
+from biogate.exporters.data.face_detect_data import (
+    DetectPhoto,
+    rotate_photo,
+    rotation_matrix,
+    transform_points,
+)
+from biogate.models.face_detect_any import (
+    CHANNELS,
+    STRIDE,
+    TILE,
+    AnyAngleFaceDetector,
+    decode_proposals,
+    face_quad,
+    level_scales,
+    tiles,
+)
+
+
+def test_face_quad_starts_at_the_upright_faces_top_left():
+    q = face_quad(100, 50, 20, 0)
+    assert np.allclose(q, [[90, 40], [110, 40], [110, 60], [90, 60]])
+    # Turned 90° counter-clockwise: the face's top-left is now at the image's bottom-left.
+    q90 = face_quad(100, 50, 20, 90)
+    assert np.allclose(q90, [[90, 60], [90, 40], [110, 40], [110, 60]], atol=1e-4)
+
+
+@pytest.mark.parametrize("angle", [90.0, 180.0, 270.0, 30.0, -30.0])
+def test_quads_turn_with_the_photograph_and_keep_their_vertex_order(angle):
+    photo = DetectPhoto(
+        np.zeros((60, 80, 3), np.uint8),
+        np.array([[10, 20, 30, 40]], np.float32),
+        face_quad(20, 30, 20, 0)[None],
+        np.zeros((0, 4), np.float32),
+        "t",
+    )
+    turned = rotate_photo(photo, angle)
+    expected = face_quad(
+        *transform_points(np.array([[20.0, 30.0]]), rotation_matrix((60, 80), angle)[0])[0], 20, angle
+    )
+    assert np.allclose(turned.quads[0], expected, atol=1e-3)
+    assert np.allclose(turned.boxes[0], np.concatenate([expected.min(0), expected.max(0)]), atol=1e-3)
+
+
+def test_decode_maps_cells_to_image_pixels():
+    raw = np.full((CHANNELS, 4, 5), -10.0, np.float32)
+    raw[:, 2, 3] = [5.0, 0.25, -0.25, np.log(1.5), 0.0, 1.0]  # a face turned by +90°
+    rows = decode_proposals(raw, scale=0.5, threshold=0.5, offset=(8, 16))
+    assert rows.shape == (1, 5)
+    cx, cy, side, angle, score = rows[0]
+    assert cx == pytest.approx((3 * STRIDE + 2 + 4 + 16) / 0.5)
+    assert cy == pytest.approx((2 * STRIDE + 2 - 4 + 8) / 0.5)
+    assert side == pytest.approx(16 * 1.5 / 0.5, rel=1e-5) and angle == pytest.approx(90.0)
+    assert score > 0.99
+    with pytest.raises(ConfigError, match="proposal map"):
+        decode_proposals(np.zeros((5, 2, 2), np.float32), 1.0, 0.5)
+
+
+def test_tiles_cover_the_level_with_overlap():
+    starts = tiles(1500, 700)
+    assert (0, 0) in starts and all(y % STRIDE == 0 and x % STRIDE == 0 for y, x in starts)
+    covered = np.zeros((1500, 700), bool)
+    for y, x in starts:
+        covered[y : y + TILE, x : x + TILE] = True
+    assert covered.all()
+    assert tiles(300, 200) == [(0, 0)]
+
+
+def _bright_spot_proposer(inputs):
+    """A real (if simple) proposal 'net': a face wherever the image is white, angle 0."""
+    image = inputs["image"][0]
+    h, w = image.shape[1] // STRIDE, image.shape[2] // STRIDE
+    cells = image.mean(0)[: h * STRIDE, : w * STRIDE].reshape(h, STRIDE, w, STRIDE).mean((1, 3))
+    maps = np.zeros((1, CHANNELS, h, w), np.float32)
+    maps[0, 0] = np.where(cells > 0.9, 8.0, -8.0)
+    maps[0, 3] = np.log(16.0 / 16.0)
+    maps[0, 4] = 1.0
+    return {"maps": maps}
+
+
+def test_tiling_merges_duplicates_at_tile_seams():
+    from biogate.models.face_detect_any import _Pyramid
+
+    det = AnyAngleFaceDetector(_bright_spot_proposer, None, None, min_face=14.0, thresholds=(0.5, 0.5, 0.5))
+    image = np.zeros((1200, 1400, 3), np.uint8)
+    seam = tiles(1200, 1400)[1][1]  # x of the second tile: the first tile's overlap region
+    x = seam + 32  # on the cell grid of both tiles
+    image[600:604, x : x + 4] = 255  # one small white spot, seen by two tiles
+    rows = det.propose(_Pyramid(image))
+    level0 = rows[np.abs(rows[:, 2] - 16.0) < 1e-3]
+    assert len(level0) == 1  # the two tiles' detections of the spot are one proposal
+    assert abs(level0[0, 0] - (x + 2)) <= STRIDE and abs(level0[0, 1] - 602) <= STRIDE
+
+
+def test_bad_options_are_config_errors():
+    with pytest.raises(ConfigError, match="rotate"):
+        AnyAngleFaceDetector(None, None, None, rotate="sideways")
+    with pytest.raises(ConfigError, match="min_face"):
+        level_scales(100, 100, 2.0)
+    with pytest.raises(ConfigError, match="3 thresholds"):
+        AnyAngleFaceDetector(None, None, None, thresholds=(0.5,))
+
+
+def _astronaut_turned(angle):
+    import skimage.data
+
+    from biogate.exporters.data.face_detect_data import box_quads
+
+    box = np.array([[165, 73, 263, 171]], np.float32)
+    photo = DetectPhoto(skimage.data.astronaut(), box, box_quads(box), np.zeros((0, 4), np.float32), "a")
+    return rotate_photo(photo, angle)
+
+
+def test_the_bundle_loads_on_onnx_runtime_and_finds_turned_faces(detector_bundles):
+    from biogate.models import load_face_detector
+
+    det = load_face_detector(detector_bundles, "any", "any", min_face=40, threads=1, require_fit=False)
+    assert isinstance(det, AnyAngleFaceDetector)
+    assert det.proposer.info.backend == "onnxruntime"
+    upright = det.detect(_astronaut_turned(0).image)
+    assert len(upright) >= 1
+    marks0 = min(upright, key=lambda f: float(np.linalg.norm(f.quad.mean(0) - (214, 122)))).landmarks
+    for angle in (90.0, 180.0, 270.0, 30.0):
+        turned = _astronaut_turned(angle)
+        faces = det.detect(turned.image)
+        assert faces, f"no face at {angle}°"
+        centre = turned.quads[0].mean(0)
+        best = min(faces, key=lambda f: float(np.linalg.norm(f.quad.mean(0) - centre)))
+        m, _ = rotation_matrix((512, 512), angle)
+        # The quad starts at the turned face's own top-left, and the landmarks turn with the face.
+        side = float(np.linalg.norm(turned.quads[0][1] - turned.quads[0][0]))
+        assert np.linalg.norm(best.quad[0] - turned.quads[0][0]) < 0.35 * side, angle
+        assert np.abs(best.landmarks - transform_points(marks0, m)).max() < 0.15 * side, angle
+        assert abs(((best.extra["angle"] - angle) + 180) % 360 - 180) < 20, angle
+
+
+def test_upright_mode_and_the_factory(detector_bundles):
+    from biogate.models import MTCNNDetector, load_face_detector
+    from biogate.models.face_detectors import resolve_detector
+
+    # The fixture's bundle carries no measured fitness: "auto" never picks an unfit detector.
+    assert resolve_detector(detector_bundles) == "mtcnn"
+    with pytest.raises(UnfitModelError, match="face_detect_any"):
+        load_face_detector(detector_bundles, "any", min_face=40, threads=1)
+    det = load_face_detector(
+        detector_bundles, "any", rotate="upright", min_face=40, threads=1, require_fit=False
+    )
+    assert det.rotate == "upright" and len(det.detect(_astronaut_turned(0).image)) >= 1
+    with pytest.raises(ConfigError, match="unknown face detector"):
+        load_face_detector(detector_bundles, "yolo")
+    assert resolve_detector(detector_bundles / "nowhere") == "mtcnn"
+    assert MTCNNDetector  # the fallback class stays importable
