@@ -1,6 +1,7 @@
 # biogate — every target works from a fresh clone on a fresh machine.
 #   make demo   create .venv, install, run the main job
-#   make test   create .venv, install with the test extras, lint, run every test
+#   make test   create .venv, install with the test extras, lint, wheel-test, run every test
+#   make wheel-test  the wheel and sdist installed as integrators do (.ci/wheel_test)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -8,7 +9,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # torch is pinned and installed first so no dependency can pull a newer (CUDA) build.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint native firmware clean venv
+.PHONY: demo test lint native firmware clean venv wheel-test demo-folder
 
 $(VENV)/.base:
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +43,19 @@ lint: $(VENV)/.installed
 firmware:
 	$(MAKE) -C firmware_bridge/firmware test
 
-test: $(VENV)/.installed lint firmware
-	$(PY) -m pytest -q
+# The demo's prepared folder (kiosk bundles + walk-up visitors), cached by the digest of its sources.
+DEMO_FOLDER = $$($(PY) -m biogate.exporters.convert.demo_bundles | tail -n 1)
+
+demo-folder: $(VENV)/.installed
+	$(PY) -m biogate.exporters.convert.demo_bundles
+
+# sdist + wheel from a clean checkout, the wheel in a fresh torch-free venv: imports, every --help,
+# doctor, the demo on the prepared folder, biogate run on simulated sources; gate-sim from the sdist.
+wheel-test: $(VENV)/.installed
+	bash .ci/wheel_test $(PY) "$(DEMO_FOLDER)"
+
+test: $(VENV)/.installed lint firmware wheel-test
+	BIOGATE_DEMO_FOLDER="$(DEMO_FOLDER)" $(PY) -m pytest -q
 
 clean:
 	rm -rf build dist *.egg-info sdk/*.so $(VENV)

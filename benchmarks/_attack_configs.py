@@ -3,11 +3,13 @@
 * ``examples/*.toml`` — the file as shipped; the bundle, gallery, key and audit paths point into
   the benchmark's work folder (the camera, thermal camera and gate are handed to ``build_kiosk``
   directly, so their device paths are never opened);
-* ``demo`` — the configuration ``biogate demo`` runs (``exporters/kiosk_demo.py``): the RGB
-  liveness model loaded, the thermal skin check deciding (the RGB model is unfit);
-* ``demo --no-liveness`` — the demo's other documented mode;
-* ``policy=rgb`` / ``policy=thermal`` / ``policy=both`` — the demo's configuration with each
-  ``liveness_source`` spelled out (``thermal`` without the RGB model loaded at all);
+* ``examples/kiosk.toml + homography`` — the same with its documented ``[thermal] homography``
+  set to the benchmark rig's calibration (the RGB face box mapped onto the thermal image);
+* ``demo`` — the configuration ``biogate demo`` runs (``biogate.kiosk.demo.kiosk_config``): the
+  RGB liveness model loaded, the thermal skin check deciding (the RGB model is unfit);
+* ``demo --no-liveness`` — the demo's other documented mode: no RGB model, the thermal policy alone;
+* ``policy=rgb`` / ``policy=both`` — the demo's configuration with that ``liveness_source`` (the
+  thermal policy is the demo's own, with and without the RGB model);
 * with ``--overrides``: ``policy=rgb`` and ``policy=both`` with ``allow_unfit = ["face_liveness"]``
   — not shipped, never at a door: measured to show what the override costs.
 
@@ -18,12 +20,13 @@ checks it did, and counts any that started as ``unfit_model_starts``.
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomllib
-from _attack_scene import blackbody
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GALLERY_DB = "gallery/gallery.db"  # the key must live outside the database's folder
@@ -36,11 +39,11 @@ RIG_HOMOGRAPHY = [[0.5, 0.0, -98.0], [0.0, 0.46, -41.2], [0.0, 0.0, 1.0]]
 
 @dataclass
 class Case:
-    """One configuration: where it comes from, its tables, and whether it is a shipped one."""
+    """One configuration: where it comes from, how to build it in a work folder, whether shipped."""
 
     name: str
     origin: str
-    data: dict[str, Any]
+    build: Callable[[Path], Any]  # work folder -> KioskConfig
     shipped: bool = True  # False: an explicit override, measured but never a shipped configuration
 
 
@@ -62,67 +65,66 @@ def with_paths(data: dict[str, Any], bundles: Path) -> dict[str, Any]:
     return data
 
 
-def demo_tables(liveness: bool = True) -> dict[str, Any]:
-    """The tables ``exporters/kiosk_demo.py`` passes to ``parse_config`` (paths set by :func:`with_paths`)."""
-    bb_roi, bb_c = blackbody()
-    return {
-        "models": {"liveness": "face_liveness" if liveness else ""},
-        "thermal": {"enabled": True, "blackbody_roi": bb_roi, "blackbody_c": bb_c, "max_age_ms": 500.0},
-        "selection": {"every": 1, "keep_ratio": 0.5, "window_s": 1.0, "min_score": 20.0},
-        "policy": {
-            "open_cooldown_s": 5.0,
-            "deny_cooldown_s": 2.0,
-            "open_duration_ms": 1000,
-            "require_liveness": True,  # --no-liveness drops the RGB model, not the skin check
-            "liveness_source": "thermal",  # what the demo picks while the RGB model is unfit
-        },
-    }
+def _toml(path: Path, bundles: Path, name: str, **thermal: Any) -> Callable[[Path], Any]:
+    data = with_paths(tomllib.loads(path.read_text()), bundles)
+    data.setdefault("thermal", {}).update(thermal)
+
+    def build(work: Path) -> Any:
+        from biogate.kiosk.config import parse_config
+
+        return parse_config(data, base_dir=work, name=name)
+
+    return build
 
 
-def _policy(source: str, rgb_model: bool, allow_unfit: bool = False) -> dict[str, Any]:
-    data = demo_tables(liveness=True)
-    data["policy"]["liveness_source"] = source
-    if not rgb_model:
-        data["models"]["liveness"] = ""
-    if allow_unfit:
-        data["models"]["allow_unfit"] = ["face_liveness"]
-    return data
+def demo(
+    bundles: Path, liveness: bool = True, source: str = "thermal", allow_unfit: bool = False, **policy: Any
+):
+    """The demo's own configuration (``biogate.kiosk.demo.kiosk_config``), in a work folder."""
+
+    def build(work: Path) -> Any:
+        from biogate.kiosk.demo import kiosk_config
+
+        config = kiosk_config(bundles, work, liveness, source, **policy)
+        if allow_unfit:
+            models = dataclasses.replace(config.models, allow_unfit=["face_liveness"])
+            config = dataclasses.replace(config, models=models)
+        return config
+
+    return build
 
 
 def cases(bundles: Path, overrides: bool = False, only: list[str] | None = None) -> list[Case]:
     """Every configuration to try (``only``: names, or words the names contain)."""
     out = [
-        Case(f"examples/{p.name}", f"{p} (paths changed)", with_paths(tomllib.loads(p.read_text()), bundles))
+        Case(f"examples/{p.name}", f"{p} (paths changed)", _toml(p, bundles, f"{p} (paths changed)"))
         for p in sorted(EXAMPLES.glob("*.toml"))
     ]
     example = EXAMPLES / "kiosk.toml"
     if example.exists():  # its documented [thermal] homography, set to this rig's calibration
-        data = with_paths(tomllib.loads(example.read_text()), bundles)
-        data["thermal"]["homography"] = RIG_HOMOGRAPHY
-        out.append(Case("examples/kiosk.toml + homography", f"{example} (paths, homography set)", data))
+        why = f"{example} (paths, homography set)"
+        out.append(
+            Case(
+                "examples/kiosk.toml + homography",
+                why,
+                _toml(example, bundles, why, homography=RIG_HOMOGRAPHY),
+            )
+        )
     out += [
-        Case("demo", "exporters/kiosk_demo.py (biogate demo)", with_paths(demo_tables(True), bundles)),
-        Case(
-            "demo --no-liveness",
-            "exporters/kiosk_demo.py (biogate demo --no-liveness)",
-            with_paths(demo_tables(False), bundles),
-        ),
-        Case("policy=rgb", "demo, liveness_source = 'rgb'", with_paths(_policy("rgb", True), bundles)),
-        Case(
-            "policy=thermal",
-            "demo, liveness_source = 'thermal', no RGB model",
-            with_paths(_policy("thermal", False), bundles),
-        ),
-        Case("policy=both", "demo, liveness_source = 'both'", with_paths(_policy("both", True), bundles)),
-    ]
+        Case("demo", "biogate demo (biogate.kiosk.demo.kiosk_config)", demo(bundles)),
+        Case("demo --no-liveness", "biogate demo --no-liveness", demo(bundles, liveness=False)),
+        Case("policy=rgb", "demo, liveness_source = 'rgb'", demo(bundles, source="rgb")),
+        Case("policy=both", "demo, liveness_source = 'both'", demo(bundles, source="both")),
+    ]  # fmt: skip
     if overrides:
         for source in ("rgb", "both"):
+            why = f"demo, liveness_source = {source!r}, allow_unfit = ['face_liveness'] (NOT shipped)"
             out.append(
                 Case(
                     f"policy={source} + allow_unfit",
-                    f"demo, liveness_source = {source!r}, allow_unfit = ['face_liveness'] (NOT shipped)",
-                    with_paths(_policy(source, True, allow_unfit=True), bundles),
-                    shipped=False,
+                    why,
+                    demo(bundles, source=source, allow_unfit=True),
+                    False,
                 )
             )
     if only:  # a word that is a configuration's whole name picks it alone, else every name containing it

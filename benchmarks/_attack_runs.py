@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _attack_scene import Faces, Presentation, ThermalCamera, WalkUp
+from _attack_scene import Cameras, Presentation
 
 OPEN_TYPE = 0x10  # MsgType.OPEN
 
@@ -35,22 +35,22 @@ class Session:
     pipeline_errors: dict[str, int] = field(default_factory=dict)
 
 
-def prepare_work(work: Path, bundles: Path, faces: Faces, enrol: dict[str, int]) -> bytes:
-    """Keys and a gallery in ``work`` with ``enrol`` (identity -> view seed) enrolled; the gate key."""
-    from _attack_configs import GALLERY_DB, GALLERY_KEY, GATE_KEY
-
-    from biogate.exporters.kiosk_demo import _enrol
+def prepare_work(work: Path, config: Any, bundles: Path, enrol_from: Path) -> bytes:
+    """The gallery ``config`` names, with the enrolled visitors of ``enrol_from`` (a visitors folder)
+    enrolled as the demo enrols them; keys outside the gallery's folder. Returns the gate key."""
     from biogate.firmware_bridge.keys import generate_key_file, load_key
     from biogate.gallery import Gallery, GalleryKey
+    from biogate.kiosk.demo import enrol_visitors
 
-    (work / "keys").mkdir(parents=True, exist_ok=True)
-    (work / "gallery").mkdir(parents=True, exist_ok=True)
-    GalleryKey.generate().write(work / GALLERY_KEY)
-    generate_key_file(str(work / GATE_KEY))
-    views = {identity: faces.view(identity, seed) for identity, seed in enrol.items()}
-    with Gallery(work / GALLERY_DB, GalleryKey.from_file(work / GALLERY_KEY), create=True) as gallery:
-        _enrol(bundles, gallery, views, lambda *_: None)
-    return load_key(str(work / GATE_KEY))
+    db, key_file = Path(config.resolve(config.gallery.path)), Path(config.resolve(config.gallery.key_file))
+    gate_key = work / "keys" / "gate.key"
+    for folder in (db.parent, key_file.parent, gate_key.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    GalleryKey.generate().write(key_file)
+    generate_key_file(str(gate_key))
+    with Gallery(db, GalleryKey.from_file(key_file), create=True) as gallery:
+        enrol_visitors(bundles, gallery, lambda *_: None, visitors=enrol_from)
+    return load_key(str(gate_key))
 
 
 class Trace:
@@ -66,9 +66,11 @@ class Trace:
 
 
 def run_session(
-    config: Any, key: bytes, presentations: list[Presentation], dwell_s: float, gap_s: float
+    config: Any, key: bytes, folder: Path, presentations: list[Presentation], **walkup: Any
 ) -> Session:
-    """Walk ``presentations`` up to the kiosk ``config`` describes; ``started`` False if it refused."""
+    """Walk ``presentations`` (written to the visitors folder ``folder``) up to the kiosk ``config``
+    describes; ``walkup``: ``synthetic://walkup`` options (``dwell_s``, ``gap_s``, ``seed``).
+    ``started`` is False when the kiosk refused to start."""
     from biogate.errors import BiogateError
     from biogate.firmware_bridge import GateClient, GateSimulator
     from biogate.kiosk.app import build_kiosk
@@ -77,26 +79,27 @@ def run_session(
     with GateSimulator(key, trace=True) as sim:
         trace = Trace(sim)
         with GateClient(sim.port, key, heartbeat_s=config.gate.heartbeat_s) as gate:
-            walk = WalkUp(presentations, dwell_s=dwell_s, gap_s=gap_s)
+            cams = Cameras(folder, presentations, config, **walkup)
             try:
                 kiosk = build_kiosk(
-                    config,
-                    source=walk,
-                    thermal_source=ThermalCamera.for_config(walk, config),
-                    gate=gate,
-                    on_decision=decisions.append,
+                    config, source=cams, thermal_source=cams.thermal, gate=gate, on_decision=decisions.append
                 )
             except BiogateError as exc:
                 return Session(False, f"{type(exc).__name__}: {exc}")
+            seconds = len(presentations) * (walkup.get("dwell_s", 1.6) + walkup.get("gap_s", 0.6))
             with kiosk:
-                kiosk.wait(timeout=len(presentations) * (dwell_s + gap_s) + 60.0)
+                kiosk.wait(timeout=seconds + 60.0)
             errors = dict(kiosk.stats()["errors"])
         sim.sim_status()  # every command is executed and traced before this answers
+    return _session(kiosk, decisions, trace, cams.segments, errors)
+
+
+def _session(kiosk: Any, decisions: list[Any], trace: Trace, segments: list, errors: dict) -> Session:
     session = Session(True, notices=list(kiosk.notices), pipeline_errors=errors)
     session.relay_opens = len(trace.opens)
     session.decision_opens = sum(1 for r in decisions if r.decision.action == "open")
-    starts = [t0 for t0, _, _ in walk.segments]
-    for k, (t0, t1, p) in enumerate(walk.segments):
+    starts = [t0 for t0, _, _ in segments]
+    for k, (t0, t1, p) in enumerate(segments):
         mine = [r.decision for r in decisions if t0 <= r.decision.t_capture <= t1]
         t_next = starts[k + 1] if k + 1 < len(starts) else float("inf")
         reasons = Counter(reason for d in mine if d.action != "open" for reason in d.reasons[:1])
@@ -126,46 +129,38 @@ def delete_cli(db: Path, key_file: Path, identity: str) -> subprocess.CompletedP
 
 
 def revocation_trials(
-    config: Any, work: Path, key: bytes, faces: Faces, person: str, trials: int, observe_s: float = 2.5
+    config: Any, key: bytes, folder: Path, shown: Presentation, trials: int, observe_s: float = 2.5
 ) -> dict[str, Any]:
-    """Delete-while-running: ``person`` stands at the kiosk throughout, enrolled as ``rev-k`` for trial k.
+    """Delete-while-running: ``shown`` (the visitors folder ``folder``) stands at the kiosk throughout,
+    enrolled as ``rev-k`` for trial k (with the templates the gallery held for them).
 
-    Per trial: enrol ``rev-k`` (another process's write, as an enrolment station's), wait until the
-    kiosk opens for it, let it keep opening, run ``biogate gallery delete --id rev-k`` in a
-    subprocess, then watch the relay trace for ``observe_s``. The sample is the time from the
-    delete command's return to the last OPEN after it (0 when none came after it); an OPEN more
-    than 1 s after the return is a wrong open (a revoked identity let in).
+    Per trial: enrol ``rev-k`` (a second writer, as an enrolment station's), wait until the kiosk
+    has opened for it 3 times, run ``biogate gallery delete --id rev-k`` in a subprocess, then watch
+    the relay trace for ``observe_s``. The sample is the time from the delete command's return to
+    the last OPEN after it (0 when none came after it); an OPEN more than 1 s after the return is a
+    wrong open (a revoked identity let in).
     """
-    from _attack_configs import GALLERY_DB, GALLERY_KEY
-
-    from biogate.exporters.kiosk_demo import _enrol
     from biogate.firmware_bridge import GateClient, GateSimulator
     from biogate.gallery import Gallery, GalleryKey
     from biogate.kiosk.app import build_kiosk
 
-    db, key_file = work / GALLERY_DB, work / GALLERY_KEY
-    shown = Presentation(
-        f"{person} (enrolled as rev-k)",
-        "genuine",
-        person,
-        views=tuple(faces.view(person, 300 + j) for j in range(3)),
-    )
+    db, key_file = Path(config.resolve(config.gallery.path)), Path(config.resolve(config.gallery.key_file))
     samples: list[float] = []
+    signed: list[float] = []  # last OPEN of the trial minus the delete's return (negative: before it)
     rows: list[dict[str, Any]] = []
     late = 0
-    signed: list[float] = []  # last OPEN of the trial minus the delete's return (negative: before it)
     with GateSimulator(key, trace=True) as sim, Gallery(db, GalleryKey.from_file(key_file)) as station:
+        templates = station.templates(shown.identity)
+        station.delete(shown.identity)  # from now on they are known only as rev-k
         trace = Trace(sim)
         with GateClient(sim.port, key, heartbeat_s=config.gate.heartbeat_s) as gate:
-            walk = WalkUp([shown] * 100_000, dwell_s=1.0, gap_s=0.0)  # X keeps standing there
-            kiosk = build_kiosk(
-                config, source=walk, thermal_source=ThermalCamera.for_config(walk, config), gate=gate
-            )
+            cams = Cameras(folder, [shown], config, dwell_s=1.0, gap_s=0.0, count=100_000)  # stays there
+            kiosk = build_kiosk(config, source=cams, thermal_source=cams.thermal, gate=gate)
             with kiosk:
                 for k in range(trials):
                     ident = f"rev-{k:02d}"
                     n0 = len(trace.opens)
-                    _enrol(kiosk_bundles(config), station, {ident: faces.view(person, 1)}, lambda *_: None)
+                    station.enroll(ident, ident, templates)
                     deadline = time.monotonic() + 10.0
                     while len(trace.opens) < n0 + 3 and time.monotonic() < deadline:
                         time.sleep(0.02)  # a benchmark, not a test: polling the trace is fine here
@@ -175,7 +170,8 @@ def revocation_trials(
                     t_ret = time.monotonic_ns()
                     time.sleep(observe_s)
                     after = [(t - t_ret) / 1e6 for t in trace.opens[n0:] if t > t_ret]
-                    signed.append((trace.opens[-1] - t_ret) / 1e6)
+                    if len(trace.opens) > n0:
+                        signed.append((trace.opens[-1] - t_ret) / 1e6)
                     sample = max(after, default=0.0)
                     late += sum(1 for a in after if a > 1000.0)
                     valid = opening >= 3 and done.returncode == 0
@@ -194,11 +190,6 @@ def revocation_trials(
                             "delete_stderr": done.stderr.strip()[-200:],
                         }
                     )
-                walk.close()
+                cams.close()
         sim.sim_status()
     return {"samples_ms": samples, "signed_ms": signed, "rows": rows, "late_opens": late}
-
-
-def kiosk_bundles(config: Any) -> Path:
-    """The folder the configuration's detector bundles live in (the demo's bundle folder)."""
-    return Path(config.resolve(config.models.detector))

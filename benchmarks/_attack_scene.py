@@ -25,19 +25,21 @@ position (eye line and chin). That is the main approximation here, stated in doc
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from biogate.frame import Frame, now_ns
+from biogate.frame import Frame
 
 PAPER_C = 22.5  # a print held up at the kiosk (the demo's walk-up uses the same)
 SCREEN_C = 26.0  # a phone/tablet display held up for seconds, moderate brightness
 WARM_C = 34.5  # a print or mask at skin temperature: beyond what the skin check can see
 THERMAL_SEED = 11
 SKIN_OFFSET_C = 1.1
-FACE_SIDE = 260  # px of the composed face view in the 640x480 frame (as the demo)
 
 #: Species beyond the simulated threat model: name -> (RGB species it shows, surface °C).
 EXTRA_SPECIES = {"warm_print": ("print_photo", WARM_C), "warm_screen": ("replay_tone", 33.0)}
@@ -73,12 +75,13 @@ class Presentation:
 
 
 class Faces:
-    """The offline photographs, one augmented view per (identity, seed), cached."""
+    """The offline photographs (``face_data``, as the demo's visitors), one augmented view per
+    (identity, seed), cached; RGB."""
 
     def __init__(self) -> None:
-        from biogate.exporters.kiosk_demo import _faces
+        from biogate.exporters.data.face_data import load_faces
 
-        self._samples = _faces()
+        self._samples = {s.identity: s for s in load_faces(min_size=40, margin=0.6, lfw=False)}
         self._cache: dict[tuple[str, int], np.ndarray] = {}
 
     @property
@@ -88,9 +91,9 @@ class Faces:
     def view(self, identity: str, seed: int) -> np.ndarray:
         key = (identity, seed)
         if key not in self._cache:
-            from biogate.exporters.kiosk_demo import _view
+            from biogate.exporters.data.face_data import augmented_views
 
-            self._cache[key] = _view(self._samples[identity], seed=seed)
+            self._cache[key] = augmented_views(self._samples[identity], 1, seed=seed)[0].image
         return self._cache[key]
 
 
@@ -158,7 +161,7 @@ def thermal_y16(look: Look, core_c: float, index: int, radiometric: bool = False
     drift), for configurations without a blackbody; else the raw sensor with the scene's
     blackbody in view, as the demo's ``[thermal] blackbody_roi`` expects.
     """
-    from biogate.capture.synthetic_scenes import render_thermal
+    from biogate.sim.thermal import render_thermal
 
     opts: dict = {"seed": THERMAL_SEED, "ffc_period": 0}
     if radiometric:
@@ -180,73 +183,101 @@ def thermal_y16(look: Look, core_c: float, index: int, radiometric: bool = False
     return np.where(mask, skin, cover)
 
 
-def _demo_walkup():
-    from biogate.exporters.kiosk_demo import WalkUp as DemoWalkUp
+def write_walkup(
+    folder: Path, presentations: list[Presentation], background: np.ndarray, enrol: dict
+) -> Path:
+    """The presentations as a visitors folder of :mod:`biogate.sim.walkup` (``synthetic://walkup``).
 
-    return DemoWalkUp
-
-
-class WalkUp(_demo_walkup()):
-    """The RGB camera: the demo's walk-up (composition, pacing, motion blur), with these presentations.
-
-    Each stands ``dwell_s`` in front of the kiosk, then ``gap_s`` of empty room; ``segments``
-    records (start ns, end ns, presentation) as it happens and ``current`` what is in front of
-    the kiosk now, for :class:`ThermalCamera`.
+    ``enrol``: identity -> RGB enrolment photo, attached to that identity's first genuine visitor
+    (``biogate.kiosk.demo.enrol_visitors`` enrols from them).
     """
+    from biogate.sim.walkup import Visitor, write_visitors
 
-    def __init__(
-        self,
-        presentations: list[Presentation],
-        fps: float = 15.0,
-        dwell_s: float = 1.6,
-        gap_s: float = 0.6,
-        seed: int = 3,
-    ) -> None:
-        from biogate.exporters.kiosk_demo import _background
-
-        # The demo's __init__ makes its own visitors' views; these come made, so set its state.
-        self.visitors = self.presentations = presentations
-        self.fps = fps
-        self.segments: list[tuple[int, int, Presentation]] = []
-        self.current: Presentation | None = None
-        self._stop = threading.Event()
-        self._scenes = [(p, list(p.views)) for p in presentations]
-        self._n_dwell, self._n_gap = max(1, int(dwell_s * fps)), int(gap_s * fps)
-        self._rng = np.random.default_rng(seed)
-        self._bg = _background(seed)
+    visitors, given = [], set()
+    for p in presentations:
+        photo = enrol.get(p.identity) if p.kind == "genuine" and p.identity not in given else None
+        given |= {p.identity} if photo is not None else set()
+        visitors.append(
+            Visitor(
+                p.label, p.identity, p.kind == "genuine", "open" if p.kind == "genuine" else "deny",
+                attack=p.species or None, core_c=p.core_c, name=p.identity,
+                views=tuple(np.ascontiguousarray(v[:, :, ::-1]) for v in p.views),
+                enrol=None if photo is None else np.ascontiguousarray(photo[:, :, ::-1]),
+            )
+        )  # fmt: skip
+    return write_visitors(folder, visitors, background)
 
 
 class ThermalCamera:
-    """The thermal camera beside the RGB one: renders whatever stands in front of the kiosk now.
+    """The thermal camera beside the RGB one, genlocked: one frame per RGB frame with someone in view,
+    with the RGB frame's capture time, of what that presentation shows (:func:`thermal_y16`).
 
-    ``radiometric`` as in :func:`thermal_y16` (:meth:`for_config` picks it from ``[thermal]``).
+    ``radiometric`` as in :func:`thermal_y16`. ``read`` gives the newest frame not yet read.
     """
 
-    def __init__(self, walkup: WalkUp, radiometric: bool = False) -> None:
-        self.walkup = walkup
+    def __init__(self, radiometric: bool = False) -> None:
         self.radiometric = radiometric
-        self._seq = 0
+        self._newest: Frame | None = None
+        self._lock = threading.Lock()
 
-    @classmethod
-    def for_config(cls, walkup: WalkUp, config) -> ThermalCamera:
-        """The camera ``config`` expects: raw with a blackbody in view, or self-correcting without."""
-        return cls(walkup, radiometric=config.thermal.blackbody_roi is None)
+    def expose(self, p: Presentation, index: int, t_capture: int) -> None:
+        y16 = thermal_y16(p.look, p.core_c, index, self.radiometric)
+        frame = Frame(y16, "y16", t_capture, seq=index, source="bench://thermal", meta={"ambient_c": 22.0})
+        with self._lock:
+            self._newest = frame
 
     def read(self, timeout: float | None = None) -> Frame | None:
-        p = self.walkup.current
-        if p is None:
-            return None
-        self._seq += 1
-        y16 = thermal_y16(p.look, p.core_c, self._seq, self.radiometric)
-        return Frame(y16, "y16", t_capture=now_ns(), seq=self._seq, source="bench://thermal",
-                     meta={"ambient_c": 22.0})  # fmt: skip
+        with self._lock:
+            frame, self._newest = self._newest, None
+        return frame
 
     def close(self) -> None:
         pass
 
 
-def blackbody() -> tuple[list[int], float]:
-    """The thermal scene's blackbody (x, y, w, h) and set point, for a ``[thermal]`` table."""
-    from biogate.capture.synthetic_scenes import thermal_layout
+class Cameras:
+    """``synthetic://walkup`` of the presentations' visitors folder, plus its :class:`ThermalCamera`.
 
-    return list(thermal_layout(160, 120)["blackbody"]), 35.0
+    Iterating gives the RGB frames (the walk-up source: pacing, jitter, motion blur, the room); each
+    frame with someone in view first triggers the thermal camera. ``segments`` are the RGB source's,
+    paired with the presentations: (t_start ns, t_last ns, presentation).
+    """
+
+    def __init__(self, folder: Path, presentations: list[Presentation], config: Any, **walkup: Any) -> None:
+        self.folder, self.presentations, self.walkup = folder, presentations, walkup
+        self.rgb: Any = None  # opened when the pipeline starts reading (a live source paces from open)
+        self.thermal = ThermalCamera(radiometric=config.thermal.blackbody_roi is None)
+        self._closed = False
+
+    def __iter__(self) -> Iterator[Frame]:
+        from biogate import open_source
+        from biogate.kiosk.demo import walkup_uri
+
+        if self._closed:
+            return
+        options = dict(self.walkup)
+        self.rgb = open_source(walkup_uri(self.folder, options.pop("fps", 15.0), **options))
+        for frame in self.rgb:
+            truth = frame.meta.get("truth", {})
+            if "label" in truth:  # a visitor in view (not the empty room between visitors)
+                p = self.presentations[truth["visitor"] % len(self.presentations)]  # count= cycles them
+                self.thermal.expose(p, truth["index"], frame.t_capture)
+            yield frame
+
+    @property
+    def segments(self) -> list[tuple[int, int, Presentation]]:
+        done = [] if self.rgb is None else self.rgb.segments
+        n = len(self.presentations)
+        return [(t0, t1, self.presentations[k % n]) for k, (t0, t1, _) in enumerate(done)]
+
+    def close(self) -> None:
+        self._closed = True
+        if self.rgb is not None:
+            self.rgb.close()
+
+
+def background(folder: Path) -> np.ndarray:
+    """The room of a prepared demo folder's walk-up (``biogate demo --prepare``)."""
+    from biogate.sim.walkup import load_visitors
+
+    return load_visitors(folder / "walkup").background

@@ -27,7 +27,6 @@ Summary keys: ``wrong_opens`` (0), ``attacks_tried``, ``configs_tried``, ``unfit
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -39,9 +38,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _attack_configs import Case, cases, demo_tables, unfit_without_override  # noqa: E402
+from _attack_configs import Case, cases, demo, unfit_without_override  # noqa: E402
 from _attack_runs import prepare_work, revocation_trials, run_session  # noqa: E402
-from _attack_scene import Faces, Presentation, attack_views, species_names  # noqa: E402
+from _attack_scene import Faces, Presentation, attack_views, background, species_names, write_walkup  # noqa: E402
 from _common import bar_plot, base_parser, print_table, write_report  # noqa: E402
 
 #: Enrolled people (the attacks' victims) and strangers (never enrolled; they also wear the
@@ -87,14 +86,29 @@ def _genuine_script(faces: Faces, rounds: int) -> list[Presentation]:
     ]
 
 
-def try_config(case: Case, bundles: Path, faces: Faces, args: Any, scripts: dict) -> dict[str, Any]:
+def write_scripts(root: Path, bundles: Path, faces: Faces, args: Any, species: list[str]) -> dict[str, Any]:
+    """The walk-ups as visitors folders (``synthetic://walkup``): attacks, genuine (with the enrolment
+    photos), and the one person of delete-while-running."""
+    room = background(bundles)
+    enrol = {p: faces.view(p, ENROL_SEED) for p in ENROLLED}
+    attacks = _attack_script(faces, species, args.rounds, args.victims)
+    genuine = _genuine_script(faces, args.genuine_rounds)
+    views = tuple(faces.view(REVOKED_PERSON, 300 + j) for j in range(3))
+    shown = Presentation(f"{REVOKED_PERSON} (enrolled as rev-k)", "genuine", REVOKED_PERSON, views=views)
+    return {
+        "attacks": (write_walkup(root / "walkup-attacks", attacks, room, {}), attacks),
+        "genuine": (write_walkup(root / "walkup-genuine", genuine, room, enrol), genuine),
+        "revocation": (write_walkup(root / "walkup-revocation", [shown], room, {}), shown),
+    }
+
+
+def try_config(case: Case, bundles: Path, args: Any, scripts: dict) -> dict[str, Any]:
     """Start the kiosk of ``case``; if it starts, run the attack and the genuine session on it."""
     from biogate.errors import BiogateError
-    from biogate.kiosk.config import parse_config
 
     work = Path(tempfile.mkdtemp(prefix="attacks-", dir=args.workdir))
-    key = prepare_work(work, bundles, faces, {p: ENROL_SEED for p in ENROLLED})
-    config = parse_config(case.data, base_dir=work, name=case.origin)
+    config = case.build(work)
+    key = prepare_work(work, config, bundles, scripts["genuine"][0])
     unfit = unfit_without_override(config)
     out: dict[str, Any] = {
         "config": case.name,
@@ -102,16 +116,17 @@ def try_config(case: Case, bundles: Path, faces: Faces, args: Any, scripts: dict
         "shipped": case.shipped,
         "unfit": unfit,
     }
+    walk = {"dwell_s": args.dwell_s, "gap_s": args.gap_s, "seed": 3}
     t0 = time.monotonic()
     try:
-        attacks = run_session(config, key, scripts["attacks"], args.dwell_s, args.gap_s)
+        attacks = run_session(config, key, *scripts["attacks"], **walk)
     except BiogateError as exc:  # a start-up refusal outside build_kiosk's own checks
         attacks = None
         out["error"] = f"{type(exc).__name__}: {exc}"
     if attacks is None or not attacks.started:
         out.update(started=False, error=out.get("error") or attacks.error)
         return out
-    genuine = run_session(config, key, scripts["genuine"], args.dwell_s, args.gap_s)
+    genuine = run_session(config, key, *scripts["genuine"], **walk)
     out.update(started=True, attacks=attacks, genuine=genuine, seconds=round(time.monotonic() - t0, 1))
     return out
 
@@ -141,18 +156,11 @@ def species_rows(name: str, session: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _revocation(bundles: Path, faces: Faces, args: Any) -> dict[str, Any]:
-    from _attack_configs import with_paths
-
-    from biogate.kiosk.config import parse_config
-
-    data = with_paths(demo_tables(True), bundles)
-    data["policy"].update(open_cooldown_s=0.0, open_duration_ms=100)  # an OPEN per decision
+def _revocation(bundles: Path, args: Any, scripts: dict) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="attacks-rev-", dir=args.workdir))
-    others = {p: ENROL_SEED for p in ENROLLED if p != REVOKED_PERSON}
-    key = prepare_work(work, bundles, faces, others)
-    config = parse_config(data, base_dir=work, name="demo, open_cooldown_s = 0 (revocation)")
-    return revocation_trials(config, work, key, faces, REVOKED_PERSON, args.revocations)
+    config = demo(bundles, open_cooldown_s=0.0, open_duration_ms=100)(work)  # an OPEN per decision
+    key = prepare_work(work, config, bundles, scripts["genuine"][0])
+    return revocation_trials(config, key, *scripts["revocation"], args.revocations)
 
 
 def _replays(args: Any) -> list[dict[str, Any]]:
@@ -165,7 +173,8 @@ def _replays(args: Any) -> list[dict[str, Any]]:
 def _parser():
     parser = base_parser(__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--cache", help="bundle cache (default $BIOGATE_CACHE or ~/.cache/biogate)")
+    add("--bundles", help="a prepared demo folder (biogate demo --prepare DIR); default: the cache's")
+    add("--cache", help="where the demo folder is prepared (default $BIOGATE_CACHE or ~/.cache/biogate)")
     add("--workdir", help="where work folders go (default: the system temp folder)")
     add("--configs", default="", help="comma-separated configuration names, or words in them")
     add("--species", default="", help="comma-separated species (default: every one of ATTACKS)")
@@ -180,13 +189,13 @@ def _parser():
     return parser
 
 
-def run_configs(bundles: Path, faces: Faces, args: Any, scripts: dict) -> tuple[list, list]:
+def run_configs(bundles: Path, args: Any, scripts: dict) -> tuple[list, list]:
     """Every configuration: (what happened to each, result rows)."""
     words = [w for w in args.configs.split(",") if w]
     tried, results = [], []
     for case in cases(bundles, overrides=args.overrides, only=words):
         print(f"config {case.name} ...", flush=True)
-        t = try_config(case, bundles, faces, args, scripts)
+        t = try_config(case, bundles, args, scripts)
         tried.append(t)
         start = {
             "config": case.name,
@@ -255,19 +264,16 @@ def main() -> int:
         args.configs = args.configs or "examples/kiosk.toml"
         args.victims, args.genuine_rounds, args.revocations, args.replay_opens = 1, 1, 2, 3
         args.dwell_s, args.gap_s = 1.0, 0.5
-    from biogate.exporters.kiosk_demo import build_bundles
+    from biogate.exporters.convert.demo_bundles import cached_folder, prepare
 
-    cache = Path(args.cache or os.environ.get("BIOGATE_CACHE") or Path.home() / ".cache" / "biogate")
-    bundles = build_bundles(cache)
+    bundles = Path(args.bundles) if args.bundles else prepare(cached_folder(args.cache))
     faces = Faces()
     species = [s for s in args.species.split(",") if s] or species_names()
-    scripts = {
-        "attacks": _attack_script(faces, species, args.rounds, args.victims),
-        "genuine": _genuine_script(faces, args.genuine_rounds),
-    }
-    tried, results = run_configs(bundles, faces, args, scripts)
+    root = Path(tempfile.mkdtemp(prefix="attacks-walkups-", dir=args.workdir))
+    scripts = write_scripts(root, bundles, faces, args, species)
+    tried, results = run_configs(bundles, args, scripts)
     print("delete-while-running ...", flush=True)
-    rev = _revocation(bundles, faces, args)
+    rev = _revocation(bundles, args, scripts)
     print("replay after restart ...", flush=True)
     replays = _replays(args)
     results += [{"config": "revocation", **r} for r in rev["rows"]]

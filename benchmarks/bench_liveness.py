@@ -14,7 +14,7 @@
    ``FaceLiveness`` call (crop + resize + Δ) on a 640×480 frame.
 6. Scores the same presentations with a yardstick that learns nothing
    (``pad.evaluate.sharpness_score``, −var(Laplacian), calibrated the same positive-only way); with
-   ``--kiosk``, Δ and the decision on each walk-up view of ``exporters/kiosk_demo.py``.
+   ``--kiosk``, Δ and the decision on each walk-up view of the kiosk demo (``biogate demo``'s visitors).
 
 The protocol is the shipped weights' own (``face_liveness._protocol()``): for the round-3 weights,
 fold 0 of the identity-disjoint split of every full-resolution face (3 test identities). The
@@ -63,16 +63,20 @@ def _row(name: str, run, extra: dict | None = None) -> dict:
 
 def _kiosk_scores(live) -> list[dict]:
     """Δ and the decision on each walk-up view of the kiosk demo (one is a print_photo attack)."""
-    from biogate.exporters.kiosk_demo import WalkUp
+    import tempfile
 
-    walkup = WalkUp(fps=1000)
+    from biogate.exporters.data.walkup_visitors import make_visitors
+    from biogate.sim.walkup import load_visitors
+
     rows = []
-    for visitor, views in walkup._scenes:
-        for view in views:
+    with tempfile.TemporaryDirectory(prefix="bench-liveness-walkup-") as tmp:
+        visitors = load_visitors(make_visitors(tmp)).visitors
+    for visitor in visitors:
+        for view in visitor.views:
             side = view.shape[0]
             # The demo's views are face_data crops with margin 0.6: the face box is the middle 1/2.2.
             lo, hi = side * 0.6 / 2.2, side * 1.6 / 2.2
-            r = live(view, box=(lo, lo, hi, hi), color="rgb")
+            r = live(view, box=(lo, lo, hi, hi), color="bgr")
             rows.append(
                 {
                     "visitor": visitor.label,
@@ -81,7 +85,6 @@ def _kiosk_scores(live) -> list[dict]:
                     "is_live": r.is_live,
                 }
             )
-    walkup.close()
     print_table(rows, ["visitor", "attack", "delta", "is_live"])
     return rows
 
@@ -95,7 +98,7 @@ def main() -> int:
     parser.add_argument(
         "--kiosk",
         action="store_true",
-        help="also score the kiosk demo's walk-up views (exporters.kiosk_demo)",
+        help="also score the kiosk demo's walk-up views (biogate demo's visitors)",
     )
     args = parser.parse_args()
     if args.quick:

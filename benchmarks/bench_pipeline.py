@@ -7,9 +7,14 @@ frame that reaches a decision sends a gate command.  Reported per configuration:
 latency p50/p99 (capture → gate command confirmed), frame age at decision (the age of a frame
 when the detector takes it up; its age on reaching the sink is ``frame_age_at_sink``), decisions per
 second, process CPU use, and the p99 of each consecutive window of the run (to show that
-latency does not grow).  SR/refinement "on" rows appear when those bundles can be built.
+latency does not grow).  SR/refinement "on" rows appear when a ``face_sr`` bundle is in the
+folder or can be built.
 
-    python benchmarks/bench_pipeline.py --json out/pipeline.json                 # 20 s per config
+The walk-up is ``synthetic://walkup`` (:mod:`biogate.sim.walkup`) over the demo's prepared folder:
+with ``--bundles DIR`` (``biogate demo --prepare DIR`` on a training machine) it runs with the
+device dependencies only; without it the folder is prepared in the cache, which needs torch.
+
+    python benchmarks/bench_pipeline.py --bundles DIR --json out/pipeline.json      # 20 s per config
     python benchmarks/bench_pipeline.py --duration 600 --fps 15 --json out/soak.json   # 10-minute soak
 """
 
@@ -36,23 +41,22 @@ def _cpu_s() -> float:
 def run_config(
     bundles: Path, work: Path, fps: float, duration: float, sr_bundle: Path | None
 ) -> dict[str, Any]:
-    from biogate.exporters.kiosk_demo import VISITORS, ScriptedThermal, WalkUp, _enrol
+    from biogate import open_source
     from biogate.firmware_bridge import GateClient, GateSimulator
     from biogate.gallery import Gallery, GalleryKey
     from biogate.kiosk.app import build_kiosk
     from biogate.kiosk.config import parse_config
+    from biogate.kiosk.demo import enrol_visitors, walkup_uri
+    from biogate.sim.walkup import blackbody
 
-    enrolled = [v for v in VISITORS if v.enrolled and not v.attack and v.expect == "open"]
-    visitors = tuple(enrolled[i % len(enrolled)] for i in range(max(1, int(duration / 5.0))))
-    walkup = WalkUp(visitors, fps=fps, dwell_s=5.0, gap_s=0.0)
     (work / "keys").mkdir(exist_ok=True)  # the gallery refuses a key anywhere under its folder
     (work / "data").mkdir(exist_ok=True)
     key_file = work / "keys" / f"gallery-{fps:g}-{sr_bundle is not None}.key"
     db = work / "data" / f"gallery-{fps:g}-{sr_bundle is not None}.db"
     GalleryKey.generate().write(key_file)
     with Gallery(db, GalleryKey.from_file(key_file), create=True) as gallery:
-        _enrol(bundles, gallery, walkup.enrol_views(), lambda *_: None)
-    bb_roi, bb_c = ScriptedThermal.blackbody()
+        enrol_visitors(bundles, gallery, lambda *_: None)
+    bb_roi, bb_c = blackbody()
     models = {"detector": str(bundles), "liveness": str(bundles / "face_liveness"),
               "embedder": str(bundles / "face_embed_dlib")}  # fmt: skip
     if sr_bundle is not None:
@@ -67,19 +71,24 @@ def run_config(
         },
         base_dir=work,
     )
+    # Enrolled visitors only, 5 s each, back to back, for the whole duration.
+    walk = {"select": "enrolled", "count": max(1, int(duration / 5.0)), "dwell_s": 5.0, "gap_s": 0.0}
     key = bytes(range(32))
     with GateSimulator(key, trace=False) as sim, GateClient(sim.port, key, heartbeat_s=0.25) as gate:
         e2e_all: list[float] = []  # every decision (the sink itself keeps only the latest 1000)
+        thermal = open_source(walkup_uri(bundles / "walkup", fps, "thermal"))
+        camera = open_source(walkup_uri(bundles / "walkup", fps, **walk))
         kiosk = build_kiosk(
             config,
-            source=walkup,
-            thermal_source=ScriptedThermal(walkup),
+            source=camera,
+            thermal_source=thermal,
             gate=gate,
             on_decision=lambda record: e2e_all.append(record.latencies_ms["capture_to_gate"]),
         )
         cpu0, t0 = _cpu_s(), time.monotonic()
         with kiosk:
             kiosk.wait(timeout=duration + 60)
+        camera.close()
         wall, cpu = time.monotonic() - t0, _cpu_s() - cpu0
         stats = kiosk.stats()
     e2e = np.array(e2e_all) if e2e_all else np.array([np.nan])
@@ -108,21 +117,28 @@ def run_config(
     }
 
 
+def _prepared(cache: str | None) -> Path:
+    """The demo folder prepared in the cache (training side: needs torch)."""
+    from biogate.exporters.convert.demo_bundles import cached_folder, prepare
+
+    return prepare(cached_folder(Path(cache or Path.home() / ".cache" / "biogate")))
+
+
 def main() -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of walk-up per configuration")
     parser.add_argument("--fps", type=float, nargs="+", default=[15.0, 30.0], help="input frame rates")
-    parser.add_argument("--cache", default=None, help="bundle cache folder (default ~/.cache/biogate)")
+    parser.add_argument("--bundles", default=None, help="prepared folder (biogate demo --prepare DIR)")
+    parser.add_argument("--cache", default=None, help="without --bundles: where to prepare (needs torch)")
     parser.add_argument("--no-sr", action="store_true", help="skip the SR/refinement-on rows")
     args = parser.parse_args()
     duration = 6.0 if args.quick else args.duration
 
-    from biogate.exporters.kiosk_demo import build_bundles
-
-    cache = Path(args.cache or Path.home() / ".cache" / "biogate")
-    bundles = build_bundles(cache)
+    bundles = Path(args.bundles) if args.bundles else _prepared(args.cache)
     sr_bundle = None
-    if not args.no_sr:
+    if (bundles / "face_sr" / "manifest.json").is_file():
+        sr_bundle = bundles / "face_sr"
+    elif not args.no_sr and not args.bundles:
         try:
             from biogate.exporters import registry
             from biogate.exporters.convert.build import export
@@ -131,6 +147,8 @@ def main() -> int:
                 sr_bundle = export("face_sr", bundles, measure_latency=False).root
         except Exception as exc:  # SR is optional: say why its rows are missing
             print(f"SR rows skipped: {type(exc).__name__}: {exc}")
+    if args.no_sr:
+        sr_bundle = None
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         for sr in [None, sr_bundle] if sr_bundle is not None else [None]:

@@ -25,9 +25,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bar_plot, base_parser, latency_stats, print_table, write_report
 
-from biogate.exporters.data.thermal_data import ThermalFaceGenerator
 from biogate.frame import Frame
 from biogate.models.thermal import ThermalConfig, ThermalFace
+from biogate.sim.thermal import ThermalFaceGenerator
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "exporters" / "weights"
 

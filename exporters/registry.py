@@ -88,6 +88,8 @@ class ModelSpec:
         calib_samples / calib_method: how many samples and which method INT8 calibration uses.
         parity_min_cosine: cosine floor of the ONNX-vs-PyTorch parity check.
         int8_exclude_ops: op types that always stay FP32 in the INT8 model.
+        training: the manifest's ``training`` section (data, split, world size, steps, seed,
+            held-out metrics) when the weights come from ``biogate train``; empty otherwise.
         role: the part the model plays in an access decision — ``detector``, ``embedder``,
             ``liveness`` or ``thermal`` (:data:`biogate.bundle.fitness.BUDGETS` names the metrics
             ``evaluate`` must return for it) — or ``""`` for a model that decides nothing.
@@ -118,6 +120,7 @@ class ModelSpec:
     calib_method: str = "minmax"  # default INT8 calibration method: minmax | entropy | percentile
     parity_min_cosine: float = 0.9999  # cosine floor of FP32 ONNX vs PyTorch outputs
     int8_exclude_ops: tuple[str, ...] = ()  # op types always kept in FP32 (e.g. a final Softmax)
+    training: dict[str, Any] = field(default_factory=dict)  # biogate train's record (manifest "training")
     role: str = ""  # deciding role (fitness contract) or "" for none
     evaluation: str = ""  # the held-out evaluation, in one line, for the manifest's fitness section
 
@@ -141,14 +144,16 @@ def load_trained(model: Any, weights: Path, trainer: str) -> Any:
     """``model`` with the state dict in ``weights`` loaded, in eval mode.
 
     Raises:
-        BundleError: ``weights`` is missing; the message names ``trainer``, the module that makes it.
+        BundleError: ``weights`` is missing; the message names ``trainer``, the module that makes it
+            (or, when it holds a space, the command, e.g. ``biogate train face_detect_yolo``).
     """
     import torch
 
     from biogate.errors import BundleError
 
     if not Path(weights).is_file():
-        raise BundleError(f"{weights} is missing: train it with python -m {trainer}")
+        how = trainer if " " in trainer else f"python -m {trainer}"
+        raise BundleError(f"{weights} is missing: train it with {how}")
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.eval()
 

@@ -1,8 +1,9 @@
 """The frame-selection demo: a generated walk-up clip whose sharpest frame is known.
 
-A real photograph (scikit-image's ``astronaut``) drifts across a 640×480 frame while
-a focus sweep blurs it with OpenCV; the selector must keep the frames the generator
-knows are sharpest.  Used by ``biogate demo --select`` and by the tests.
+The face scene of :mod:`biogate.sim.face` (a textured face over clutter, in focus) drifts
+across a 640×480 frame while a focus sweep (:func:`biogate.sim.focus.focus_sweep`) blurs it; the
+selector must keep the frames the generator knows are sharpest.  Nothing beyond the device
+dependencies is needed.  Used by ``biogate demo --select`` and by the tests.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import numpy as np
 
 from .frame import Frame
 from .select import FrameSelector, ScoredFrame
+from .sim.face import render_face
+from .sim.focus import defocus, focus_sweep
 
 FPS = 30
 
@@ -24,26 +27,19 @@ class DemoClip:
     sigmas: list[float]  # ground-truth Gaussian blur of each frame (0 = in focus)
 
 
-def _face_photo() -> np.ndarray:
-    from skimage import data
-
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-
-
 def make_clip(seconds: float = 2.0, seed: int = 7) -> DemoClip:
     """A focus sweep: blur falls to 0 at a random moment, then rises again; small camera shake."""
     rng = np.random.default_rng(seed)
-    photo = _face_photo()
+    photo = render_face(0, seed, max_blur=0.0)[0]
     n = int(seconds * FPS)
     focus_at = int(rng.integers(n // 4, 3 * n // 4))
     frames, sigmas = [], []
     for i in range(n):
-        sigma = round(abs(i - focus_at) * 0.35, 2)
+        sigma = focus_sweep(i, focus_at)
         dx, dy = rng.normal(0, 2.0, size=2)
         shift = np.float32([[1, 0, -40 + i * 0.8 + dx], [0, 1, -20 + dy]])
         image = cv2.warpAffine(photo, shift, (640, 480), borderMode=cv2.BORDER_REFLECT)
-        if sigma > 0:
-            image = cv2.GaussianBlur(image, (0, 0), sigma)
+        image = defocus(image, sigma)
         frames.append(
             Frame(image, "bgr8", t_capture=i * 1_000_000_000 // FPS, seq=i, source="synthetic://demo")
         )

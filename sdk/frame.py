@@ -1,7 +1,12 @@
-"""The :class:`Frame` that flows between every stage (DESIGN.md §3)."""
+"""The :class:`Frame` that flows between every stage (DESIGN.md §3), and its one colour conversion.
+
+:meth:`Frame.rgb`, :meth:`Frame.bgr` and :meth:`Frame.gray` (and :func:`to_rgb8` for bare arrays)
+are the only place a camera format becomes the 8-bit RGB, BGR or luma image a model takes.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +80,14 @@ class Frame:
             return self.image.shape[1] // 2
         return self.image.shape[1]
 
+    def rgb(self) -> np.ndarray:
+        """HxWx3 uint8 RGB (the image itself for ``rgb8``; 16-bit formats scaled by their bit depth)."""
+        return _color8(self.image, None, "RGB", self.format)
+
+    def bgr(self) -> np.ndarray:
+        """HxWx3 uint8 BGR (the image itself for ``bgr8``), as OpenCV and most cameras order it."""
+        return _color8(self.image, None, "BGR", self.format)
+
     def gray(self) -> np.ndarray:
         """A uint8 luma view (zero-copy for gray8/NV12/YUYV), converted for colour frames."""
         if self.format == "gray8":
@@ -90,3 +103,62 @@ class Frame:
             code = cv2.COLOR_BGR2GRAY if self.format == "bgr8" else cv2.COLOR_RGB2GRAY
             return cv2.cvtColor(self.image, code)
         raise ConfigError(f"frame format {self.format!r} has no 8-bit luma; convert it first")
+
+
+#: Frame formats a colour image can be made of, and the OpenCV conversion for those that need one.
+_COLOR_FORMATS = ("gray8", "rgb8", "bgr8", "y16", "xray16", "nv12", "yuyv")
+
+
+def _scale_16bit(img: np.ndarray) -> np.ndarray:
+    """uint16 → uint8 by the data's own bit depth (10/12/14/16-bit sensors keep their contrast)."""
+    top = int(img.max()) if img.size else 0
+    bits = max(8, math.ceil(math.log2(top + 1))) if top > 0 else 8
+    return (img.astype(np.float32) * (255.0 / (2**bits - 1)) + 0.5).astype(np.uint8)
+
+
+def to_rgb8(image: Any, order: str = "RGB") -> np.ndarray:
+    """An HxWx3 uint8 RGB array from a :class:`Frame` or an array.
+
+    Arrays: HxW grey, HxWx1/3/4 in ``order`` (``RGB`` or ``BGR``), uint8, uint16 (scaled by its bit
+    depth) or float in 0..1.  Frames: ``gray8``, ``rgb8``, ``bgr8``, ``y16``/``xray16``, ``nv12``, ``yuyv``.
+    """
+    if isinstance(image, Frame):
+        return image.rgb()
+    return _color8(image, order, "RGB", None)
+
+
+def _color8(arr: Any, order: str | None, out: str, fmt: str | None) -> np.ndarray:
+    """The one conversion: array (in ``order``) or frame data (format ``fmt``) → uint8 in ``out``."""
+    if fmt is not None:
+        if fmt not in _COLOR_FORMATS:
+            valid = ", ".join(_COLOR_FORMATS)
+            raise ConfigError(f"cannot make a colour image of {fmt!r} frames (valid: {valid})")
+        if fmt in ("nv12", "yuyv"):
+            import cv2
+
+            packed = np.ascontiguousarray(arr if fmt == "nv12" else arr.reshape(arr.shape[0], -1, 2))
+            code = {
+                ("nv12", "RGB"): cv2.COLOR_YUV2RGB_NV12,
+                ("nv12", "BGR"): cv2.COLOR_YUV2BGR_NV12,
+                ("yuyv", "RGB"): cv2.COLOR_YUV2RGB_YUYV,
+                ("yuyv", "BGR"): cv2.COLOR_YUV2BGR_YUYV,
+            }[(fmt, out)]
+            return cv2.cvtColor(packed, code)
+        order = "BGR" if fmt == "bgr8" else "RGB"
+    if order not in ("RGB", "BGR"):
+        raise ConfigError(f"unknown channel order {order!r}; valid: RGB, BGR")
+    img = np.asarray(arr)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3 or img.shape[2] not in (1, 3, 4) or img.shape[0] < 2 or img.shape[1] < 2:
+        raise ConfigError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got shape {img.shape}")
+    if img.dtype == np.uint16:
+        img = _scale_16bit(img)
+    elif img.dtype != np.uint8:
+        if not np.issubdtype(img.dtype, np.floating):
+            raise ConfigError(f"unsupported image dtype {img.dtype}; use uint8, uint16 or float in 0..1")
+        img = (np.clip(np.nan_to_num(img), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if img.shape[2] == 1:
+        return np.ascontiguousarray(np.repeat(img, 3, axis=2))
+    img = img[:, :, :3]
+    return np.ascontiguousarray(img[:, :, ::-1] if order != out else img)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -83,15 +84,18 @@ def signed_bundle(tmp_path):
 
 @pytest.fixture(scope="session")
 def kiosk_bundles(tmp_path_factory) -> Path:
-    """The demo's kiosk bundles (MTCNN ×3, dlib embedder, the shipped face_liveness), exported once.
+    """The demo's prepared folder: the kiosk bundles (MTCNN ×3, dlib embedder, the shipped
+    face_liveness) and the walk-up's visitors (``walkup/``), made once per session.
 
     Exported from the shipped weights with the real evaluations, so their fitness sections are the
-    shipped models' own; the folder is ``<cache>/bundles-<digest>`` (``biogate demo --cache``).
+    shipped models' own (``biogate demo --prepare DIR``). ``$BIOGATE_DEMO_FOLDER`` names a folder
+    prepared already (``make test`` shares the one ``make wheel-test`` used).
     """
     pytest.importorskip("torch")
-    from biogate.exporters.kiosk_demo import build_bundles
+    from biogate.exporters.convert.demo_bundles import prepare
 
-    return build_bundles(tmp_path_factory.mktemp("kiosk-cache"), log=lambda *_: None)
+    given = os.environ.get("BIOGATE_DEMO_FOLDER")
+    return prepare(Path(given) if given else tmp_path_factory.mktemp("demo-folder"), log=lambda *_: None)
 
 
 @pytest.fixture(scope="session")

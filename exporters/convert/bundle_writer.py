@@ -101,6 +101,8 @@ def write_manifest(
     export.setdefault("created_utc", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     export.setdefault("versions", _versions())
     manifest["export"] = export
+    if spec.training:
+        manifest["training"] = dict(spec.training)
     if spec.role:
         manifest["fitness"] = fitness_section(spec, manifest["metrics"], manifest["int8"])
     manifest.update(sections)

@@ -64,6 +64,10 @@ def to_onnx(spec: ModelSpec, module: Any, path: Path, opset: int = DEFAULT_OPSET
     module = module.eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # Tracing turns shape checks in forward() into constants, and says so for each one; the
+        # exporter relies on exactly that (shapes are fixed or declared dynamic above) and the
+        # parity check that follows catches a trace that does not generalise.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         try:
             torch.onnx.export(
                 module,

@@ -34,9 +34,9 @@ two photographs with ``extra=True``; say so wherever a metric uses them.
 
 Boxes were taken from dlib's CNN face detector (``mmod_human_face_detector.dat``) and landmarks
 from dlib's 5-point shape predictor run on those boxes, then checked by eye; they are stored here
-so nothing needs dlib at run time.  Nothing is downloaded at run time: ``insightface`` is installed with
-``pip install --no-deps insightface==2.1`` (pure-Python wheel; it is never imported, its files are
-found with :func:`importlib.util.find_spec`), and when it is missing its photographs are skipped.
+so nothing needs dlib at run time.  ``insightface`` is never imported: its photographs come from an
+installed copy (``pip install --no-deps insightface==2.1``) or are fetched once into the cache by
+:mod:`.weight_packages`; when neither can be, they are skipped (with one warning).
 
 Landmark order is dlib's 5-point order: the eye on the image's right (outer corner, inner corner),
 the eye on the image's left (outer corner, inner corner), the bottom of the nose.
@@ -44,7 +44,7 @@ the eye on the image's left (outer corner, inner corner), the bottom of the nose
 
 from __future__ import annotations
 
-import importlib.util
+import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +52,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import face_photos
+from biogate.errors import ConfigError
+
+from . import face_photos, weight_packages
+
+log = logging.getLogger(__name__)
 
 # (x0, y0, x1, y1) boxes, exclusive right/bottom as dlib reports them, and 5 landmarks (x, y).
 _ANNOTATIONS: dict[str, list[tuple[str, tuple[int, int, int, int], list[tuple[int, int]]]]] = {
@@ -146,11 +150,18 @@ class FaceSample:
 
 
 def _insightface_images() -> Path | None:
-    spec = importlib.util.find_spec("insightface")
-    if spec is None or not spec.submodule_search_locations:
+    """insightface's photographs: installed, cached, or fetched once; ``None`` (skipped) when none can be."""
+    global _INSIGHTFACE_NOTE
+    try:
+        return weight_packages.package_dir("insightface") / "data" / "images"
+    except ConfigError as exc:
+        if not _INSIGHTFACE_NOTE:  # say once why two of the photographs are missing
+            _INSIGHTFACE_NOTE = True
+            log.warning("insightface's photographs are skipped: %s", exc)
         return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data" / "images"
-    return folder if folder.is_dir() else None
+
+
+_INSIGHTFACE_NOTE = False
 
 
 def _read_rgb(path: Path) -> np.ndarray:

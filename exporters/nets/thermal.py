@@ -77,9 +77,11 @@ class EmbeddingHead(nn.Module):
 class CosineClassifier(nn.Module):
     """Large-margin cosine logits (CosFace): s·(cos θ_j − m·[j = y]) for training the embedding."""
 
-    def __init__(self, n_classes: int, scale: float = 16.0, margin: float = 0.2) -> None:
+    def __init__(
+        self, n_classes: int, scale: float = 16.0, margin: float = 0.2, dim: int = EMBED_DIM
+    ) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(n_classes, EMBED_DIM) / math.sqrt(EMBED_DIM))
+        self.weight = nn.Parameter(torch.randn(n_classes, dim) / math.sqrt(dim))
         self.scale, self.margin = scale, margin
 
     def forward(self, emb: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

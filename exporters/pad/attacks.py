@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from biogate.sim.focus import defocus
+
 Image = np.ndarray  # float32 H×W×3 RGB in [0, 1]
 Params = dict[str, float]
 
@@ -87,8 +89,9 @@ def halftone(img: Image, cell: float, rng: np.random.Generator) -> Image:
 
 
 def recapture_blur(img: Image, sigma: float, noise: float, rng: np.random.Generator) -> Image:
-    """The attacker's medium re-photographed: optical blur plus sensor noise."""
-    out = cv2.GaussianBlur(img, (0, 0), sigmaX=max(sigma, 1e-3))
+    """The attacker's medium re-photographed: optical blur (the cameras' one defocus model,
+    :func:`biogate.sim.focus.defocus`) plus sensor noise."""
+    out = defocus(img, max(sigma, 1e-3))
     return out + noise * rng.standard_normal(out.shape).astype(np.float32)
 
 

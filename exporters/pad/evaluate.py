@@ -68,6 +68,21 @@ def build_protocol(
     else:
         split = split_faces(load_genuine_faces(source), seed=split_seed)
         val_captures, rounds = captures, 1
+    return protocol_of(split, size, split_seed, val_captures, rounds, captures, attacks)
+
+
+def protocol_of(
+    split: Split,
+    size: int,
+    split_seed: int = SPLIT_SEED,
+    val_captures: int = PORTRAIT_VAL_CAPTURES,
+    rounds: int = PORTRAIT_ROUNDS,
+    captures: int = 3,
+    attacks: Sequence[str] | None = None,
+) -> Protocol:
+    """The protocol of any genuine-face split: ``val_captures`` genuine validation captures per face
+    (seed ``split_seed + 100``) and ``rounds`` rounds of test presentations (seeds ``+ 200 + 1000·r``)
+    of the test faces, each ``captures`` genuine captures and one presentation per attack species."""
     val = evaluation_set(split.val, size, seed=split_seed + 100, captures=val_captures, attacks=[])
     parts = [
         evaluation_set(split.test, size, seed=split_seed + 200 + 1000 * r, captures=captures, attacks=attacks)

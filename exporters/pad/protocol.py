@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from biogate.errors import ConfigError
+from biogate.exporters.data.layouts.base import identity_folds
 
 from .attacks import ATTACKS, camera_capture
 
@@ -150,15 +151,6 @@ def portrait_faces(source: str = "portraits") -> tuple[list[str], list[np.ndarra
     face_data = importlib.import_module("biogate.exporters.data.face_data")
     samples = face_data.load_faces(min_size=HD_MIN_SIDE, lfw=False, extra=True)
     return [str(s.identity) for s in samples], [_to_rgb_uint8(s.image) for s in samples]
-
-
-def identity_folds(identities: Sequence[str], folds: int, seed: int = 4) -> list[list[str]]:
-    """The distinct identities shuffled with ``seed`` and dealt round-robin into ``folds`` groups."""
-    names = sorted(set(identities))
-    if folds < 3 or folds > len(names):
-        raise ConfigError(f"{folds} identity folds: choose 3 to {len(names)} ({len(names)} identities exist)")
-    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
-    return [order[k::folds] for k in range(folds)]
 
 
 def split_portraits(fold: int = 0, folds: int = 5, seed: int = 4, source: str = "portraits") -> Split:

@@ -7,12 +7,13 @@ calibrates its threshold on group ``k + 1``, trains on the rest), so every ident
 exactly once by a model that never saw it, then pools the decisions::
 
     python -m biogate.exporters.training.liveness_crossval --out runs/lv_cv --jobs 2 -- \\
-        --augment heavy --delta-norm relative --epochs 2000 --lr 5e-4 --d-lr-scale 0.2 --batch 8 \\
-        --identity-batch 4
+        --steps 2000 --lr 5e-4 --batch 8 --set augment=heavy --set delta_norm=relative \\
+        --set d_lr_scale=0.2 --set identity_batch=4
 
-Arguments after ``--`` go to ``biogate.exporters.training.train_liveness`` unchanged. Existing fold
-checkpoints are reused (``--retrain`` trains again). Every score is calibrated positive-only on
-its fold's genuine validation captures (target BPCER 5 %); no attack ever sets a threshold.
+Each fold is one ``biogate train face_liveness --fold k --no-export`` run in ``OUT/fold<k>/``;
+arguments after ``--`` go to it unchanged. Finished folds are reused (``--retrain`` trains again).
+Every score is calibrated positive-only on its fold's genuine validation captures (target BPCER
+5 %); no attack ever sets a threshold.
 
 Scores reported per fold and pooled: the seed's Δ (``abs``), the relative Δ (``relative``) and,
 as a yardstick that learns nothing, the negative variance of the Laplacian of the grey input
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -39,13 +41,14 @@ ScoreFn = Callable[[np.ndarray], np.ndarray]
 TARGET_BPCER = 0.05
 
 
-def _delta_scorers(ckpt: Path) -> dict[str, ScoreFn]:
+def _delta_scorers(run: Path) -> dict[str, ScoreFn]:
     import torch
 
     from biogate.exporters.nets.liveness import LivenessDelta
-    from biogate.exporters.training.train_liveness import delta_scores, load_checkpoint
+    from biogate.exporters.training.tasks.face_liveness import load_generator
+    from biogate.exporters.training.train_liveness import delta_scores
 
-    gen, _ = load_checkpoint(ckpt)
+    gen = load_generator(run)
     scorers: dict[str, ScoreFn] = {}
     for norm in ("none", "relative"):
         g = type(gen)(replace(gen.cfg, delta_norm=norm))
@@ -106,20 +109,23 @@ def pool(fold_results: Sequence[dict], scorer: str) -> dict:
 def _train_folds(
     data: str, folds: int, out: Path, jobs: int, train_args: list[str], retrain: bool
 ) -> list[Path]:
-    ckpts = [out / f"fold{k}.pt" for k in range(folds)]
-    todo = [k for k in range(folds) if retrain or not ckpts[k].is_file()]
+    runs = [out / f"fold{k}" for k in range(folds)]
+    todo = [k for k in range(folds) if retrain or not (runs[k] / "metrics.json").is_file()]
     running: list[tuple[int, subprocess.Popen]] = []
     for k in todo:
         while len(running) >= jobs:
             _wait_one(running)
-        cmd = [sys.executable, "-m", "biogate.exporters.training.train_liveness", "--data", data]
-        cmd += ["--fold", str(k), "--folds", str(folds), *train_args, "--out", str(ckpts[k])]
+        if retrain:
+            shutil.rmtree(runs[k], ignore_errors=True)
+        cmd = [sys.executable, "-m", "biogate.exporters.training", "face_liveness", "--data", data]
+        cmd += ["--fold", str(k), "--folds", str(folds), *train_args, "--out", str(runs[k])]
+        cmd += ["--no-export", "--no-progress", "--threads", "1"]
         log = (out / f"fold{k}.log").open("w")
         print(f"fold {k}: {' '.join(cmd[2:])}", flush=True)
         running.append((k, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)))
     while running:
         _wait_one(running)
-    return ckpts
+    return runs
 
 
 def _wait_one(running: list[tuple[int, subprocess.Popen]]) -> None:
@@ -136,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="folder for fold checkpoints, logs and results")
     p.add_argument(
-        "--data", default="portraits", help="'portraits' or 'folds:<folder>' (one sub-folder per person)"
+        "--data", default="portraits", help="'portraits' or 'folders:<folder>' (one sub-folder per person)"
     )
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=4, help="identity shuffle of the folds")
@@ -145,17 +151,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(own)
     args.out.mkdir(parents=True, exist_ok=True)
     train_args = [*train_args, "--seed", str(args.seed)]
-    if not is_identity_source(args.data):
-        p.error(f"--data {args.data!r}: cross-validation needs identities ('portraits' or 'folds:<folder>')")
+    source = args.data.replace("folders:", "folds:", 1)  # the liveness protocol's name of the same folder
+    if not is_identity_source(source):
+        p.error(
+            f"--data {args.data!r}: cross-validation needs identities ('portraits' or 'folders:<folder>')"
+        )
     ckpts = _train_folds(args.data, args.folds, args.out, max(1, args.jobs), train_args, args.retrain)
 
-    from biogate.exporters.training.train_liveness import load_checkpoint
+    from biogate.exporters.training.tasks.face_liveness import load_generator
 
     results = []
     for k, ckpt in enumerate(ckpts):
-        size = load_checkpoint(ckpt)[0].cfg.input_size
+        size = load_generator(ckpt).cfg.input_size
         scorers = {**_delta_scorers(ckpt), "sharpness": sharpness_score}
-        results.append(evaluate_fold(k, args.folds, args.seed, size, scorers, args.data))
+        results.append(evaluate_fold(k, args.folds, args.seed, size, scorers, source))
     pooled = {name: pool(results, name) for name in ("abs", "relative", "sharpness")}
     (args.out / "crossval.json").write_text(
         json.dumps({"train_args": train_args, "folds": results, "pooled": pooled}, indent=1)

@@ -13,16 +13,16 @@ Data (all offline, see :mod:`biogate.exporters.data.face_data`):
 Held-out evaluation: the real group photograph ``insightface:t1.jpg`` (6 faces, never pasted),
 at 0/90/180/270° — 24 face instances — with the SDK decoder (:class:`biogate.models.YoloFaceDetector`).
 
-    nice -n 10 python -m biogate.exporters.training.train_face_detector --steps 1500        # ~15 min, 2 cores
-    nice -n 10 python -m biogate.exporters.training.train_face_detector --steps 20000 --batch 48  # long
+Trained by ``biogate train face_detect_yolo`` (:mod:`biogate.exporters.training.tasks.face_detect_yolo`)::
+
+    nice -n 10 biogate train face_detect_yolo --data composites --out runs/yolo --steps 1500  # 2 cores
+    nice -n 10 biogate train face_detect_yolo --data widerface:/data/WIDER --out runs/yolo_wider \
+        --set canvas=640 --batch 32 --epochs 30 --device cuda --nproc 8
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +239,7 @@ def loss_fn(preds: Any, targets: list[dict[str, np.ndarray]]) -> tuple[Any, dict
 
     total_obj, total_box, total_quad = 0.0, [], []
     for (stride, anchor), p, tg, weight in zip(YOLO_LEVELS, preds, targets, (4.0, 1.0)):
-        t = torch.from_numpy(tg["t"])
+        t = torch.from_numpy(tg["t"]).to(p.device)
         obj_target = torch.zeros_like(p[:, 0])
         if len(t):
             b, y, x = t[:, 0].long(), t[:, 1].long(), t[:, 2].long()
@@ -260,8 +260,8 @@ def loss_fn(preds: Any, targets: list[dict[str, np.ndarray]]) -> tuple[Any, dict
             total_quad.append(F.smooth_l1_loss(q[:, 5:13] + shift, t[:, 7:15], reduction="none").mean(1))
             obj_target[b, y, x] = giou.detach().clamp(0).to(obj_target.dtype)
         total_obj = total_obj + weight * F.binary_cross_entropy_with_logits(p[:, 0], obj_target)
-    box = torch.cat(total_box).mean() if total_box else torch.zeros(())
-    quad = torch.cat(total_quad).mean() if total_quad else torch.zeros(())
+    box = torch.cat(total_box).mean() if total_box else preds[0].new_zeros(())
+    quad = torch.cat(total_quad).mean() if total_quad else preds[0].new_zeros(())
     loss = 5.0 * total_obj + box + quad
     return loss, {"obj": float(total_obj.detach()), "box": float(box.detach()), "quad": float(quad.detach())}
 
@@ -281,19 +281,28 @@ def _giou(a: Any, b: Any) -> Any:
     return inter / union - (hull - union) / hull
 
 
+def rotate90(image: np.ndarray, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` turned ``k`` × 90° counter-clockwise (``np.rot90``) and ``points`` (…, 2) moved along."""
+    h, w = image.shape[:2]
+    pts, hh, ww = np.asarray(points, np.float32).copy(), h, w
+    for _ in range(k % 4):  # np.rot90: (x, y) -> (y, W - x)
+        pts = np.stack([pts[..., 1], ww - pts[..., 0]], -1)
+        hh, ww = ww, hh
+    return np.ascontiguousarray(np.rot90(image, k)), pts
+
+
+def box_corners(boxes: np.ndarray) -> np.ndarray:
+    """``(K, 4)`` boxes → ``(K, 4, 2)`` quads, upright top-left vertex first (clockwise)."""
+    return np.asarray(boxes, np.float32)[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 4, 2)
+
+
 def rotated_photos(photos: list[FacePhoto]) -> list[FacePhoto]:
     """Each photo at 0, 90, 180 and 270 degrees (counter-clockwise), boxes rotated along."""
     out = []
     for p in photos:
-        h, w = p.image.shape[:2]
         for k in range(4):
-            corners = p.boxes[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 4, 2)
-            pts, hh, ww = corners.copy(), h, w
-            for _ in range(k):  # np.rot90: (x, y) -> (y, W - x)
-                pts = np.stack([pts[..., 1], ww - pts[..., 0]], -1)
-                hh, ww = ww, hh
+            image, pts = rotate90(p.image, box_corners(p.boxes), k)
             boxes = np.concatenate([pts.min(1), pts.max(1)], 1).astype(np.float32)
-            image = np.ascontiguousarray(np.rot90(p.image, k))
             out.append(FacePhoto(image, boxes, p.landmarks, p.identities, f"{p.source}@rot{90 * k}"))
     return out
 
@@ -329,138 +338,23 @@ def torch_infer(model: Any) -> Any:
     return infer
 
 
-def train(
-    steps: int,
-    batch: int,
-    lr: float,
-    seed: int,
-    width: int,
-    canvas: int = CANVAS,
-    log_every: int = 25,
-    checkpoint: Path | None = None,
-    resume: Path | None = None,
-) -> tuple[Any, dict[str, Any]]:
-    import torch
-
-    from biogate.exporters.nets.yolo_face import YoloFace
-
-    torch.manual_seed(seed)
-    model = YoloFace(width)
-    if resume is not None:
-        model.load_state_dict(torch.load(resume, map_location="cpu", weights_only=True))
-    composer = Composer(seed, canvas)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-    history = []
-    started = time.time()
-    model.train()
-    for step in range(steps):
-        samples = [composer.sample() for _ in range(batch)]
-        x = torch.from_numpy(np.stack([s[0] for s in samples]).astype(np.float32) / 255.0).permute(0, 3, 1, 2)
-        targets = build_targets([s[1] for s in samples], [s[2] for s in samples], canvas)
-        loss, parts = loss_fn(model(x), targets)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        sched.step()
-        if step % log_every == 0 or step == steps - 1:
-            history.append({"step": step, "loss": float(loss), **parts, "s": round(time.time() - started, 1)})
-            print(json.dumps(history[-1]), flush=True)
-            if checkpoint is not None:  # a usable model at any time on a busy machine
-                torch.save(model.state_dict(), checkpoint)
-    return model.eval(), {"history": history, "seconds": round(time.time() - started, 1)}
-
-
-def composite_metrics(model: Any, n: int = 64, seed: int = 12345, canvas: int = CANVAS) -> dict[str, float]:
-    """AP on fresh composites (a sanity check, never the headline number)."""
+def composite_photos(n: int, seed: int, canvas: int = CANVAS) -> list[FacePhoto]:
+    """``n`` fresh composites as annotated photos (for thresholds and sanity checks)."""
     composer = Composer(seed, canvas)
     photos = []
     for i in range(n):
         img, boxes, _ = composer.sample()
-        photos.append(
-            FacePhoto(img, boxes, np.zeros((len(boxes), 5, 2), np.float32), ("x",) * len(boxes), f"c{i}")
-        )
-    return evaluate_infer(torch_infer(model), photos, input_size=canvas)
-
-
-def pick_score_threshold(model: Any, canvas: int, seed: int = 777) -> float:
-    """The score threshold with the best F1 on fresh *composites* (never on the held-out photos)."""
-    composer = Composer(seed, canvas)
-    photos = []
-    for i in range(48):
-        img, boxes, _ = composer.sample()
         marks = np.zeros((len(boxes), 5, 2), np.float32)
-        photos.append(FacePhoto(img, boxes, marks, ("x",) * len(boxes), f"v{i}"))
-    from biogate.exporters.data.face_detect_eval import detection_metrics
-    from biogate.models.face_detect import YoloFaceDetector
+        photos.append(FacePhoto(img, boxes, marks, ("x",) * len(boxes), f"c{seed}.{i}"))
+    return photos
 
+
+def pick_score_threshold(infer: Any, photos: list[FacePhoto], input_size: int) -> float:
+    """The score threshold with the best F1 on ``photos`` (validation data, never the held-out set)."""
     best, best_f1 = 0.5, -1.0
     for thr in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
-        det = YoloFaceDetector(torch_infer(model), input_size=canvas, score_threshold=thr)
-
-        def run(image: np.ndarray, det: Any = det) -> tuple[np.ndarray, np.ndarray]:
-            found = det.detect(image)
-            return np.array([d.box for d in found]).reshape(-1, 4), np.array([d.score for d in found])
-
-        m = detection_metrics(run, photos)
+        m = evaluate_infer(infer, photos, input_size, thr)
         f1 = 2 * m["precision"] * m["recall"] / max(m["precision"] + m["recall"], 1e-9)
         if f1 > best_f1:
             best, best_f1 = thr, f1
     return best
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--batch", type=int, default=24)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--width", type=int, default=16)
-    parser.add_argument(
-        "--canvas", type=int, default=CANVAS, help="composite side in pixels (multiple of 32)"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=WEIGHTS)
-    parser.add_argument("--resume", type=Path, help="start from these weights (same --width)")
-    args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(args.threads)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    previous: dict[str, Any] = {}
-    if args.resume is not None and args.resume.with_suffix(".json").is_file():
-        previous = json.loads(args.resume.with_suffix(".json").read_text())
-    model, record = train(
-        args.steps,
-        args.batch,
-        args.lr,
-        args.seed,
-        args.width,
-        args.canvas,
-        checkpoint=args.out,
-        resume=args.resume,
-    )
-    if previous:
-        earlier = previous.get("previous_runs", [])
-        earlier.append({k: previous.get(k) for k in ("config", "seconds", "metrics")})
-        record["previous_runs"] = earlier
-    record["score_threshold"] = pick_score_threshold(model, args.canvas)
-    thr = record["score_threshold"]
-    metrics = {
-        "score_threshold": thr,
-        "held_out_real": evaluate_infer(torch_infer(model), rotated_photos(held_out_photos()), 640, thr),
-        "held_out_real_upright": evaluate_infer(torch_infer(model), held_out_photos(), 640, thr),
-        "composites": composite_metrics(model, canvas=args.canvas),
-    }
-    print(json.dumps(metrics, indent=1))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), args.out)
-    config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    record.update(config=config, metrics=metrics)
-    args.out.with_suffix(".json").write_text(json.dumps(record, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,10 @@
-"""Train the seed-004 liveness network on genuine faces only (spec §3).
+"""The seed-004 liveness recipe's pieces (spec §3): the four losses, the alternating G/D step, Δ.
 
-    nice -n 10 python -m biogate.exporters.training.train_liveness --out exporters/weights/liveness_edge.pt
-    nice -n 10 python -m biogate.exporters.training.train_liveness --data /data/faces --config paper \
-        --epochs 100 --out runs/liveness_paper.pt        # a real data set laid out as an image folder
+Trained by ``biogate train face_liveness`` (:mod:`biogate.exporters.training.tasks.face_liveness`)::
+
+    nice -n 10 biogate train face_liveness --data folders:/data/faces --out runs/liveness --epochs 100
+    nice -n 5 biogate train face_liveness --data portraits --seed 4 --steps 2000 --batch 8 --lr 5e-4 \
+        --set delta_norm=relative --set d_lr_scale=0.2 --set identity_batch=4 --out runs/liveness_r3
 
 Four losses (spec §3.2): pixel L1 between ``I`` and ``I_real``; adversarial (D: real ``I`` → 1,
 ``I_real`` → 0; G: non-saturating); identity ``‖f(I) − f(I_c)‖₂ / M`` with a frozen ``f``; latent
@@ -13,13 +15,11 @@ No attack image is ever used here; the Δ threshold is calibrated on genuine val
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
-import time
+import contextlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +27,6 @@ from torch.nn import functional as F
 
 from biogate.exporters.nets.liveness import (
     DELTA_EPS,
-    Discriminator,
     DlibIdentity,
     ExemplarFaceNet,
     GeneratorOutput,
@@ -35,7 +34,6 @@ from biogate.exporters.nets.liveness import (
     LivenessConfig,
     LivenessDelta,
     LivenessGenerator,
-    background_delta,
     freeze,
 )
 from biogate.exporters.pad.metrics import calibrate_threshold
@@ -46,12 +44,11 @@ from biogate.exporters.pad.protocol import (
     evaluation_set,
     is_identity_source,
     load_genuine_faces,
-    render_work,
     split_faces,
     split_portraits,
     to_tensor_layout,
 )
-from biogate.exporters.training.liveness_augment import AUGMENTATIONS, batches
+from biogate.exporters.training.liveness_augment import batches
 
 # ---------------------------------------------------------------- the four losses (spec §3.2)
 
@@ -64,14 +61,15 @@ def pixel_loss(image: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tenso
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """−[log D(I) + log(1 − D(I_real))] with D = softmax class 1: D maximises L_adv."""
-    ones = torch.ones(real_logits.shape[0], dtype=torch.long)
-    zeros = torch.zeros(fake_logits.shape[0], dtype=torch.long)
+    ones = torch.ones(real_logits.shape[0], dtype=torch.long, device=real_logits.device)
+    zeros = torch.zeros(fake_logits.shape[0], dtype=torch.long, device=fake_logits.device)
     return F.cross_entropy(real_logits, ones) + F.cross_entropy(fake_logits, zeros)
 
 
 def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """Non-saturating G side of L_adv: −log D(I_real)."""
-    return F.cross_entropy(fake_logits, torch.ones(fake_logits.shape[0], dtype=torch.long))
+    ones = torch.ones(fake_logits.shape[0], dtype=torch.long, device=fake_logits.device)
+    return F.cross_entropy(fake_logits, ones)
 
 
 def identity_loss(feat_input: torch.Tensor, feat_clear: torch.Tensor) -> torch.Tensor:
@@ -159,25 +157,35 @@ def train_identity(works: Sequence[np.ndarray], size: int, steps: int, seed: int
 
 
 def train_step(
-    gen: LivenessGenerator,
-    disc: Discriminator,
+    gen: torch.nn.Module,
+    disc: torch.nn.Module,
     identity: torch.nn.Module,
     opt_g: torch.optim.Optimizer,
     opt_d: torch.optim.Optimizer,
     image: torch.Tensor,
     weights: LossWeights,
+    step: Any = None,
 ) -> tuple[GeneratorOutput, float, float, dict[str, float]]:
-    """One alternating step: D maximises L_adv (real ``I`` → 1, ``I_real`` → 0), then G minimises L."""
+    """One alternating step: D maximises L_adv (real ``I`` → 1, ``I_real`` → 0), then G minimises L.
+
+    ``gen``/``disc`` may be DDP-wrapped; ``step`` (the harness's :class:`~biogate.exporters.training.
+    task.Step`) routes backward and optimiser steps through its mixed-precision scaler.
+    """
+    autocast = step.autocast if step is not None else contextlib.nullcontext
+    backward = step.backward if step is not None else torch.Tensor.backward
+    update = step.step if step is not None else (lambda opt: opt.step())
     gen.train()
-    out = gen(image)
-    d_loss = discriminator_loss(disc(image), disc(out.reconstruction.detach()))
+    with autocast():
+        out = gen(image)
+        d_loss = discriminator_loss(disc(image).float(), disc(out.reconstruction.detach()).float())
     opt_d.zero_grad()
-    d_loss.backward()
-    opt_d.step()
-    g_loss, parts = generator_loss(image, out, disc(out.reconstruction), identity, weights)
+    backward(d_loss)
+    update(opt_d)
+    with autocast():
+        g_loss, parts = generator_loss(image, out, disc(out.reconstruction).float(), identity, weights)
     opt_g.zero_grad()
-    g_loss.backward()
-    opt_g.step()
+    backward(g_loss)
+    update(opt_g)
     return out, float(d_loss.detach()), float(g_loss.detach()), parts
 
 
@@ -192,28 +200,6 @@ def make_identity(
     if kind == "exemplar":
         return train_identity(works, size, steps, seed)
     raise ValueError(f"unknown identity network {kind!r}; choose dlib or exemplar")
-
-
-@dataclass
-class TrainConfig:
-    data: str = "builtin"  # "builtin", "hd" (its full-resolution faces only) or a folder
-    augment: str = "mild"
-    delta_norm: str = "none"
-    config: str = "tiny"
-    epochs: int = 100
-    batch: int = 16
-    lr: float = 1e-4
-    d_lr_scale: float = 1.0  # D's lr = lr × this (< 1 slows D so it cannot win the game early)
-    identity: str = "dlib"
-    identity_steps: int = 300  # exemplar stand-in only
-    target_bpcer: float = 0.05
-    seed: int = 4
-    max_minutes: float = 0.0  # 0: no wall-clock cap
-    identity_batch: int = 8  # images per batch that go through f (its cost dominates a step)
-    latent_norm: str = "none"  # "relative": L_lat scaled by the target latents' magnitude
-    run_seed: int | None = None  # weight init and augmentation stream; None: ``seed``
-    fold: int = 0  # data="portraits": which identity fold is held out for testing
-    folds: int = 5
 
 
 def build_config(name: str, delta_norm: str = "none") -> LivenessConfig:
@@ -258,80 +244,6 @@ def delta_scores(model: LivenessDelta, images: np.ndarray, chunk: int = 64) -> n
     return torch.cat(out).numpy().astype(np.float64)
 
 
-def train(tc: TrainConfig, log=print) -> dict:
-    """Run the whole recipe; returns the checkpoint dict (generator, identity net, threshold, record)."""
-    run_seed = tc.seed if tc.run_seed is None else tc.run_seed  # init and augmentation, not the split
-    torch.manual_seed(run_seed)
-    cfg = build_config(tc.config, tc.delta_norm)
-    train_faces, split = training_faces(tc.data, tc.seed, tc.fold, tc.folds)
-    works = [render_work(f, cfg.input_size) for f in train_faces]
-    n_split = (
-        f"train {len(train_faces)} used of {len(split.train)}, val {len(split.val)}, test {len(split.test)}"
-    )
-    log(f"genuine faces ({tc.data}): {n_split}")
-
-    t0 = time.monotonic()
-    identity = make_identity(tc.identity, works, cfg.input_size, tc.identity_steps, tc.seed)
-    log(f"identity network f: {tc.identity} ({time.monotonic() - t0:.0f} s)")
-
-    gen, disc = LivenessGenerator(cfg), Discriminator(cfg)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=tc.lr, betas=(0.9, 0.999))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=tc.lr * tc.d_lr_scale, betas=(0.9, 0.999))
-    batch = tc.batch if tc.data == "hd" or is_identity_source(tc.data) else min(tc.batch, len(works))
-    per_epoch = max(1, len(works) // batch)
-    total = tc.epochs * per_epoch
-    sched_g = torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, T_max=total, eta_min=0.0)
-    sched_d = torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, T_max=total, eta_min=0.0)
-    weights = LossWeights(identity_batch=tc.identity_batch, latent_norm=tc.latent_norm)
-    stream = batches(
-        works, cfg.input_size, batch, np.random.default_rng(run_seed + 1), AUGMENTATIONS[tc.augment]
-    )
-    history: list[dict] = []
-    t_train = time.monotonic()
-    step = 0
-    for step in range(1, total + 1):
-        image, _ = next(stream)
-        out, d_loss, g_loss, parts = train_step(gen, disc, identity, opt_g, opt_d, image, weights)
-        sched_g.step()
-        sched_d.step()
-        if step % per_epoch == 0:
-            rec = {"epoch": step // per_epoch, "g": g_loss, "d": d_loss, **parts}
-            delta = background_delta(out.latents, out.re_latents, cfg.delta_norm)
-            rec["delta_train"] = float(delta.mean().detach())
-            history.append(rec)
-            if rec["epoch"] % 5 == 0 or step == total:
-                log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
-        if tc.max_minutes and time.monotonic() - t_train > 60 * tc.max_minutes:
-            log(f"stopping at step {step}/{total}: --max-minutes {tc.max_minutes} reached")
-            break
-
-    model = LivenessDelta(gen).eval()
-    val = evaluation_set(
-        split.val, cfg.input_size, seed=tc.seed + 100, captures=_val_captures(tc.data), attacks=[]
-    )
-    val_scores = delta_scores(model, val.bona_fide)
-    threshold = calibrate_threshold(val_scores, tc.target_bpcer)
-    n_val = len(val_scores)
-    log(f"threshold Δ = {threshold:.6g} at validation BPCER ≤ {tc.target_bpcer:.0%} ({n_val} captures)")
-    return {
-        "config": cfg.to_json(),
-        "generator": {k: v.detach().clone() for k, v in gen.state_dict().items()},
-        "identity": tc.identity,
-        "threshold": threshold,
-        "target_bpcer": tc.target_bpcer,
-        "train": {
-            **asdict(tc),
-            "steps": step,
-            "minutes": (time.monotonic() - t0) / 60,
-            "n_train": len(train_faces),
-            "n_val": len(split.val),
-            "n_test": len(split.test),
-            "last": history[-1] if history else {},
-        },
-        "history": history,
-    }
-
-
 def load_checkpoint(path: str | Path) -> tuple[LivenessGenerator, dict]:
     """The trained generator (eval mode) and the checkpoint's metadata (threshold, config, record)."""
     ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
@@ -360,94 +272,3 @@ def recalibrate(ckpt: dict, delta_norm: str, log=print) -> dict:
     was = ckpt["config"].get("delta_norm", "none")
     train_rec = {**rec, "delta_norm": delta_norm, "recalibrated_from": was}
     return {**ckpt, "config": cfg.to_json(), "threshold": threshold, "train": train_rec}
-
-
-def _save(ckpt: dict, history: list, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ckpt, out)
-    record = {k: ckpt[k] for k in ("config", "threshold", "target_bpcer")}
-    record.update(train=ckpt["train"], history=history)
-    out.with_suffix(".json").write_text(json.dumps(record, indent=1, default=str))
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
-    )
-    p.add_argument(
-        "--data",
-        default="builtin",
-        help="'builtin', 'hd' (builtin split, full-resolution train faces only), 'portraits' (identity\n"
-        "folds of every full-resolution face; see --fold), a folder of face crops (split by image)\n"
-        "or 'folds:<folder>' (one sub-folder per person, split by identity like portraits)",
-    )
-    p.add_argument("--fold", type=int, default=0, help="identity sources: the test identity fold")
-    p.add_argument("--folds", type=int, default=5, help="identity sources: number of identity folds")
-    p.add_argument("--augment", default="mild", choices=sorted(AUGMENTATIONS), help="genuine augmentation")
-    p.add_argument(
-        "--delta-norm", default="none", choices=["none", "relative"], help="Δ form (see LivenessConfig)"
-    )
-    p.add_argument("--config", default="tiny", choices=["tiny", "edge", "paper"])
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--d-lr-scale", type=float, default=1.0, help="discriminator lr = lr × this")
-    p.add_argument(
-        "--identity", default="dlib", choices=["dlib", "exemplar"], help="frozen identity network f"
-    )
-    p.add_argument("--identity-steps", type=int, default=300, help="training steps of the exemplar stand-in")
-    p.add_argument(
-        "--latent-norm", default="none", choices=["none", "relative"], help="L_lat form (see latent_loss)"
-    )
-    p.add_argument("--identity-batch", type=int, default=8, help="images per batch that go through f")
-    p.add_argument("--target-bpcer", type=float, default=0.05)
-    p.add_argument("--seed", type=int, default=4, help="the data split (and, by default, everything else)")
-    p.add_argument("--run-seed", type=int, default=None, help="weight init and augmentation only")
-    p.add_argument("--max-minutes", type=float, default=0.0)
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy shared machine)"
-    )
-    p.add_argument("--out", required=True, help="checkpoint path (.pt)")
-    p.add_argument(
-        "--recalibrate",
-        metavar="CKPT",
-        default=None,
-        help="no training: copy CKPT with --delta-norm as its Δ form and a recalibrated threshold",
-    )
-    args = p.parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
-    if args.recalibrate:
-        src = Path(args.recalibrate)
-        ckpt = torch.load(src, map_location="cpu", weights_only=True)
-        history = json.loads(src.with_suffix(".json").read_text()).get("history", [])
-        _save(recalibrate(ckpt, args.delta_norm), history, Path(args.out))
-        return 0
-    tc = TrainConfig(
-        data=args.data,
-        augment=args.augment,
-        delta_norm=args.delta_norm,
-        config=args.config,
-        epochs=args.epochs,
-        batch=args.batch,
-        lr=args.lr,
-        d_lr_scale=args.d_lr_scale,
-        identity=args.identity,
-        identity_steps=args.identity_steps,
-        target_bpcer=args.target_bpcer,
-        identity_batch=args.identity_batch,
-        latent_norm=args.latent_norm,
-        run_seed=args.run_seed,
-        seed=args.seed,
-        max_minutes=args.max_minutes,
-        fold=args.fold,
-        folds=args.folds,
-    )
-    ckpt = train(tc)
-    history = ckpt.pop("history")
-    _save(ckpt, history, Path(args.out))
-    return 0 if math.isfinite(ckpt["threshold"]) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

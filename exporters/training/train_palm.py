@@ -1,9 +1,10 @@
-"""Train the seed 001 palm models on simulated radiographs.
+"""The seed 001 palm models' data, metrics and training pieces (trained by ``biogate train``).
 
-    nice -n 10 python -m biogate.exporters.training.train_palm all    # SR, then liveness on SR and on raw
-    python -m biogate.exporters.training.train_palm sr --iters 600
-    python -m biogate.exporters.training.train_palm liveness --input sr --exclude resin_bones
+    nice -n 10 biogate train palm_sr --data palm-sim --out runs/palm_sr
+    nice -n 10 biogate train palm_liveness --data palm-sim --out runs/palm_liveness
+    nice -n 10 biogate train palm_liveness_raw --data palm-sim --out runs/palm_liveness_raw
 
+(:mod:`biogate.exporters.training.tasks.palm`; ``--data palm-dicom:DIR`` for a detector's export.)
 Data: :mod:`biogate.sim.xray` splits, each a fixed seed (new subjects per split),
 cached as ``.npz`` under ``--cache`` (default ``~/.cache/biogate/palm``).  The shipped liveness
 model never sees ``resin_bones`` (the fake type the benchmark treats as "first seen in the field").
@@ -11,12 +12,8 @@ model never sees ``resin_bones`` (the fake type the benchmark treats as "first s
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,57 +147,25 @@ def pad_metrics(
 
 
 # ---------------------------------------------------------------- SR
-def train_sr(
-    data: PalmSet,
-    iters: int = 600,
-    batch: int = 16,
-    patch: int = 32,
-    lr: float = 1e-3,
-    variant: str = "srcnn",
-    stop_loss: float = 0.0,
-    seed: int = 0,
-    log_every: int = 100,
-    init: torch.nn.Module | None = None,
-    **net_options: Any,
-) -> tuple[torch.nn.Module, list[float]]:
-    """L2 training on LR/HR pairs (random aligned patches); stops at ``iters`` or mean loss ≤ stop_loss."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    scale = data.hr.shape[-1] // data.lr.shape[-1]
-    net = init.train() if init is not None else SR_VARIANTS[variant](scale=scale, **net_options)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters)
-    lr_t, hr_t = torch.from_numpy(data.lr), torch.from_numpy(data.hr)
-    n, size = len(data), data.lr.shape[-1]
-    history: list[float] = []
-    for it in range(iters):
-        # Draw 4x candidates and keep patches that show some of the hand: open-beam-only patches
-        # teach the net nothing and would waste most of a small CPU budget.
-        idx = rng.integers(0, n, 4 * batch)
-        ys, xs = rng.integers(0, size - patch + 1, 4 * batch), rng.integers(0, size - patch + 1, 4 * batch)
-        busy = np.array(
-            [float(lr_t[i, y : y + patch, c : c + patch].mean()) > 0.03 for i, y, c in zip(idx, ys, xs)]
-        )
-        order = np.argsort(~busy, kind="stable")[:batch]
-        idx, ys, xs = idx[order], ys[order], xs[order]
-        x = torch.stack([lr_t[i, y : y + patch, c : c + patch] for i, y, c in zip(idx, ys, xs)])[:, None]
-        t = torch.stack(
-            [
-                hr_t[i, y * scale : (y + patch) * scale, c * scale : (c + patch) * scale]
-                for i, y, c in zip(idx, ys, xs)
-            ]
-        )[:, None]
-        loss = F.mse_loss(net(x), t)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        history.append(float(loss.detach()))
-        if log_every and (it + 1) % log_every == 0:
-            print(f"sr iter {it + 1}/{iters} mse {np.mean(history[-log_every:]):.6f}", flush=True)
-        if stop_loss and len(history) >= 50 and np.mean(history[-50:]) <= stop_loss:
+def sr_patch(
+    lr: np.ndarray, hr: np.ndarray, scale: int, patch: int, rng: np.random.Generator, tries: int = 4
+) -> dict[str, np.ndarray]:
+    """One aligned ``(LR (1, p, p), HR (1, p·s, p·s))`` training patch of one image pair.
+
+    Up to ``tries`` positions are drawn and the first that shows some of the hand is kept:
+    open-beam-only patches teach the net nothing and would waste most of a small budget.
+    """
+    h, w = lr.shape[-2:]
+    for _ in range(tries):
+        y, x = int(rng.integers(0, h - patch + 1)), int(rng.integers(0, w - patch + 1))
+        if float(lr[y : y + patch, x : x + patch].mean()) > 0.03:
             break
-    return net.eval(), history
+    return {
+        "lr": np.ascontiguousarray(lr[None, y : y + patch, x : x + patch], np.float32),
+        "hr": np.ascontiguousarray(
+            hr[None, y * scale : (y + patch) * scale, x * scale : (x + patch) * scale], np.float32
+        ),
+    }
 
 
 @torch.no_grad()
@@ -323,96 +288,3 @@ def load_liveness(path: Path | None = None) -> torch.nn.Module:
 
 def checkpoint_meta(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)["meta"]
-
-
-# ---------------------------------------------------------------- commands
-def _cmd_sr(args: argparse.Namespace) -> dict[str, Any]:
-    train = load_split("train", args.cache).without(HELD_OUT_KIND)
-    t0 = time.time()
-    init = load_sr(args.init) if args.init else None
-    history = checkpoint_meta(args.init).get("commands", []) if args.init else []  # earlier training steps
-    net, _hist = train_sr(train, iters=args.iters, variant=args.variant, lr=args.lr or 1e-3, init=init)
-    val = load_split("val", args.cache)
-    m = sr_metrics(sr_apply(net, val.lr), bicubic(val.lr, net.scale), val.hr)
-    m["train_s"] = round(time.time() - t0, 1)
-    print(json.dumps(m, indent=1))
-    save_checkpoint(
-        net,
-        args.out / "palm_sr.pt",
-        net={"variant": args.variant, "scale": net.scale},
-        metrics_val=m,
-        command=" ".join(sys.argv),
-        commands=[*history, " ".join(sys.argv)],
-        data="xray_data split train (seed 101) minus resin_bones",
-    )
-    return m
-
-
-def _cmd_liveness(args: argparse.Namespace) -> dict[str, Any]:
-    train = load_split("train", args.cache).without(*args.exclude)
-    val = load_split("val", args.cache)
-    if args.input == "sr":
-        sr = load_sr(args.out / "palm_sr.pt")
-        x_train, x_val = sr_apply(sr, train.lr), sr_apply(sr, val.lr)
-    else:
-        x_train, x_val = train.lr, val.lr
-    t0 = time.time()
-    net = train_liveness(x_train, train.labels, iters=args.iters, surrogate=args.surrogate)
-    seen = tuple(k for k in xray_data.FAKE_KINDS if k not in args.exclude)
-    m = pad_metrics(liveness_scores(net, x_val), val.labels, val.kinds, 0.5, attack_kinds=seen)
-    m["train_s"] = round(time.time() - t0, 1)
-    print(json.dumps(m, indent=1))
-    name = "palm_liveness.pt" if args.input == "sr" else "palm_liveness_raw.pt"
-    save_checkpoint(
-        net,
-        args.out / name,
-        net={},
-        input=args.input,
-        seen_kinds=list(seen),
-        metrics_val=m,
-        surrogate=args.surrogate,
-        command=" ".join(sys.argv),
-        data=f"xray_data split train (seed 101) minus {', '.join(args.exclude) or 'nothing'}",
-    )
-    return m
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m biogate.exporters.training.train_palm",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("what", choices=["sr", "liveness", "all"])
-    parser.add_argument("--cache", type=Path, default=None, help="dataset cache folder")
-    parser.add_argument("--out", type=Path, default=WEIGHTS, help="where checkpoints go")
-    parser.add_argument("--iters", type=int, default=None)
-    parser.add_argument("--variant", choices=sorted(SR_VARIANTS), default="srcnn")
-    parser.add_argument(
-        "--input", choices=["sr", "raw"], default="sr", help="liveness trains on SR or raw images"
-    )
-    parser.add_argument(
-        "--exclude", nargs="*", default=[HELD_OUT_KIND], help="fake kinds kept out of training"
-    )
-    parser.add_argument("--surrogate", choices=["logistic", "sigmoid"], default="logistic")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--lr", type=float, default=None, help="learning rate (default 1e-3 SR, 2e-3 liveness)"
-    )
-    parser.add_argument("--init", type=Path, default=None, help="SR: continue training this checkpoint")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, min(args.threads, 2)))
-    if args.what in ("sr", "all"):
-        a = argparse.Namespace(**vars(args))
-        a.iters = args.iters or 600
-        _cmd_sr(a)
-    if args.what in ("liveness", "all"):
-        for inp in ["sr", "raw"] if args.what == "all" else [args.input]:
-            a = argparse.Namespace(**vars(args))
-            a.iters, a.input = args.iters or 400, inp
-            _cmd_liveness(a)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,32 +1,27 @@
-"""Training of the seed-000 super-resolution nets (spec §3.1) and their held-out evaluation.
+"""The seed-000 super-resolution nets: data, losses, metrics and files (spec §3.1), for ``biogate train``.
 
-* Data — paired LR/HR blocks (§6 #11): an HR block of ``(s·r) x (s·r)`` pixels cut from an offline
-  HD photograph (:func:`biogate.exporters.training.ksvd.hd_images`, held-out faces blanked), its LR block the
-  antialiased bicubic ``↓r`` (PIL/Matlab-style) of it; half the blocks are centred on training faces.
-* Sample sets of 32 blocks (the spec's set size) per iteration; L1 on the main output plus every
-  auxiliary head (multi-loss, aux weight decayed linearly to ``aux_final``).
-* Stop criteria: ``max_iters``, a wall-clock ``minutes`` budget, or every running loss below
-  ``loss_target``.
-* Acceptance (§6 #14): output resolution ≥ ``r·input`` and, on the held-out faces, PSNR and SSIM
-  (Y channel) at least ``min_psnr_gain`` / ``min_ssim_gain`` above bicubic.  A failed acceptance
-  sends training back for another round (learning rate restarted at half) up to ``max_rounds``.
+* Data — paired LR/HR blocks (§6 #11): an HR block of ``(s·r) x (s·r)`` pixels (:func:`hr_block`) cut
+  from a face photograph, its LR block the antialiased bicubic ``↓r`` (PIL/Matlab-style) of it.
+* L1 on the main output plus every auxiliary head (multi-loss, aux weight decayed linearly to
+  ``aux_final``; :func:`_losses`).
+* Acceptance (§6 #14, :func:`accept`): output resolution ≥ ``r·input`` and PSNR / SSIM (Y channel)
+  at least ``min_psnr_gain`` / ``min_ssim_gain`` above bicubic; a failed acceptance sends training
+  back for another round at half the learning rate
+  (:mod:`biogate.exporters.training.tasks.face_sr`).
 
-Held-out faces: the identities ``HELD_OUT_IDENTITIES`` (``face_data.identity_split(faces,
-0.33, seed=0)`` of the 9 full-resolution faces), each as its 128x128 crop plus 4 augmented
-captures.  Commands (see ``docs/sr.md``)::
+Held-out faces of the builtin data: the identities ``HELD_OUT_IDENTITIES`` (``face_data.identity_split(
+faces, 0.33, seed=0)`` of the 9 full-resolution faces), each as its 128x128 crop plus 4 augmented
+captures. Commands (see ``docs/sr.md`` and ``docs/training.md``)::
 
-    nice -n 10 .venv/bin/python -m biogate.exporters.training.train_sr --arch dual --config edge --minutes 15
-    nice -n 10 .venv/bin/python -m biogate.exporters.training.train_sr --arch rdn --minutes 15
+    nice -n 10 biogate train face_sr --data portraits --out runs/face_sr --steps 3000
+    nice -n 10 biogate train face_sr_rdn --data folders:/data/faces --out runs/face_sr_rdn --epochs 20
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -135,10 +130,27 @@ def _training_photos() -> tuple[list[np.ndarray], list[tuple[int, np.ndarray]]]:
     return images, boxes
 
 
-def sample_set(rng: np.random.Generator, n: int, lr_size: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """One training set: ``n`` paired ``(LR (n,3,s,s), HR (n,3,rs,rs))`` blocks, float [0, 1]."""
+def hr_block(im: np.ndarray, cx: float, cy: float, hr_size: int, zoom: float, flip: bool) -> np.ndarray:
+    """The ``(3, hr, hr)`` block of ``im`` (H×W×3 float [0, 1]) of side ``hr / zoom`` centred near (cx, cy).
+
+    With ``zoom`` ≤ 1 the HR pixels stay real photo pixels (area-downsampled, never upsampled) when
+    the photo is large enough; the block is clipped to the photo.
+    """
     import cv2
 
+    src = min(hr_size / zoom, im.shape[0], im.shape[1])
+    x0 = int(np.clip(cx - src / 2, 0, im.shape[1] - src))
+    y0 = int(np.clip(cy - src / 2, 0, im.shape[0] - src))
+    crop = im[y0 : y0 + round(src), x0 : x0 + round(src)]
+    interp = cv2.INTER_AREA if crop.shape[0] >= hr_size else cv2.INTER_CUBIC
+    crop = cv2.resize(crop, (hr_size, hr_size), interpolation=interp)
+    if flip:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(crop.transpose(2, 0, 1), np.float32)
+
+
+def sample_set(rng: np.random.Generator, n: int, lr_size: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """One training set of the builtin photographs: ``n`` paired ``(LR (n,3,s,s), HR (n,3,rs,rs))`` blocks."""
     images, boxes = _training_photos()
     hr_size = lr_size * scale
     hr = np.empty((n, 3, hr_size, hr_size), np.float32)
@@ -153,91 +165,27 @@ def sample_set(rng: np.random.Generator, n: int, lr_size: int, scale: int) -> tu
         else:
             im = images[rng.integers(len(images))]
             cx, cy = rng.uniform(0, im.shape[1]), rng.uniform(0, im.shape[0])
-        src = hr_size / zoom
-        x0 = int(np.clip(cx - src / 2, 0, im.shape[1] - src))
-        y0 = int(np.clip(cy - src / 2, 0, im.shape[0] - src))
-        crop = im[y0 : y0 + round(src), x0 : x0 + round(src)]
-        crop = cv2.resize(crop, (hr_size, hr_size), interpolation=cv2.INTER_AREA)
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        hr[i] = crop.transpose(2, 0, 1)
+        hr[i] = hr_block(im, cx, cy, hr_size, zoom, rng.random() < 0.5)
     return downscale(hr, scale), hr
 
 
 # ------------------------------------------------------------------------------------ training
-@dataclass
-class TrainConfig:
-    """Optimisation and stop/acceptance settings (spec §3.1, §6 #12–#14)."""
-
-    set_size: int = 32
-    lr_patch: int = 64
-    lr: float = 2e-3
-    lr_final: float = 2e-5
-    max_iters: int = 300_000
-    minutes: float = 15.0
-    loss_target: float = 0.0  # stop when every running loss is below it (0 = never)
-    aux_weight: float = 1.0
-    aux_final: float = 0.1
-    min_psnr_gain: float = 1.0
-    min_ssim_gain: float = 0.0
-    max_rounds: int = 2
-    threads: int = 1  # more than one thread on a shared, busy CPU only adds barrier waits
-    seed: int = 0
-    log_every: int = 25
-
-
 def _losses(net: torch.nn.Module, lr_t: torch.Tensor, hr_t: torch.Tensor) -> list[torch.Tensor]:
     main, aux = net.forward_train(lr_t)
     return [F.l1_loss(main, hr_t)] + [F.l1_loss(a, hr_t) for a in aux]
 
 
-def train_round(
-    net: torch.nn.Module,
-    cfg: TrainConfig,
-    scale: int,
-    rng: np.random.Generator,
-    lr_scale: float = 1.0,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """One round of iterative training over fresh sample sets; returns why and when it stopped."""
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr * lr_scale, betas=(0.9, 0.999))
-    start, it, running = time.time(), 0, None
-    reason = "max_iters"
-    net.train()
-    while it < cfg.max_iters:
-        elapsed = (time.time() - start) / 60.0
-        if elapsed >= cfg.minutes:
-            reason = "time budget"
-            break
-        progress = min(1.0, max(elapsed / cfg.minutes, it / cfg.max_iters))
-        for group in opt.param_groups:  # cosine decay over whichever budget ends first
-            lo, hi = cfg.lr_final * lr_scale, cfg.lr * lr_scale
-            group["lr"] = lo + 0.5 * (hi - lo) * (1 + math.cos(math.pi * progress))
-        aux_w = cfg.aux_weight + (cfg.aux_final - cfg.aux_weight) * progress
-        lr_np, hr_np = sample_set(rng, cfg.set_size, cfg.lr_patch, scale)
-        losses = _losses(net, torch.from_numpy(lr_np), torch.from_numpy(hr_np))
-        total = losses[0] + aux_w * sum(losses[1:], torch.zeros(()))
-        opt.zero_grad()
-        total.backward()
-        opt.step()
-        it += 1
-        values = np.array([float(v.detach()) for v in losses])
-        running = values if running is None else 0.95 * running + 0.05 * values
-        if it % cfg.log_every == 0:
-            log(f"it {it} ({elapsed:.1f} min) losses {np.round(running, 5).tolist()}")
-        if cfg.loss_target > 0 and it > 50 and (running < cfg.loss_target).all():
-            reason = "loss target"
-            break
-    net.eval()
-    return {"iterations": it, "stop": reason, "running_losses": [] if running is None else running.tolist()}
-
-
 def evaluate_net(
-    net: torch.nn.Module | Callable[[np.ndarray], np.ndarray], scale: int, lr_size: int = 64
+    net: torch.nn.Module | Callable[[np.ndarray], np.ndarray],
+    scale: int,
+    lr_size: int = 64,
+    hr: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """PSNR/SSIM (Y) of ``net`` and of bicubic on the held-out faces; ``net`` may be any LR→SR callable."""
-    hr, _, _ = held_out_faces(scale, lr_size)
+    """PSNR/SSIM (Y) of ``net`` and of bicubic on ``hr`` (default: the builtin held-out faces).
+
+    ``net`` may be any LR→SR callable; the LR inputs are the antialiased bicubic ↓``scale`` of ``hr``.
+    """
+    hr = held_out_faces(scale, lr_size)[0] if hr is None else hr
     lr = downscale(hr, scale)
     if isinstance(net, torch.nn.Module):
         with torch.no_grad():
@@ -258,40 +206,9 @@ def evaluate_net(
     }
 
 
-def accept(metrics: dict[str, float], cfg: TrainConfig) -> bool:
+def accept(metrics: dict[str, float], min_psnr_gain: float = 1.0, min_ssim_gain: float = 0.0) -> bool:
     """The acceptance test of §6 #14 (resolution is checked inside :func:`evaluate_net`)."""
-    return metrics["psnr_gain_db"] >= cfg.min_psnr_gain and metrics["ssim_gain"] >= cfg.min_ssim_gain
-
-
-def fit(
-    net: torch.nn.Module,
-    cfg: TrainConfig,
-    scale: int,
-    log: Callable[[str], None] = print,
-    on_round: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Train round after round until the acceptance test passes or ``max_rounds`` are spent.
-
-    ``on_round(result_so_far)`` runs after every round (the CLI saves the weights there, so an
-    interrupted later round never loses an earlier one).
-    """
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
-    rng = np.random.default_rng(cfg.seed)
-    rounds: list[dict[str, Any]] = []
-    result: dict[str, Any] = {}
-    for k in range(cfg.max_rounds):
-        info = train_round(net, cfg, scale, rng, lr_scale=0.5**k, log=log)
-        metrics = evaluate_net(net, scale)
-        ok = accept(metrics, cfg)
-        rounds.append({**info, "metrics": metrics, "accepted": ok})
-        log(f"round {k + 1}: {info['iterations']} its ({info['stop']}), held-out {metrics}, accepted={ok}")
-        result = {"rounds": rounds, "accepted": ok, "metrics": metrics}
-        if on_round is not None:
-            on_round(result)
-        if ok:
-            break
-    return result
+    return metrics["psnr_gain_db"] >= min_psnr_gain and metrics["ssim_gain"] >= min_ssim_gain
 
 
 # ------------------------------------------------------------------------------- nets and files
@@ -333,7 +250,7 @@ def load_net(path: Path) -> torch.nn.Module:
 
     if not Path(path).is_file():
         raise ConfigError(
-            f"no SR weights at {path}; train them with `python -m biogate.exporters.training.train_sr`"
+            f"no SR weights at {path}; train a model with `biogate train face_sr` (docs/training.md)"
         )
     blob = torch.load(path, map_location="cpu", weights_only=True)
     if blob["arch"] == "rdn":
@@ -347,26 +264,3 @@ def load_net(path: Path) -> torch.nn.Module:
 
 def training_record(path: Path) -> dict[str, Any]:
     return json.loads(torch.load(path, map_location="cpu", weights_only=True)["record"])
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", choices=("dual", "rdn"), default="dual")
-    ap.add_argument("--config", choices=("edge", "faithful"), default="edge")
-    ap.add_argument("--scale", type=int, default=2)
-    ap.add_argument("--dictionary", type=Path, default=None)
-    ap.add_argument("--out", type=Path, default=None)
-    for f, v in asdict(TrainConfig()).items():
-        ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
-    args = ap.parse_args(argv)
-    cfg = TrainConfig(**{f: getattr(args, f) for f in asdict(TrainConfig())})
-    torch.set_num_threads(cfg.threads)
-    net = build_net(args.arch, args.config, args.scale, args.dictionary)
-    out = args.out or weights_path(args.arch, args.config, args.scale)
-    head = {"train_config": asdict(cfg), "arch": args.arch, "config": args.config, "scale": args.scale}
-    result = fit(net, cfg, args.scale, on_round=lambda r: save_net(net, out, args.arch, {**head, **r}))
-    print(json.dumps({"saved": str(out), "accepted": result["accepted"], **result["metrics"]}, indent=2))
-
-
-if __name__ == "__main__":
-    main()

@@ -8,23 +8,18 @@ Steps, as the seed describes them:
 3. **Mixed training (steps 502/203)**: RGB and IR samples through their own primary extractors
    into the shared trunk, the RGB weight lowered round by round (0.5 → 0.4 → … → 0.0).
 
-Generated data (default)::
+Trained by ``biogate train thermal_face`` (:mod:`biogate.exporters.training.tasks.thermal_face`),
+on generated data or a real radiometric dataset laid out as folders (see ``docs/thermal.md``)::
 
-    nice -n 10 python -m biogate.exporters.training.train_thermal --out exporters/weights
-
-A real paired RGB/thermal dataset laid out as folders (see ``docs/thermal.md``)::
-
-    nice -n 10 python -m biogate.exporters.training.train_thermal --data /path/to/dataset --out runs/thermal
+    nice -n 10 biogate train thermal_face --data thermal-sim --out runs/thermal
+    nice -n 10 biogate train thermal_face --data thermal:/path/to/dataset --out runs/thermal
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import hashlib
 import json
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -34,14 +29,12 @@ import torch
 import torch.nn.functional as F
 
 from biogate.errors import ConfigError
-from biogate.exporters.data.thermal_data import ThermalFaceGenerator
 from biogate.exporters.nets.thermal import (
     PretrainNet,
     ThermalExport,
     ThermalFaceNet,
     accumulate_first_layer_gradients,
     prune_first_layer,
-    rgb_weight_schedule,
 )
 from biogate.frame import Frame
 from biogate.models.thermal import (
@@ -52,6 +45,7 @@ from biogate.models.thermal import (
     crop_face,
     find_faces,
 )
+from biogate.sim.thermal import ThermalFaceGenerator
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
@@ -144,59 +138,63 @@ def generate_set(
 
 
 def load_folder_dataset(root: Path, blackbody=None, blackbody_c: float | None = None) -> tuple[dict, dict]:
-    """A real paired dataset laid out as folders (see docs/thermal.md).
+    """A real paired dataset laid out as folders (``thermal:DIR``, see docs/training.md).
 
-    ``root/rgb/<identity>/*.png|jpg`` (face crops or frames with one face), ``root/thermal/
-    <identity>/*.png`` (16-bit centi-kelvin) or ``*.npy`` (°C), and ``root/thermal/labels.csv``
-    with columns ``file,core_c[,ambient_c]`` (file relative to ``root/thermal``).
+    ``root/thermal/<identity>/*.png`` (16-bit centi-kelvin) or ``*.npy`` (°C) with
+    ``root/thermal/labels.csv`` (``file,core_c[,ambient_c]``), optional ``root/rgb/<identity>/``.
+    Returns ``(thermal crops and labels, RGB crops)`` with identity indices over the thermal persons.
     """
-    labels_path = root / "thermal" / "labels.csv"
-    if not labels_path.exists():
-        raise ConfigError(f"dataset {root}: missing {labels_path} (columns file,core_c[,ambient_c])")
-    names = sorted(p.name for p in (root / "thermal").iterdir() if p.is_dir())
+    from biogate.exporters.data.layouts import parse
+
+    data = parse(f"thermal:{root}", ("thermal",))
+    names = data.identities
+    return thermal_arrays(data, names, blackbody, blackbody_c), rgb_arrays(data, names)
+
+
+def thermal_arrays(data, names: list[str], blackbody=None, blackbody_c: float | None = None) -> dict:
+    """Every frame of a ``thermal`` layout (part) through the SDK's measurement chain, as arrays."""
+    from biogate.exporters.data.layouts.thermal import read_frame
+
     index = {n: i for i, n in enumerate(names)}
-    ir = {k: [] for k in ("ir", "identity", "core", "ambient", "canthus", "side", "found")}
-    with labels_path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            path = root / "thermal" / row["file"]
-            if not path.is_file():
-                raise ConfigError(f"{labels_path}: listed file {path} does not exist")
-            if path.suffix == ".npy":
-                frame = Frame(np.load(path).astype(np.float32), "celsius32", 0)
-            else:
-                img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-                if img is None or img.dtype != np.uint16:
-                    raise ConfigError(f"{path}: need a 16-bit centi-kelvin PNG or a .npy °C array")
-                frame = Frame(img, "y16", 0)
-            ambient = float(row.get("ambient_c") or 22.0)
-            frame.meta["ambient_c"] = ambient
-            h, w = frame.image.shape[:2]
-            prep = prepare_thermal(frame, blackbody, blackbody_c, (0, 0, w, h))
-            ir["ir"].append(prep["crop"])
-            person = Path(row["file"]).parts[0]
-            if person not in index:
-                raise ConfigError(
-                    f"{labels_path}: {row['file']!r} is not under a person folder of {root / 'thermal'}"
-                )
-            ir["identity"].append(index[person])
-            ir["core"].append(float(row["core_c"]))
-            ir["ambient"].append(ambient)
-            ir["canthus"].append(prep["canthus"])
-            ir["side"].append(prep["side"])
-            ir["found"].append(prep["found"])
-    rgb = {"rgb": [], "identity": []}
-    for name in names:
-        for path in sorted((root / "rgb" / name).glob("*")):
-            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if img is None:
-                continue
-            rgb["rgb"].append(
-                cv2.resize(
-                    cv2.cvtColor(img, cv2.COLOR_BGR2RGB), (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA
-                )
-            )
-            rgb["identity"].append(index[name])
-    return {k: np.asarray(v) for k, v in ir.items()}, {k: np.asarray(v) for k, v in rgb.items()}
+    bb = data.extra.get("blackbody") or {}
+    blackbody = blackbody or bb.get("roi")
+    blackbody_c = blackbody_c if blackbody_c is not None else bb.get("set_c")
+    ir: dict[str, list] = {
+        k: [] for k in ("ir", "identity", "capture", "core", "ambient", "canthus", "side", "found")
+    }
+    seen: dict[str, int] = {}
+    for item in data.items:
+        image, fmt = read_frame(data.path(item))
+        frame = Frame(image, fmt, 0, meta={"ambient_c": item.label["ambient_c"]})
+        h, w = image.shape[:2]
+        prep = prepare_thermal(frame, blackbody, blackbody_c, (0, 0, w, h))
+        ir["ir"].append(prep["crop"])
+        ir["identity"].append(index[item.identity])
+        ir["capture"].append(seen.get(item.identity, 0))
+        seen[item.identity] = seen.get(item.identity, 0) + 1
+        ir["core"].append(item.label["core_c"])
+        ir["ambient"].append(item.label["ambient_c"])
+        ir["canthus"].append(prep["canthus"])
+        ir["side"].append(prep["side"])
+        ir["found"].append(prep["found"])
+    return {k: np.asarray(v) for k, v in ir.items()}
+
+
+def rgb_arrays(data, names: list[str]) -> dict:
+    """The paired RGB face images of a ``thermal`` layout of the persons ``names``, as 64×64 crops."""
+    from biogate.exporters.data.layouts.base import read_rgb
+
+    index = {n: i for i, n in enumerate(names)}
+    rgb: dict[str, list] = {"rgb": [], "identity": []}
+    for item in data.extra.get("rgb", []):
+        if item.identity in index:
+            img = read_rgb(data.root / item.key)
+            rgb["rgb"].append(cv2.resize(img, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA))
+            rgb["identity"].append(index[item.identity])
+    return {
+        "rgb": np.asarray(rgb["rgb"], np.uint8).reshape(-1, CROP_SIZE, CROP_SIZE, 3),
+        "identity": np.asarray(rgb["identity"], np.int64),
+    }
 
 
 # -------------------------------------------------------------------------------------- training
@@ -231,6 +229,43 @@ def _flip(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def pretrain_loss(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Step 402's objective: large-margin identity classification of RGB faces."""
+    return F.cross_entropy(net.classifier(net(x), y), y)
+
+
+def mixed_loss(
+    net: ThermalFaceNet,
+    ir: torch.Tensor,
+    ir_y: torch.Tensor,
+    ir_t: torch.Tensor,
+    rgb: tuple[torch.Tensor, torch.Tensor] | None,
+    w: float,
+    batch: int,
+    cfg: TrainConfig,
+) -> tuple[torch.Tensor, tuple[float, float, float]]:
+    """Steps 502/203 on one batch: thermal identity + temperature, RGB identity weighted by ``w``.
+
+    ``rgb`` is ``(images, identities)`` or None (no RGB in this batch); ``batch`` = thermal + RGB
+    samples. ``weight_mode`` "proportion" weighs each part by its share of the batch, "coefficient"
+    and "both" by ``w`` and ``1 − w`` (spec §6 row 14). Returns the loss and its (RGB id, temperature,
+    thermal id) parts.
+    """
+    emb, temp = net.forward_ir(ir)
+    l_id_ir = F.cross_entropy(net.classifier(emb, ir_y), ir_y)
+    l_t = F.smooth_l1_loss(temp.float(), ir_t.float(), beta=0.2)
+    loss_ir = cfg.temp_loss_weight * l_t + cfg.ir_identity_weight * l_id_ir
+    l_rgb = loss_ir.new_zeros(())
+    n_rgb = 0 if rgb is None else len(rgb[1])
+    if n_rgb > 1:  # BatchNorm needs two samples
+        l_rgb = F.cross_entropy(net.classifier(net.forward_rgb(rgb[0]), rgb[1]), rgb[1])
+    if cfg.weight_mode == "proportion":
+        loss = (n_rgb * l_rgb + len(ir_y) * loss_ir) / batch
+    else:
+        loss = w * l_rgb + (1.0 - w) * loss_ir
+    return loss, (float(l_rgb.detach()), float(l_t.detach()), float(l_id_ir.detach()))
+
+
 def pretrain(rgb: np.ndarray, ids: np.ndarray, n_ids: int, cfg: TrainConfig, log=print) -> PretrainNet:
     """Step 402: train the 3×3×3 pre-training model on RGB faces for identity."""
     net = PretrainNet(n_ids)
@@ -243,7 +278,7 @@ def pretrain(rgb: np.ndarray, ids: np.ndarray, n_ids: int, cfg: TrainConfig, log
         perm, total = torch.randperm(len(ids)), 0.0
         for k in range(len(ids) // cfg.batch):
             idx = perm[k * cfg.batch : (k + 1) * cfg.batch]
-            loss = F.cross_entropy(net.classifier(net(_flip(x_all[idx])), y_all[idx]), y_all[idx])
+            loss = pretrain_loss(net, _flip(x_all[idx]), y_all[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -265,11 +300,8 @@ def prune(pre: PretrainNet, ir: np.ndarray, ids: np.ndarray, cfg: TrainConfig):
             idx = rng.choice(len(ids), min(cfg.batch, len(ids)), replace=False)
             yield torch.from_numpy(ir[idx]), torch.from_numpy(ids[idx]).long()  # one channel at a time
 
-    def loss_fn(model, x, y):
-        return F.cross_entropy(model.classifier(model(x), y), y)
-
     pre.eval()  # BN statistics stay those of RGB: the gradients measure the RGB-trained slices
-    grads = accumulate_first_layer_gradients(pre, batches(), loss_fn)
+    grads = accumulate_first_layer_gradients(pre, batches(), pretrain_loss)
     pruned, keep = prune_first_layer(pre.first, grads)
     return pruned, keep, grads
 
@@ -304,25 +336,18 @@ def train_rounds(
                     )
                 n_ir = cfg.batch - n_rgb
                 idx = torch.randint(len(ir_y), (n_ir,), generator=gen)
-                emb, temp = net.forward_ir(_flip(ir_x[idx]))
-                l_id_ir = F.cross_entropy(net.classifier(emb, ir_y[idx]), ir_y[idx])
-                l_t = F.smooth_l1_loss(temp, ir_t[idx], beta=0.2)
-                loss_ir = cfg.temp_loss_weight * l_t + cfg.ir_identity_weight * l_id_ir
-                l_rgb = torch.zeros(())
+                rgb = None
                 if n_rgb > 1:
                     ridx = torch.randint(len(rgb_y), (n_rgb,), generator=gen)
-                    l_rgb = F.cross_entropy(
-                        net.classifier(net.forward_rgb(_flip(rgb_x[ridx])), rgb_y[ridx]), rgb_y[ridx]
-                    )
-                if cfg.weight_mode == "proportion":
-                    loss = (n_rgb * l_rgb + n_ir * loss_ir) / cfg.batch
-                else:
-                    loss = w * l_rgb + (1.0 - w) * loss_ir
+                    rgb = (_flip(rgb_x[ridx]), rgb_y[ridx])
+                loss, (l_rgb, l_t, l_id_ir) = mixed_loss(
+                    net, _flip(ir_x[idx]), ir_y[idx], ir_t[idx], rgb, w, cfg.batch, cfg
+                )
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 sched.step()
-                sums += (l_rgb.item(), l_t.item(), l_id_ir.item())
+                sums += (l_rgb, l_t, l_id_ir)
             sums /= per_epoch
             history.append(
                 {"rgb_weight": w, "epoch": epoch, "l_id_rgb": sums[0], "l_temp": sums[1], "l_id_ir": sums[2]}
@@ -387,117 +412,8 @@ def load_export(path: Path) -> tuple[ThermalExport, dict]:
     return model.eval(), blob
 
 
-def run(args: argparse.Namespace) -> dict:
-    """The whole recipe: data, pre-training, pruning, scheduled rounds, and the IR-only ablation."""
-    torch.set_num_threads(min(args.threads, 2))
-    torch.manual_seed(args.seed)
-    cfg = TrainConfig(
-        pretrain_epochs=args.pretrain_epochs,
-        epochs_per_round=args.epochs_per_round,
-        rgb_start=args.rgb_start,
-        rgb_step=args.rgb_step,
-        rgb_end=args.rgb_end,
-        weight_mode=args.weight_mode,
-        threads=args.threads,
-        seed=args.seed,
-    )
-    t0 = time.time()
-    cache = Path(args.cache) if args.cache else None
-    if args.data:
-        bb = tuple(int(v) for v in args.blackbody_roi.split(",")) if args.blackbody_roi else None
-        ir_all, rgb_set = load_folder_dataset(Path(args.data), bb, args.blackbody_c)
-        val = np.arange(len(ir_all["core"])) % 8 == 0
-    else:
-        ir_all = generate_set(
-            args.seed, "train", range(args.identities), range(args.captures), True, args.workers, cache
-        )
-        rgb_set = {"rgb": ir_all["rgb"], "identity": ir_all["identity"]}
-        val = ir_all["capture"] >= args.captures - 4
-    ir_set = {
-        k: v[~val] for k, v in ir_all.items() if k in ("ir", "identity", "core", "ambient", "canthus", "side")
-    }
-    val_set = {
-        k: v[val] for k, v in ir_all.items() if k in ("ir", "identity", "core", "ambient", "canthus", "side")
-    }
-    n_ids = int(ir_all["identity"].max()) + 1
-    print(
-        f"data: {len(ir_set['core'])} thermal + {len(rgb_set['identity'])} RGB samples, "
-        f"{n_ids} identities ({time.time() - t0:.0f} s)"
-    )
-    weights = rgb_weight_schedule(cfg.rgb_start, cfg.rgb_step, cfg.rgb_end)
-    pre = pretrain(rgb_set["rgb"], rgb_set["identity"], n_ids, cfg)
-    _pruned, keep, grads = prune(pre, ir_set["ir"], ir_set["identity"], cfg)
-    print(f"pruned first layer: kept channel per filter {keep.tolist()} ({time.time() - t0:.0f} s)")
-    results = {}
-    variants = [("thermal_face", weights)] + (
-        [("thermal_face_ir_only", [0.0] * len(weights))] if args.ablation else []
-    )
-    cal = fit_canthus(ir_set)
-    for name, sched in variants:
-        torch.manual_seed(args.seed)
-        net = ThermalFaceNet.from_pretrained(pre, pruned_first=prune_first_layer(pre.first, grads)[0])
-        history = train_rounds(net, ir_set, rgb_set, sched, cfg)
-        export = ThermalExport(net).eval()
-        _, t_val = predict(export, val_set["ir"])
-        resid_model = t_val - val_set["core"]
-        resid_canthus = canthus_core(val_set, cal) - val_set["core"]
-        logits = predict_logits(net, val_set["ir"])
-        metrics = {
-            "val_temp_mae_c": float(np.abs(resid_model).mean()),
-            "val_canthus_mae_c": float(np.abs(resid_canthus).mean()),
-            "val_id_top1_closed_set": float((logits.argmax(1) == val_set["identity"]).mean()),
-            "train_seconds": time.time() - t0,
-        }
-        calibration = dict(
-            cal, model_sigma_c=float(resid_model.std()), canthus_sigma_c=float(resid_canthus.std())
-        )
-        meta = {
-            "schedule": sched,
-            "train_config": asdict(cfg),
-            "calibration": calibration,
-            "metrics": metrics,
-            "history": history,
-            "kept_channels": keep.tolist(),
-            "data": args.data
-            or f"generated: seed {args.seed}, {n_ids} identities x {args.captures} captures (train split)",
-        }
-        save_weights(Path(args.out) / f"{name}.pt", net, meta)
-        results[name] = {"metrics": metrics, "calibration": calibration}
-        print(f"{name}: {json.dumps(metrics)}")
-    return results
-
-
 @torch.no_grad()
 def predict_logits(net: ThermalFaceNet, crops: np.ndarray) -> np.ndarray:
     net.eval()
     emb, _ = net.forward_ir(torch.from_numpy(crops))
     return net.classifier(emb).numpy()
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=str(WEIGHTS), help="where thermal_face*.pt go")
-    p.add_argument("--data", help="real paired dataset root (rgb/<id>/, thermal/<id>/, thermal/labels.csv)")
-    p.add_argument("--blackbody-roi", help="x,y,w,h of the in-scene reference in the thermal files")
-    p.add_argument("--blackbody-c", type=float, help="its set point (°C)")
-    p.add_argument("--identities", type=int, default=80)
-    p.add_argument("--captures", type=int, default=30)
-    p.add_argument("--pretrain-epochs", type=int, default=8)
-    p.add_argument("--epochs-per-round", type=int, default=2)
-    p.add_argument("--rgb-start", type=float, default=0.5)
-    p.add_argument("--rgb-step", type=float, default=0.1)
-    p.add_argument("--rgb-end", type=float, default=0.0)
-    p.add_argument("--weight-mode", default="both", choices=["proportion", "coefficient", "both"])
-    p.add_argument("--no-ablation", dest="ablation", action="store_false", help="skip the IR-only variant")
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core box)"
-    )
-    p.add_argument("--workers", type=int, default=2, help="processes generating data")
-    p.add_argument("--cache", default=str(Path.home() / ".cache" / "biogate" / "thermal"))
-    p.add_argument("--seed", type=int, default=0)
-    run(p.parse_args(argv))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,9 @@
 """``face_detect_yolo``: the seed's single-stage face detector with quadrilateral output.
 
-Trained by :mod:`biogate.exporters.training.train_face_detector` on composites of real faces (with the
+Trained on composites of real faces (:mod:`biogate.exporters.training.train_face_detector`, with the
 seed's 90/180/270° rotation augmentation); weights ``exporters/weights/yolo_face.pt`` (small), the
-training record with the exact command and metrics beside them (``yolo_face.json``).
+training record with the exact command and metrics beside them (``yolo_face.json``). Retrain into a
+bundle with ``biogate train face_detect_yolo --data composites|widerface:DIR`` (docs/training.md).
 
 Evaluation (and the INT8 gate) is detection on the *held-out real* group photograph at 0/90/180/270°
 (24 face instances) through the SDK decoder :class:`biogate.models.YoloFaceDetector`.  Calibration
@@ -49,7 +50,7 @@ def build() -> Any:
     from biogate.exporters.nets.yolo_face import YoloFace
 
     model = YoloFace(int(_record().get("config", {}).get("width", 16)))
-    return load_trained(model, WEIGHTS, "biogate.exporters.training.train_face_detector")
+    return load_trained(model, WEIGHTS, "biogate train face_detect_yolo")
 
 
 def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:

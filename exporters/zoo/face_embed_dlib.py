@@ -44,14 +44,19 @@ COSINE_THRESHOLD = 0.93
 
 def build() -> Any:
     """The converted network returning ``(descriptor, embedding)``, eval mode."""
-    import torch
-
     from biogate.exporters.nets.dlib_resnet import load_dlib_facenet
+
+    return two_heads(load_dlib_facenet())
+
+
+def two_heads(net: Any) -> Any:
+    """``net`` (raw 128-d descriptor) as the bundle's graph: ``(descriptor, L2-normalised embedding)``."""
+    import torch
 
     class _TwoHeads(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.net = load_dlib_facenet()
+            self.net = net
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             d = self.net(x)

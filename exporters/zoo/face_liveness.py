@@ -7,11 +7,12 @@ the identity network are training-only and never exported. The SDK wrapper is
 
 Evaluation (and the INT8 gate) is ISO/IEC 30107-3 ACER at the *shipped* threshold on held-out
 genuine faces and the simulated attacks of :mod:`biogate.exporters.pad` — exactly what a device
-running the bundle would decide. Retrain the shipped weights (round 3, docs/liveness.md) with::
+running the bundle would decide. The shipped weights (round 3, docs/liveness.md) came from the
+pre-harness trainer; ``biogate train`` runs the same recipe into a bundle (docs/training.md)::
 
-    nice -n 5 python -m biogate.exporters.training.train_liveness --data portraits --fold 0 --augment mild \
-        --delta-norm relative --epochs 2000 --lr 5e-4 --d-lr-scale 0.2 --batch 8 --identity-batch 4 \
-        --run-seed 4 --out exporters/weights/liveness_tiny.pt
+    nice -n 5 biogate train face_liveness --data portraits --seed 4 --steps 2000 --batch 8 --lr 5e-4 \
+        --set delta_norm=relative --set d_lr_scale=0.2 --set identity_batch=4 \
+        --set val_captures=12 --set test_rounds=4 --out runs/liveness
 
 torch is imported only inside functions, so ``registry.load_all`` stays light.
 """
@@ -108,16 +109,20 @@ def export_onnx(path: str | Path, model: Any = None, size: int | None = None, op
 
 def calibration_data(n: int) -> Iterator[dict[str, np.ndarray]]:
     """Up to ``n`` genuine validation captures (real faces; never attacks, never test faces)."""
+    return protocol_calibration(_protocol(), n)
+
+
+def protocol_calibration(protocol: Any, n: int) -> Iterator[dict[str, np.ndarray]]:
+    """Up to ``n`` genuine validation captures of ``protocol`` as model inputs."""
     from biogate.exporters.pad.protocol import to_tensor_layout
 
-    images = _protocol().val.bona_fide
+    images = protocol.val.bona_fide
     for i in range(min(n, len(images))):
         yield {"image": to_tensor_layout(images[i : i + 1])}
 
 
-def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
-    """ACER (``metric``), worst-species APCER and BPCER at the shipped threshold, through ``infer``."""
-    from biogate.exporters.pad.evaluate import score_protocol
+def delta_scorer(infer: InferFn, batch: int = 64) -> Any:
+    """Δ of RGB ``uint8`` presentations (N×S×S×3) through ``infer``."""
     from biogate.exporters.pad.protocol import to_tensor_layout
 
     def score(images: np.ndarray) -> np.ndarray:
@@ -127,7 +132,19 @@ def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
         ]
         return np.concatenate(parts)
 
-    run = score_protocol(_protocol(), score, threshold=threshold())
+    return score
+
+
+def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
+    """ACER (``metric``), worst-species APCER and BPCER at the shipped threshold, through ``infer``."""
+    return evaluate_protocol(infer, _protocol(), threshold(), batch)
+
+
+def evaluate_protocol(infer: InferFn, protocol: Any, tau: float, batch: int = 64) -> dict[str, float]:
+    """ACER (``metric``), worst-species APCER and BPCER of ``protocol``'s test set at threshold ``tau``."""
+    from biogate.exporters.pad.evaluate import score_protocol
+
+    run = score_protocol(protocol, delta_scorer(infer, batch), threshold=tau)
     summary = run.report.summary()
     return {"metric": summary["acer"], **summary, **{f"apcer_{k}": v for k, v in run.report.apcer.items()}}
 

@@ -5,17 +5,14 @@ per-pixel canonical 3D coordinates and ``mask`` their coverage, both from
 :func:`biogate.models.refine.coordinate_map` (generic face mesh posed from five landmarks).
 Output ``refined`` RGB in [0, 1].  Trained here to remove the SR net's artefacts: the input is
 ``face_sr``'s output for a training-side face, the target its HR original.  Metric: held-out
-Y-PSNR of the refined image (dB).  Train with::
+Y-PSNR of the refined image (dB).  Train with ``biogate train face_refine``
+(:mod:`biogate.exporters.training.tasks.face_refine`)::
 
-    OPENBLAS_NUM_THREADS=1 nice -n 10 .venv/bin/python -m biogate.exporters.zoo.face_refine \\
-        --train --minutes 12
+    OPENBLAS_NUM_THREADS=1 nice -n 10 biogate train face_refine --data portraits --out runs/refine
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -81,9 +78,15 @@ def _held_out_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def evaluate(infer: InferFn) -> dict[str, float]:
     """Held-out Y-PSNR/SSIM of the refined faces (``metric``) and of the SR input they refine."""
+    return evaluate_inputs(infer, *_held_out_inputs())
+
+
+def evaluate_inputs(
+    infer: InferFn, sr: np.ndarray, coords: np.ndarray, mask: np.ndarray, hr: np.ndarray
+) -> dict[str, float]:
+    """Y-PSNR/SSIM of refining ``sr`` (with its coordinate maps) against ``hr``, and of ``sr`` itself."""
     from biogate.exporters.training.train_sr import sr_scores
 
-    sr, coords, mask, hr = _held_out_inputs()
     refined = np.concatenate(
         [
             infer({"image": sr[i : i + 8], "coords": coords[i : i + 8], "mask": mask[i : i + 8]})["refined"]
@@ -126,62 +129,6 @@ def build() -> Any:
     return net.eval()
 
 
-def train(
-    minutes: float = 12.0,
-    batch: int = 8,
-    lr: float = 1e-3,
-    seed: int = 0,
-    out: Path = WEIGHTS,
-    threads: int = 2,
-) -> dict[str, Any]:
-    """Train the refiner on ``face_sr`` outputs of training-side faces (L1 to HR + cycle loss)."""
-    import torch
-
-    from biogate.exporters.convert.runners import torch_infer
-    from biogate.exporters.nets.refine import FaceRefiner, RefineConfig, refine_losses
-
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    rng = np.random.default_rng(seed)
-    hr, marks = training_faces()
-    sr = sr_of(hr)
-    coords, mask = coords_for(marks)
-    net = FaceRefiner(RefineConfig())
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    t0, it, log = time.time(), 0, []
-    while time.time() - t0 < minutes * 60:
-        idx = rng.choice(len(hr), batch, replace=False)
-        flip = rng.random() < 0.5  # mirror the face: coords x flips sign with it
-        parts = [sr[idx], coords[idx], mask[idx], hr[idx]]
-        if flip:
-            parts = [np.ascontiguousarray(p[..., ::-1]) for p in parts]
-            parts[1] = parts[1] * np.array([-1, 1, 1], np.float32)[None, :, None, None]
-        losses = refine_losses(net, *(torch.from_numpy(p) for p in parts))
-        opt.zero_grad()
-        losses["total"].backward()
-        opt.step()
-        it += 1
-        if it % 20 == 0:
-            log.append({k: float(v) for k, v in losses.items()})
-            print(f"it {it} {log[-1]}", flush=True)
-    net.eval()
-    metrics = evaluate(torch_infer(SPEC, net))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "iterations": it,
-        "minutes": minutes,
-        "batch": batch,
-        "lr": lr,
-        "train_faces": len(hr),
-        "held_out": metrics,
-    }
-    torch.save(
-        {"config": net.cfg.to_json(), "state_dict": net.state_dict(), "record": json.dumps(record)}, out
-    )
-    print(json.dumps(record, indent=2))
-    return record
-
-
 SPEC = register(
     ModelSpec(
         name=NAME,
@@ -213,15 +160,3 @@ SPEC = register(
         calib_samples=32,
     )
 )
-
-
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--train", action="store_true")
-    ap.add_argument("--minutes", type=float, default=12.0)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    if args.train:
-        train(minutes=args.minutes, threads=args.threads)
-    else:
-        ap.print_help()

@@ -46,19 +46,26 @@ def scores_of(infer: InferFn, x: np.ndarray, batch: int = 64) -> np.ndarray:
 
 def make_evaluate(use_sr: bool, split: str = "test") -> Callable[[InferFn], dict[str, float]]:
     def evaluate(infer: InferFn) -> dict[str, float]:
-        """ACER (the metric) = (worst APCER over the seen fake kinds + BPCER) / 2, plus per-kind APCER.
-
-        ``apcer_worst`` (the fitness contract's) is the worst over *every* fake kind, the held-out
-        ``resin_bones`` included: an attacker is free to bring the kind training never saw.
-        """
-        from biogate.exporters.training.train_palm import pad_metrics
-
+        """ACER (the metric) = (worst APCER over the seen fake kinds + BPCER) / 2, plus per-kind APCER."""
         x, labels, kinds = images(split, use_sr)
-        m = pad_metrics(scores_of(infer, x), labels, kinds, THRESHOLD, attack_kinds=seen_kinds())
-        worst = max((v for k, v in m.items() if k.startswith("apcer_") and k != "apcer_max"), default=0.0)
-        return {"metric": m["acer"], **m, "apcer_worst": float(worst), "samples": float(len(labels))}
+        return liveness_metrics(scores_of(infer, x), labels, kinds, THRESHOLD, seen_kinds())
 
     return evaluate
+
+
+def liveness_metrics(
+    scores: np.ndarray, labels: np.ndarray, kinds: np.ndarray, threshold: float, seen: tuple[str, ...]
+) -> dict[str, float]:
+    """ACER over the ``seen`` fake kinds (``metric``), BPCER, every kind's APCER, and ``apcer_worst``.
+
+    ``apcer_worst`` (the fitness contract's) is the worst over *every* fake kind, the held-out
+    ``resin_bones`` included: an attacker is free to bring the kind training never saw.
+    """
+    from biogate.exporters.training.train_palm import pad_metrics
+
+    m = pad_metrics(scores, labels, kinds, threshold, attack_kinds=seen)
+    worst = max((v for k, v in m.items() if k.startswith("apcer_") and k != "apcer_max"), default=0.0)
+    return {"metric": m["acer"], **m, "apcer_worst": float(worst), "samples": float(len(labels))}
 
 
 def make_calibration(use_sr: bool) -> Callable[[int], Iterator[dict[str, np.ndarray]]]:

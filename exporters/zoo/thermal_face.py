@@ -10,9 +10,10 @@ Evaluation (and the INT8 gate) runs on a held-out generated set — identities a
 never seen in training — and reports ``temp_mae_c`` (model head vs. core temperature) and
 ``id_top1`` (thermal-only 1:N against a gallery of 3 enrolment captures per person). The gated
 metric ``screening_loss`` is their sum ``temp_mae_c + (1 − id_top1)``: INT8 may cost at most ``int8_budget``
-of it (0.03: e.g. 0.03 °C of MAE, or 3 points of top-1, or a mix). Retrain with::
+of it (0.03: e.g. 0.03 °C of MAE, or 3 points of top-1, or a mix). Retrain into a bundle with
+``biogate train`` (docs/training.md)::
 
-    nice -n 10 python -m biogate.exporters.training.train_thermal --out exporters/weights
+    nice -n 10 biogate train thermal_face --data thermal-sim --out runs/thermal
 
 torch is imported only inside functions, so ``registry.load_all`` stays light.
 """
@@ -73,7 +74,13 @@ def identity_top1(embeddings: np.ndarray, ids: np.ndarray, captures: np.ndarray,
 
 def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
     """Temperature MAE/p95 (°C, model head, blackbody-corrected) and thermal-only identity top-1."""
-    data = heldout_set()
+    return evaluate_set(infer, heldout_set(), GALLERY_CAPTURES, batch)
+
+
+def evaluate_set(
+    infer: InferFn, data: dict[str, np.ndarray], gallery: int, batch: int = 64
+) -> dict[str, float]:
+    """The held-out figures of any crops set (``ir``, ``core``, ``identity``, ``capture`` arrays)."""
     embs, temps = [], []
     for k in range(0, len(data["core"]), batch):
         out = infer({"thermal": np.ascontiguousarray(data["ir"][k : k + batch], dtype=np.float32)})
@@ -81,7 +88,7 @@ def evaluate(infer: InferFn, batch: int = 64) -> dict[str, float]:
         temps.append(np.asarray(out["temperature"]).reshape(-1))
     emb, temp = np.concatenate(embs), np.concatenate(temps)
     err = np.abs(temp - data["core"])
-    top1 = identity_top1(emb, data["identity"], data["capture"], GALLERY_CAPTURES)
+    top1 = identity_top1(emb, data["identity"], data["capture"], gallery)
     mae = float(err.mean())
     return {
         "metric": mae + (1.0 - top1),
@@ -146,7 +153,7 @@ SPEC = register(
             "Seed 002 face temperature detection model: RGB identity pre-training (3x3x3 first layer), "
             "gradient-magnitude pruning to 3x3x1, RGB/IR primary extractors and an RGB weight lowered "
             "0.5 -> 0.0 in steps of 0.1; identity embedding + temperature heads. Trained by biogate on "
-            "its own physically based radiometric face generator (biogate.exporters.data.thermal_data); no "
+            "its own physically based radiometric face generator (biogate.sim.thermal); no "
             "real thermal data was used. Evaluated on held-out generated identities and ambients."
         ),
         calibration_description=f"generated thermal face crops, training split, hash {_calibration_hash()}",

@@ -27,7 +27,8 @@ import numpy as np
 from ..errors import ConfigError
 
 KELVIN = 273.15
-#: Emissivity of human skin used by screening standards.
+#: Emissivity of human skin in the LWIR band (IEC 80601-2-59 / ISO/TR 13154 use 0.98); the one
+#: definition, used by the thermal drivers, the thermal model and the simulators.
 SKIN_EMISSIVITY = 0.98
 
 Roi = Tuple[int, int, int, int]

@@ -3,6 +3,7 @@
 Grammar::
 
     synthetic://face|thermal|xray[?fps=F&frames=N&seed=S&width=W&height=H&format=...]
+    synthetic://walkup?folder=DIR[&channel=rgb|thermal&...]     (see biogate.capture.synthetic_walkup)
 
 Options: ``fps`` (paced frame rate, 0 = as fast as the consumer reads; defaults face 30,
 thermal 9, xray 1), ``frames`` (stop after N, 0 = endless), ``seed``, ``width``/``height``
@@ -11,9 +12,12 @@ thermal 9, xray 1), ``frames`` (stop after N, 0 = endless), ``seed``, ``width``/
 centi-kelvin) plus every thermal option of :mod:`biogate.capture.thermal_stream`. For
 ``synthetic://thermal`` the blackbody ROI and set point default to the scene's own reference
 (pass ``blackbody_c`` and ``blackbody`` to override, ``correct=false`` to disable).
+``synthetic://walkup`` is the kiosk walk-up (scripted visitors, an RGB and a thermal camera);
+its options are in :mod:`biogate.capture.synthetic_walkup`.
 
-``meta["truth"]`` carries the ground truth of every frame (see
-:mod:`biogate.capture.synthetic_scenes`). Paced streams stamp ``t_capture`` at the frame's
+``meta["truth"]`` carries the ground truth of every frame. The scenes are the simulators of
+:mod:`biogate.sim` (:func:`~biogate.sim.face.render_face`, :func:`~biogate.sim.thermal.render_thermal`,
+:func:`~biogate.sim.xray_frames.render_xray`). Paced streams stamp ``t_capture`` at the frame's
 scheduled exposure time, as a camera's driver timestamp would; a consumer that falls behind
 sees the frame age grow exactly as with a real sensor.
 """
@@ -26,15 +30,19 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..frame import Frame
+from ..sim.face import render_face
+from ..sim.thermal.scene import render_thermal, thermal_layout
+from ..sim.xray_frames import render_xray
 from .options import Option
 from .radiometry import BlackbodyReference, centikelvin_to_celsius
 from .source import Source
-from .synthetic_scenes import render_face, render_thermal, render_xray, thermal_layout
+from .synthetic_walkup import OPTIONS as WALKUP_OPTIONS
+from .synthetic_walkup import create as create_walkup
 from .thermal_stream import THERMAL_OPTIONS, ThermalProcessor
 from .uri import SourceURI
 
-GRAMMAR = "synthetic://face|thermal|xray[?fps=F&frames=N&seed=S&width=W&height=H]"
-SCENES = ("face", "thermal", "xray")
+GRAMMAR = "synthetic://face|thermal|xray|walkup[?fps=F&frames=N&seed=S&width=W&height=H]"
+SCENES = ("face", "thermal", "xray", "walkup")
 _DEFAULTS = {"face": (30.0, 640, 480), "thermal": (9.0, 160, 120), "xray": (1.0, 480, 600)}
 
 OPTIONS = (
@@ -49,6 +57,7 @@ OPTIONS = (
     Option("correct", "bool", True, "thermal: apply the scene's blackbody correction by default"),
     Option("ffc_period", "int", 270, "thermal: frames between simulated FFC freezes (0 = none)", minimum=0),
     *THERMAL_OPTIONS,
+    *WALKUP_OPTIONS,
 )
 
 
@@ -60,7 +69,7 @@ class SyntheticSource(Source):
     def __init__(self, uri: SourceURI, options: dict[str, Any]) -> None:
         super().__init__(uri, options)
         scene = uri.location.strip("/")
-        if scene not in SCENES:
+        if scene not in _DEFAULTS:
             raise ConfigError(
                 f"source {uri.raw!r}: unknown synthetic scene {scene!r}; valid: {', '.join(SCENES)}"
             )
@@ -121,6 +130,8 @@ class SyntheticSource(Source):
         return raw, "y16", truth
 
 
-def create(uri: SourceURI, options: dict[str, Any]) -> SyntheticSource:
+def create(uri: SourceURI, options: dict[str, Any]) -> Source:
     """Build (not start) a synthetic source."""
+    if uri.location.strip("/") == "walkup":
+        return create_walkup(uri, options)
     return SyntheticSource(uri, options)

@@ -78,13 +78,8 @@ def write_frame(frame: Frame, out_dir: str, stem: str) -> list[str]:
         np.save(os.path.join(out_dir, stem + ".npy"), image)
         names = [stem + ".npy", stem + "_ck.png"]
         image = celsius_to_centikelvin(image)
-    elif fmt == "rgb8":
-        image, names = cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [stem + ".png"]
-    elif fmt == "nv12":
-        image, names = cv2.cvtColor(image, cv2.COLOR_YUV2BGR_NV12), [stem + ".png"]
-    elif fmt == "yuyv":
-        packed = image.reshape(image.shape[0], -1, 2)
-        image, names = cv2.cvtColor(packed, cv2.COLOR_YUV2BGR_YUYV), [stem + ".png"]
+    elif fmt in ("rgb8", "nv12", "yuyv"):
+        image, names = frame.bgr(), [stem + ".png"]
     else:  # gray8, bgr8, y16, xray16: PNG keeps 8 and 16 bits as they are
         names = [stem + ".png"]
     png = os.path.join(out_dir, names[-1])

@@ -19,6 +19,7 @@ boxes, quads (top edge thicker) and landmarks.  Exit status: 0 faces found, 4 no
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import time
@@ -53,7 +54,7 @@ def read_source(source: str) -> np.ndarray:
     """RGB uint8 image of an image file, or of the first frame of a capture source URI."""
     import cv2
 
-    from ..models.detect_ops import to_rgb8
+    from ..frame import to_rgb8
 
     if "://" not in source:
         path = Path(source)
@@ -78,14 +79,12 @@ def read_source(source: str) -> np.ndarray:
 def default_bundles(log: Any = print) -> Path:
     """The cache folder holding the default detector's bundles, built there when possible."""
     cache = Path(os.environ.get("BIOGATE_CACHE") or Path.home() / ".cache" / "biogate")
-    try:
-        from biogate.exporters.kiosk_demo import build_bundles
-    except ImportError:
-        build_bundles = None
-    if build_bundles is not None:
+    if importlib.util.find_spec("torch") is not None:  # training side installed: export them
+        from biogate.exporters.convert.demo_bundles import build_bundles, cached_folder
+
         log(f"detector bundles: checking/building in {cache} (first time: a few minutes)")
-        return build_bundles(cache, log=log, models=DETECTOR_BUNDLES)
-    for folder in sorted(cache.glob("bundles-*"), key=lambda p: p.stat().st_mtime, reverse=True):
+        return build_bundles(cached_folder(cache), DETECTOR_BUNDLES, log=log)
+    for folder in sorted(cache.glob("demo-*"), key=lambda p: p.stat().st_mtime, reverse=True):
         if all((folder / name / "manifest.json").is_file() for name in DETECTOR_BUNDLES):
             return folder
     raise ConfigError(

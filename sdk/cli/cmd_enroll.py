@@ -98,11 +98,10 @@ def face_pipeline_embedder(
     bundles: str, embedder: str | None = None, largest_face: bool = False, rotate: str = "any"
 ) -> EmbedFn:
     """The project's detect → align → embed chain over photo files, as an :data:`EmbedFn`."""
-    from ..models import FaceEmbedder, load_face_detector
+    from ..models import FaceChain
 
-    detector = load_face_detector(bundles, rotate=rotate, min_face=20.0)
-    model = FaceEmbedder.from_bundle(embedder or str(Path(bundles) / "face_embed_dlib"))
-    return lambda paths: embed_photos(paths, detector, model, largest_face)
+    chain = FaceChain.from_bundles(bundles, embedder, rotate=rotate, min_face=20.0)
+    return lambda paths: embed_photos(paths, chain.detector, chain.embedder, largest_face)
 
 
 def _check_photo(path: str) -> None:
@@ -129,18 +128,20 @@ def embed_photos(
     """One embedding per photo with ``detector.detect`` and ``embedder.embed`` (see :mod:`biogate.models`)."""
     from tqdm import tqdm
 
+    from ..models.face_chain import FaceChain
+
+    chain = FaceChain(detector, embedder)
     out: list[np.ndarray] = []
     for path in tqdm(paths, desc="embedding", unit="photo", disable=len(paths) < 3):
         image = read_photo(path)
-        faces = detector.detect(image, order="BGR")
+        faces = chain.faces(image, order="BGR")  # largest first
         if not faces:
             raise GalleryError(f"no face found in {path!r}")
         if len(faces) > 1 and not largest_face:
             raise GalleryError(
                 f"{len(faces)} faces in {path!r}; enrolment needs one (or pass --largest-face)"
             )
-        face = max(faces, key=lambda f: f.size)
-        out.append(np.asarray(embedder.embed(image, [face], order="BGR")[0].embedding, np.float32))
+        out.append(np.asarray(chain.embed(image, faces[0], order="BGR").embedding, np.float32))
     return np.stack(out)
 
 

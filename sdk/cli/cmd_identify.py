@@ -5,7 +5,8 @@
 
 Chain: frame selection (the sharpest sampled frames of a clip, :class:`biogate.select.FrameSelector`;
 a single image is its own frame) → MTCNN detection → dlib 5-point-template alignment to a 150x150
-chip → dlib ResNet embedding → 1:N cosine search in the encrypted gallery.  If the sharpest frame
+chip → dlib ResNet embedding (:class:`biogate.models.FaceChain`) → 1:N cosine search in the encrypted
+gallery.  If the sharpest frame
 shows no face the next sharpest is tried.  Prints each face's identity (or ``unknown``), its score
 and the latency of every stage.  Exit status: 0 when at least one face was identified, 3 when
 faces were found but none matched, 4 when no face was found.
@@ -19,8 +20,6 @@ import logging
 import time
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from ..clip import IMAGE_SUFFIXES, read_clip
 from ..errors import ConfigError
@@ -77,7 +76,7 @@ def _read_image(path: Path) -> Frame:
     """One image file (8/16-bit, grey/BGR/BGRA) as an ``rgb8`` Frame."""
     import cv2
 
-    from ..models.detect_ops import to_rgb8
+    from ..frame import to_rgb8
 
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
@@ -113,17 +112,20 @@ def identify(
     frames = select_frames(args.source, args.every, args.candidates)
     timing["select_ms"] = (time.perf_counter() - t0) * 1e3
     t_load = time.perf_counter()
-    if detector is None or embedder is None:
-        from ..models import FaceEmbedder, load_face_detector
+    from ..models import FaceChain
 
-        engine_opts = {"precision": args.precision}
-        if detector is None:
-            kind, rotate = getattr(args, "detector", "auto"), getattr(args, "rotate", "any")
-            detector = load_face_detector(args.bundles, kind, rotate, min_face=args.min_face, **engine_opts)
-        if embedder is None:
-            embedder = FaceEmbedder.from_bundle(
-                args.embedder or str(Path(args.bundles) / "face_embed_dlib"), **engine_opts
-            )
+    resolver, refiner = _enhancer(args) or (None, None)
+    if detector is None or embedder is None:
+        loaded = FaceChain.from_bundles(
+            args.bundles,
+            args.embedder,
+            face_detector=getattr(args, "detector", "auto"),
+            rotate=getattr(args, "rotate", "any"),
+            min_face=args.min_face,
+            precision=args.precision,
+        )
+        detector, embedder = detector or loaded.detector, embedder or loaded.embedder
+    chain = FaceChain(detector, embedder, resolver, refiner)
     close = gallery is None
     if gallery is None:
         from ..gallery import Gallery, GalleryKey
@@ -132,7 +134,7 @@ def identify(
     timing["load_ms"] = (time.perf_counter() - t_load) * 1e3  # engines and gallery index, once per process
     threshold, notice = check_match_threshold(
         args.threshold,
-        embedder.thresholds.get("cosine"),
+        chain.thresholds.get("cosine"),
         bool(getattr(args, "allow_weak_threshold", False)),
         args.embedder or str(Path(args.bundles) / "face_embed_dlib"),
         "--threshold",
@@ -140,57 +142,44 @@ def identify(
     )
     if notice.startswith("WEAK"):
         log.warning("%s", notice)
-    enhance = _enhancer(args)
     try:
-        return _run_chain(frames, detector, embedder, gallery, threshold, args.top_k, timing, t0, enhance)
+        return _run_chain(frames, chain, gallery, threshold, args.top_k, timing, t0)
     finally:
         if close:
             gallery.close()
 
 
-def _enhancer(args: argparse.Namespace) -> Any:
-    """``enhance(rgb, face) -> (image, face)`` for --sr/--refine, or ``None`` when SR is off."""
+def _enhancer(args: argparse.Namespace) -> tuple | None:
+    """``(super-resolver, refiner or None)`` for --sr/--refine, or ``None`` when SR is off."""
     if getattr(args, "refine", None) and not getattr(args, "sr", None):
         raise ConfigError("--refine refines the super-resolved face: give --sr too")
     if not getattr(args, "sr", None):
         return None
     from ..models import Refiner, SuperResolver
-    from ..models.super_resolution import detection_in
 
     resolver = SuperResolver.from_bundle(args.sr, precision=args.precision)
     refiner = (
         Refiner.from_bundle(args.refine, scheme="mtcnn5", precision=args.precision) if args.refine else None
     )
-
-    def enhance(rgb: np.ndarray, face: Any) -> tuple:
-        enhanced = resolver.enhance(rgb, face.box, face.landmarks, order="RGB")
-        if refiner is not None and enhanced.landmarks is not None:
-            enhanced.image = refiner(enhanced.image, enhanced.landmarks)
-        return enhanced.image, detection_in(enhanced, face)
-
-    return enhance
+    return resolver, refiner
 
 
 def _run_chain(
     frames: list[Frame],
-    detector: Any,
-    embedder: Any,
+    chain: Any,
     gallery: Any,
     threshold: float | None,
     top_k: int,
     timing: dict[str, float],
     t0: float,
-    enhance: Any = None,
 ) -> dict[str, Any]:
-    from ..models.detect_ops import to_rgb8
-
     faces: list[Any] = []
     used: Frame | None = None
     timing["detect_ms"] = 0.0
     for frame in frames:
         t = time.perf_counter()
-        rgb = to_rgb8(frame)
-        faces = detector.detect(rgb)
+        rgb = frame.rgb()
+        faces = chain.faces(rgb)
         timing["detect_ms"] += (time.perf_counter() - t) * 1e3
         if faces:
             used = frame
@@ -200,19 +189,8 @@ def _run_chain(
         timing["total_ms"] = (time.perf_counter() - t0) * 1e3
         return result
     result["frame"] = {"seq": used.seq, "t_capture_ns": used.t_capture, "source": used.source}
-    faces = sorted(faces, key=lambda f: f.size, reverse=True)
-    if enhance is not None:  # optional seed-000 SR (and refinement) before embedding
-        t = time.perf_counter()
-        pairs = [enhance(rgb, f) for f in faces]
-        timing["super_resolution_ms"] = (time.perf_counter() - t) * 1e3
-    else:
-        pairs = [(rgb, f) for f in faces]
-    t = time.perf_counter()
-    chips = np.stack([embedder.chip(image, f) for image, f in pairs])
-    timing["align_ms"] = (time.perf_counter() - t) * 1e3
-    t = time.perf_counter()
-    embeddings = embedder.embed_chips(chips)["embedding"]
-    timing["embed_ms"] = (time.perf_counter() - t) * 1e3
+    embeddings, steps = chain.embed_many(rgb, faces)  # SR (when on), alignment, one embedding batch
+    timing.update(steps)
     t = time.perf_counter()
     for face, emb in zip(faces, embeddings):
         matches = gallery.search(emb, k=top_k, threshold=threshold)

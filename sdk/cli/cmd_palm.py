@@ -103,11 +103,9 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    try:
-        from biogate.sim import xray as xray_data
-        from biogate.sim import xray_dicom
-    except ImportError as exc:  # the exporters ship with biogate; numpy/OpenCV/pydicom suffice
-        raise ConfigError(f"the palm simulator is not available: {exc}") from None
+    from ..sim import xray as xray_data  # device side: numpy, OpenCV and pydicom, all installed
+    from ..sim import xray_dicom
+
     kinds = args.kinds if args.kinds is not None else list(xray_data.FAKE_KINDS)
     bad = [k for k in kinds if k not in xray_data.FAKE_KINDS]
     if bad:

@@ -15,6 +15,7 @@ from ..pipeline.stage import Stage
 from .audit import AuditLog
 from .config import KioskConfig
 from .decide import DecisionRecord, DecisionSink
+from .findings import Findings
 from .fitness import FitnessGate, ModelUse, check_names
 from .policy import DecisionPolicy
 from .stages import (
@@ -25,6 +26,7 @@ from .stages import (
     SharpnessGate,
     SuperResolveStage,
     ThermalStage,
+    TrackStage,
 )
 
 log = logging.getLogger(__name__)
@@ -126,22 +128,34 @@ def build_stages(
     thresholds); ``gate`` (a :class:`~biogate.kiosk.fitness.FitnessGate`, made from
     ``[models] allow_unfit`` when not given) refuses an unfit model that decides.
     """
-    from ..models import FaceEmbedder, FaceLiveness, load_face_detector
+    from ..models import FaceChain, FaceLiveness
 
     m = config.models
     if not m.detector or not m.embedder:
         raise ConfigError("kiosk config [models]: detector and embedder bundles are required")
     rgb_decides = _check_liveness_sources(config)
     gate = gate if gate is not None else FitnessGate(m.allow_unfit)
+    if m.refine and not m.super_resolution:
+        raise ConfigError("kiosk config [models]: refine needs super_resolution (it refines the SR output)")
     opts = _engine_options(config)
     sel = config.selection
-    detector = load_face_detector(
-        config.resolve(m.detector), m.face_detector, m.rotate, min_face=m.min_face_px, **opts
+    chain = FaceChain.from_bundles(
+        config.resolve(m.detector),
+        config.resolve(m.embedder),
+        config.resolve(m.super_resolution) if m.super_resolution else None,
+        config.resolve(m.refine) if m.refine else None,
+        min_face_px=m.min_face_px,
+        face_detector=m.face_detector,
+        rotate=m.rotate,
+        min_face=m.min_face_px,
+        **opts,
     )
-    gate.add(ModelUse("detector", detector, True))
+    gate.add(ModelUse("detector", chain.detector, True))
+    gate.add(ModelUse("embedder", chain.embedder, True))
     stages: list[Stage] = [
         SharpnessGate(sel.every, sel.metric, sel.window_s, sel.keep_ratio, sel.min_score),
-        DetectStage(detector, m.min_face_px),
+        DetectStage(chain),
+        TrackStage(),
     ]
     if m.liveness:
         liveness = FaceLiveness.from_bundle(config.resolve(m.liveness), **opts)
@@ -152,25 +166,16 @@ def build_stages(
         )
         gate.add(ModelUse("liveness", liveness, rgb_decides, why))
         stages.append(LivenessStage(liveness))
-    if m.super_resolution:
-        from ..models import Refiner, SuperResolver
-
-        # MTCNN gives its landmarks in its own order; the refiner fits its face mesh to them.
-        refiner = Refiner.from_bundle(config.resolve(m.refine), scheme="mtcnn5", **opts) if m.refine else None
-        resolver = SuperResolver.from_bundle(config.resolve(m.super_resolution), **opts)
-        stages.append(SuperResolveStage(resolver, refiner))
-    elif m.refine:
-        raise ConfigError("kiosk config [models]: refine needs super_resolution (it refines the SR output)")
-    embedder = FaceEmbedder.from_bundle(config.resolve(m.embedder), **opts)
-    gate.add(ModelUse("embedder", embedder, True))
+    if chain.resolver is not None:
+        stages.append(SuperResolveStage(chain))
     threshold, notice = config.gallery.match_threshold(
-        embedder.thresholds.get("cosine"), config.resolve(m.embedder), f"{config.name} [gallery]"
+        chain.thresholds.get("cosine"), config.resolve(m.embedder), f"{config.name} [gallery]"
     )
     if notices is not None:
         notices.append(notice)
     if notice.startswith("WEAK"):
         log.warning("%s", notice)
-    stages += [EmbedStage(embedder), MatchStage(gallery, threshold)]
+    stages += [EmbedStage(chain), MatchStage(gallery, threshold)]
     if config.thermal.enabled:
         from ..models.thermal import ThermalConfig as ThermalModelConfig
         from ..models.thermal import ThermalFace
@@ -257,7 +262,7 @@ def build_kiosk(
         )
         if source is None:
             source = open_source(config.source.uri, **config.source.options)
-        pipeline = Pipeline(source, stages, sink, queue_size=1)
+        pipeline = Pipeline(source, stages, sink, queue_size=1, results=Findings)
     except BaseException:
         for close in reversed(closers):
             with contextlib.suppress(Exception):

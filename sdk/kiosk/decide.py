@@ -12,6 +12,7 @@ from ..frame import now_ns
 from ..pipeline.metrics import LatencyWindow
 from ..pipeline.stage import Work
 from .audit import AuditLog
+from .findings import Findings
 from .policy import ALARM, DENY, NONE, OPEN, Decision, DecisionPolicy, Evidence
 
 log = logging.getLogger(__name__)
@@ -29,19 +30,18 @@ class DecisionRecord:
 
 def evidence_from(work: Work) -> Evidence:
     """What the stages found, in the policy's terms."""
-    r = work.results
-    live = r.get("liveness")
-    face = r.get("face")
+    r: Findings = work.results
+    live = r.liveness
     return Evidence(
         t_capture=work.t_capture,
-        face_found=face is not None,
+        face_found=r.face is not None,
         live=None if live is None else bool(live.is_live),
-        thermal_live=r.get("thermal_live"),
+        thermal_live=r.thermal_live,
         liveness_score=None if live is None else float(live.delta),
-        identity=r.get("identity"),
-        match_score=r.get("match_score"),
-        temperature_c=r.get("temperature_c"),
-        track_key=r.get("track_key"),
+        identity=r.identity,
+        match_score=r.match_score,
+        temperature_c=r.temperature_c,
+        track_key=r.track_key,
     )
 
 
@@ -84,7 +84,7 @@ class DecisionSink:
         e2e_ms = (now_ns() - work.t_capture) / 1e6
         latencies = dict(work.timings_ms)
         latencies["capture_to_gate"] = e2e_ms
-        record = DecisionRecord(decision, latencies, work.results.get("name"), gate_error)
+        record = DecisionRecord(decision, latencies, work.results.name, gate_error)
         if decision.action != NONE:
             self.capture_to_gate.add(e2e_ms)
             with self._lock:

@@ -17,6 +17,7 @@ _WHERE: dict[str, str] = {
     "AnyAngleFaceDetector": "face_detect_any",
     "load_face_detector": "face_detectors",
     "FaceEmbedder": "face_embed",
+    "FaceChain": "face_chain",
     "SuperResolver": "super_resolution",
     "Refiner": "refine",
     # seed 004 — silent liveness

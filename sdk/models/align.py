@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
-from .detect_ops import to_rgb8
+from ..frame import to_rgb8
 
 # dlib's 5-point template (get_face_chip_details), in units of the unpadded chip.
 DLIB5_TEMPLATE = np.array(
@@ -181,7 +181,7 @@ def extract_chip(
     """The aligned ``size`` x ``size`` uint8 chip (same channel order as ``image``).
 
     ``image``: HxW grey, HxWx3/4 colour, uint8, uint16 (scaled by its bit depth) or float in 0..1
-    (see :func:`biogate.models.detect_ops.to_rgb8`).
+    (see :func:`biogate.frame.to_rgb8`).
     ``landmarks``: (5, 2) pixel coordinates in ``scheme`` order.
     """
     img = to_rgb8(image)

@@ -1,13 +1,10 @@
-"""Box arithmetic shared by the face detectors: IoU, NMS, regression, squaring, crops, image input.
+"""Box arithmetic shared by the face detectors: IoU, NMS, regression, squaring, crops.
 
 Boxes are float arrays ``(N, 4)`` of ``x0, y0, x1, y1`` in pixel units with an exclusive right/
 bottom edge (a box ``0, 0, 12, 12`` covers pixels 0..11).  Everything is numpy/OpenCV.
 """
 
 from __future__ import annotations
-
-import math
-from typing import Any
 
 import cv2
 import numpy as np
@@ -83,48 +80,4 @@ def box_quads(boxes: np.ndarray) -> np.ndarray:
     )
 
 
-def _scale_16bit(img: np.ndarray) -> np.ndarray:
-    """uint16 → uint8 by the data's own bit depth (10/12/14/16-bit sensors keep their contrast)."""
-    top = int(img.max()) if img.size else 0
-    bits = max(8, math.ceil(math.log2(top + 1))) if top > 0 else 8
-    return (img.astype(np.float32) * (255.0 / (2**bits - 1)) + 0.5).astype(np.uint8)
-
-
-def to_rgb8(image: Any, order: str = "RGB") -> np.ndarray:
-    """An HxWx3 uint8 RGB array from a :class:`biogate.Frame` or an array.
-
-    Arrays: HxW grey, HxWx1/3/4 in ``order`` (``RGB`` or ``BGR``), uint8, uint16 (scaled by its bit
-    depth) or float in 0..1.  Frames: ``gray8``, ``rgb8``, ``bgr8``, ``y16``/``xray16``, ``nv12``, ``yuyv``.
-    """
-    fmt = getattr(image, "format", None)
-    arr = getattr(image, "image", image)
-    if fmt is not None:
-        if fmt == "nv12":
-            return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_YUV2RGB_NV12)
-        if fmt == "yuyv":
-            return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_YUV2RGB_YUYV)
-        if fmt not in ("gray8", "rgb8", "bgr8", "y16", "xray16"):
-            raise ConfigError(
-                f"cannot detect faces in {fmt!r} frames; valid: gray8, rgb8, bgr8, y16, xray16, nv12, yuyv"
-            )
-        order = "BGR" if fmt == "bgr8" else "RGB"
-    if order not in ("RGB", "BGR"):
-        raise ConfigError(f"unknown channel order {order!r}; valid: RGB, BGR")
-    img = np.asarray(arr)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.ndim != 3 or img.shape[2] not in (1, 3, 4) or img.shape[0] < 2 or img.shape[1] < 2:
-        raise ConfigError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got shape {img.shape}")
-    if img.dtype == np.uint16:
-        img = _scale_16bit(img)
-    elif img.dtype != np.uint8:
-        if not np.issubdtype(img.dtype, np.floating):
-            raise ConfigError(f"unsupported image dtype {img.dtype}; use uint8, uint16 or float in 0..1")
-        img = (np.clip(np.nan_to_num(img), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    if img.shape[2] == 1:
-        return np.ascontiguousarray(np.repeat(img, 3, axis=2))
-    img = img[:, :, :3]
-    return np.ascontiguousarray(img[:, :, ::-1] if order == "BGR" else img)
-
-
-__all__ = ["apply_regression", "box_quads", "crop_resize", "iou_one_to_many", "nms", "square", "to_rgb8"]
+__all__ = ["apply_regression", "box_quads", "crop_resize", "iou_one_to_many", "nms", "square"]

@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..frame import to_rgb8
 from .base import BundleModel
-from .detect_ops import apply_regression, box_quads, crop_resize, nms, square, to_rgb8
+from .detect_ops import apply_regression, box_quads, crop_resize, nms, square
 
 Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
 

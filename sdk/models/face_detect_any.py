@@ -32,7 +32,8 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from .detect_ops import nms, to_rgb8
+from ..frame import to_rgb8
+from .detect_ops import nms
 from .face_detect import FaceDetection, FaceDetector, Infer, _first, _normalise
 
 #: Output grid stride of the proposal net, the unit of its centre/size outputs, its channels.

@@ -14,9 +14,9 @@ from typing import Any, Callable, Dict, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..frame import to_rgb8
 from .align import extract_chip
 from .base import BundleModel
-from .detect_ops import to_rgb8
 from .face_detect import FaceDetection
 
 Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from ..frame import Frame
+from ..frame import Frame, to_rgb8
 from .base import BundleModel
 
 Engine = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
@@ -65,21 +65,15 @@ def _to_rgb(image: np.ndarray, color: str) -> np.ndarray:
     arr = np.asarray(image)
     if arr.dtype != np.uint8:
         raise ConfigError(f"liveness input must be uint8, got {arr.dtype}")
-    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 1):
-        return cv2.cvtColor(arr.reshape(arr.shape[0], arr.shape[1]), cv2.COLOR_GRAY2RGB)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise ConfigError(f"liveness input of shape {arr.shape} is neither grey nor 3/4-channel")
-    arr = arr[:, :, :3]
-    return arr[:, :, ::-1] if color == "bgr" else arr
+    return to_rgb8(arr, "BGR" if color == "bgr" else "RGB")
 
 
 def _from_frame(frame: Frame) -> tuple[np.ndarray, str]:
-    fmt = {"bgr8": "bgr", "rgb8": "rgb", "gray8": "gray"}.get(frame.format)
-    if fmt is None:
+    if frame.format not in ("bgr8", "rgb8", "gray8"):
         raise ConfigError(
             f"FaceLiveness needs a bgr8, rgb8 or gray8 frame, got {frame.format!r} from {frame.source}"
         )
-    return frame.image, fmt
+    return frame.rgb(), "rgb"
 
 
 class _OrtEngine:

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..frame import to_rgb8
 from .base import BundleModel
-from .detect_ops import to_rgb8
 
 Infer = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
 

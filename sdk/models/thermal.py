@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..capture.radiometry import (
+    SKIN_EMISSIVITY,
     BlackbodyReference,
     apparent_temperature,
     centikelvin_to_celsius,
@@ -33,8 +34,6 @@ from ..errors import ConfigError
 from ..frame import Frame
 from .base import BundleModel
 
-#: Emissivity of human skin in the LWIR band (IEC 80601-2-59 / ISO/TR 13154 use 0.98).
-SKIN_EMISSIVITY = 0.98
 #: Side of the square face crop the network takes (pixels) and its °C normalisation.
 CROP_SIZE = 64
 CROP_MEAN_C = 33.0

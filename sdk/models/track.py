@@ -173,6 +173,10 @@ class IoUTracker:
         self.dead: list[Track] = []  # tracks that died during the last update
         self._next_id = 1
 
+    def reset(self) -> None:
+        """Forget every track (after a pause in the scene); new tracks keep counting ids upward."""
+        self.tracks, self.dead = [], []
+
     def update(self, boxes: Sequence[Box] | np.ndarray, scores: Sequence[float] | None = None) -> list[Track]:
         """Feed one frame's detections; returns the confirmed tracks matched in this frame."""
         dets = _boxes(boxes)

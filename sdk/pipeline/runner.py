@@ -31,6 +31,8 @@ class Pipeline:
         queue_size: capacity of each queue (1 = always the freshest item).
         on_error: called as ``on_error(stage_name, exception, work)`` when a stage, the source or the
             sink fails; the pipeline keeps serving (the failing item is dropped).
+        results: makes each work item's ``results`` record (``dict`` by default; the kiosk passes
+            its typed :class:`~biogate.kiosk.findings.Findings`).
 
     ``stats()`` reports per-stage latency, queue drops, errors, frame age at decision and
     capture-to-sink latency, all measured from each frame's capture timestamp.
@@ -43,6 +45,7 @@ class Pipeline:
         sink: Callable[[Work], Any],
         queue_size: int = 1,
         on_error: ErrorCallback | None = None,
+        results: Callable[[], Any] = dict,
     ) -> None:
         if not stages:
             raise ConfigError("a pipeline needs at least one stage")
@@ -53,6 +56,7 @@ class Pipeline:
         self._stages = list(stages)
         self._sink = sink
         self._on_error = on_error
+        self._results = results
         self._groups = self._group(self._stages)
         self._queues = [LatestQueue(queue_size, name=f"to_{g[0].name}") for g in self._groups]
         self._queues.append(LatestQueue(queue_size, name="to_sink"))
@@ -151,7 +155,7 @@ class Pipeline:
                 if self._stop.is_set():
                     break
                 self.frames_in += 1
-                first.put(Work(frame))
+                first.put(Work(frame, self._results()))
         except Exception as exc:
             self._report("source", exc, None)
         finally:

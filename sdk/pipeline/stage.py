@@ -11,10 +11,14 @@ from ..frame import Frame, now_ns
 
 @dataclass
 class Work:
-    """One frame on its way to a decision, with what each stage found and how long it took."""
+    """One frame on its way to a decision, with what each stage found and how long it took.
+
+    ``results`` is whatever record the pipeline's ``results`` factory makes (a dict by default;
+    the kiosk's is the typed :class:`biogate.kiosk.findings.Findings`).
+    """
 
     frame: Frame
-    results: dict[str, Any] = field(default_factory=dict)
+    results: Any = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     t_enqueued: int = field(default_factory=now_ns)
 

@@ -30,7 +30,7 @@ KEYS = {
 
 def test_quick_run_meets_the_targets(kiosk_bundles, tmp_path):
     out = tmp_path / "attacks.json"
-    cmd = [sys.executable, str(BENCH), "--quick", "--cache", str(kiosk_bundles.parent), "--json", str(out)]
+    cmd = [sys.executable, str(BENCH), "--quick", "--bundles", str(kiosk_bundles), "--json", str(out)]
     proc = subprocess.run([*cmd, "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=280)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())

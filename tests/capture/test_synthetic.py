@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 import biogate
-from biogate.capture.synthetic_scenes import render_face, render_thermal, render_xray
 from biogate.sharpness import sharpness
+from biogate.sim.face import render_face
+from biogate.sim.thermal import render_thermal
+from biogate.sim.xray_frames import render_xray
 
 
 def _frames(uri, **opts):

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from biogate.capture.registry import open_with
-from biogate.capture.synthetic_scenes import render_thermal
 from biogate.capture.uvc_thermal import as_y16, parse_telemetry_row_a, split_telemetry
 from biogate.errors import SourceError
+from biogate.sim.thermal import render_thermal
 
 from .fakes import FakeVideoCapture
 

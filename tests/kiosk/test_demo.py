@@ -1,8 +1,9 @@
 """The kiosk demo scenario end to end: real bundles, real gallery, firmware simulator on a pty.
 
-Uses the five kiosk bundles (MTCNN ×3, dlib embedder, liveness) the session exports once,
-then runs ``biogate demo``'s scenario: two enrolled people (open), an unknown person (deny),
-a printed photo of an enrolled person (deny) and a feverish enrolled person (alarm).
+Uses the demo folder the session prepares once (``kiosk_bundles``: the five kiosk bundles, MTCNN ×3, dlib
+embedder, liveness, and the walk-up's visitors), then runs ``biogate demo``'s scenario on it:
+two enrolled people (open), an unknown person (deny), a printed photo of an enrolled person
+(deny) and a feverish enrolled person (alarm).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
 
-def test_kiosk_demo_makes_every_expected_decision(tmp_path_factory, kiosk_bundles, capsys):
-    from biogate.exporters.kiosk_demo import run_kiosk_demo
+def test_kiosk_demo_makes_every_expected_decision(kiosk_bundles, tmp_path_factory, capsys):
+    from biogate.kiosk.demo import run_kiosk_demo
 
     work = tmp_path_factory.mktemp("demo")
-    status = run_kiosk_demo(work, fps=15.0, cache=kiosk_bundles.parent)  # the session's bundles
+    status = run_kiosk_demo(kiosk_bundles, work, fps=15.0)
     out = capsys.readouterr().out
     assert status == 0, out
     assert "demo passed" in out

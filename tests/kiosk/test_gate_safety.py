@@ -14,8 +14,10 @@ import pytest
 
 from biogate.frame import Frame, now_ns
 from biogate.kiosk.decide import DecisionSink
+from biogate.kiosk.findings import Findings
 from biogate.kiosk.policy import DecisionPolicy, PolicyConfig
 from biogate.kiosk.stages import DetectStage, EmbedStage, LivenessStage, MatchStage
+from biogate.models import FaceChain
 from biogate.pipeline import Pipeline
 
 firmware_bridge = pytest.importorskip("biogate.firmware_bridge")
@@ -67,8 +69,16 @@ def test_crashing_model_never_opens_the_gate(gate):
     embedder = CrashingEmbedder()
     errors = []
     sink = DecisionSink(DecisionPolicy(PolicyConfig(require_liveness=True, liveness_source="rgb")), client)
-    stages = [DetectStage(OneFace()), LivenessStage(Live()), EmbedStage(embedder), MatchStage(Gallery(), 0.5)]
-    pipe = Pipeline(frames(30), stages, sink, queue_size=64, on_error=lambda w, e, item: errors.append(w))
+    chain = FaceChain(OneFace(), embedder)
+    stages = [DetectStage(chain), LivenessStage(Live()), EmbedStage(chain), MatchStage(Gallery(), 0.5)]
+    pipe = Pipeline(
+        frames(30),
+        stages,
+        sink,
+        queue_size=64,
+        on_error=lambda w, e, item: errors.append(w),
+        results=Findings,
+    )
     with pipe:
         assert pipe.wait(30)
     assert embedder.calls == 30 and errors == ["embed"] * 30
@@ -90,13 +100,9 @@ def test_same_pipeline_with_working_model_opens_once(gate):
         client,
         on_decision=lambda record: opened.set(),
     )
-    stages = [
-        DetectStage(OneFace()),
-        LivenessStage(Live()),
-        EmbedStage(Embedder()),
-        MatchStage(Gallery(), 0.5),
-    ]
-    with Pipeline(frames(10), stages, sink, queue_size=64) as pipe:
+    chain = FaceChain(OneFace(), Embedder())
+    stages = [DetectStage(chain), LivenessStage(Live()), EmbedStage(chain), MatchStage(Gallery(), 0.5)]
+    with Pipeline(frames(10), stages, sink, queue_size=64, results=Findings) as pipe:
         assert pipe.wait(30)
     assert opened.is_set()
     assert [r.decision.action for r in sink.records] == ["open"]  # the cooldown stops repeats
@@ -113,9 +119,15 @@ def test_gate_failure_is_reported_not_swallowed(gate):
         def embed(self, image, faces, order="BGR"):
             return [SimpleNamespace(embedding=np.ones(128, np.float32))]
 
-    stages = [DetectStage(OneFace()), EmbedStage(Embedder()), MatchStage(Gallery(), 0.5)]
+    chain = FaceChain(OneFace(), Embedder())
+    stages = [DetectStage(chain), EmbedStage(chain), MatchStage(Gallery(), 0.5)]
     with Pipeline(
-        frames(1), stages, sink, queue_size=4, on_error=lambda w, e, i: errors.append((w, e))
+        frames(1),
+        stages,
+        sink,
+        queue_size=4,
+        on_error=lambda w, e, i: errors.append((w, e)),
+        results=Findings,
     ) as pipe:
         assert pipe.wait(30)
     assert [w for w, _ in errors] == ["sink"]

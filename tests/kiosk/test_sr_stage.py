@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from biogate.frame import Frame
+from biogate.kiosk.findings import Findings
 from biogate.kiosk.stages import EmbedStage, SuperResolveStage
+from biogate.models.face_chain import FaceChain
 from biogate.models.face_detect import FaceDetection
 from biogate.models.face_embed import FaceEmbedder
 from biogate.models.super_resolution import SuperResolver
@@ -50,14 +52,15 @@ def astronaut():
 
 def test_embedding_uses_the_super_resolved_crop_with_mapped_landmarks(astronaut):
     bgr, face = astronaut
-    work = Work(Frame(bgr, "bgr8", 0))
-    work.results["face"] = face
+    work = Work(Frame(bgr, "bgr8", 0), Findings())
+    work.results.face = face
     recorder = ChipRecorder()
-    SuperResolveStage(SuperResolver(bicubic_x2, input_size=64)).process(work)
-    enhanced = work.results["enhanced"]
+    chain = FaceChain(None, recorder, resolver=SuperResolver(bicubic_x2, input_size=64))
+    SuperResolveStage(chain).process(work)
+    enhanced = work.results.enhanced
     assert enhanced.image.shape == (128, 128, 3) and enhanced.landmarks is not None
-    EmbedStage(recorder).process(work)
-    EmbedStage(recorder).process(Work(Frame(bgr, "bgr8", 0), results={"face": face}))
+    EmbedStage(chain).process(work)
+    EmbedStage(FaceChain(None, recorder)).process(Work(Frame(bgr, "bgr8", 0), results=Findings(face=face)))
     from_sr, from_frame = (c.astype(np.float32) for c in recorder.chips)
     # Same alignment: the chips differ only by the resampling, not by a shift or rotation.
     assert np.abs(from_sr - from_frame).mean() < 12.0

@@ -9,8 +9,8 @@ import pytest
 
 from biogate.errors import ConfigError
 from biogate.exporters.data.face_detect_eval import average_precision, detection_metrics
-from biogate.frame import Frame
-from biogate.models.detect_ops import apply_regression, crop_resize, nms, square, to_rgb8
+from biogate.frame import Frame, to_rgb8
+from biogate.models.detect_ops import apply_regression, crop_resize, nms, square
 from biogate.models.face_detect import MTCNNDetector, pnet_candidates, pyramid_scales
 
 

@@ -2,7 +2,8 @@
 
 The fast tests use small signed bundles whose manifests state the metrics; the slow ones use the
 demo's real kiosk bundles (MTCNN, dlib, the *shipped* face_liveness with its own evaluation) and
-feed the project's simulated attacks (``biogate.exporters.pad.attacks``) through the real pipeline,
+feed the project's simulated attacks (``biogate.exporters.pad.attacks``, walking up through
+``synthetic://walkup``) through the real pipeline,
 gallery and gate-controller simulator.
 """
 
@@ -90,7 +91,7 @@ def test_rgb_only_kiosk_with_an_unfit_liveness_model_refuses_to_start(signed_bun
     with pytest.raises(UnfitModelError, match=r"face_liveness .* acer 0.5 > budget 0.1.*allow_unfit"):
         build_stages(config, gallery=None)
     fit = _fast_kiosk(signed_bundle, tmp_path, FIT_PAD, policy={"liveness_source": "rgb"})
-    assert len(build_stages(fit, gallery=None)) == 5  # select, detect, liveness, embed, match
+    assert len(build_stages(fit, gallery=None)) == 6  # select, detect, track, liveness, embed, match
 
 
 def test_override_must_name_a_loaded_model_and_shows_in_the_banner(signed_bundle, tmp_path):
@@ -131,32 +132,35 @@ def _example(path: Path, bundles: Path, work: Path, **overrides) -> dict:
 
 
 def _walk_up(bundles: Path, work: Path, config, visitors) -> tuple[list, int]:
-    """Run ``visitors`` through the kiosk; returns ``(records, relay opens)``."""
-    from biogate.exporters.kiosk_demo import ScriptedThermal, WalkUp, _enrol
+    """Run ``visitors`` through the kiosk (``synthetic://walkup``); returns ``(records, relay opens)``."""
+    from biogate import open_source
+    from biogate.exporters.data.walkup_visitors import make_visitors
     from biogate.firmware_bridge import GateClient, GateSimulator
     from biogate.gallery import Gallery, GalleryKey
     from biogate.kiosk.app import build_kiosk
+    from biogate.kiosk.demo import enrol_visitors, walkup_uri
 
-    walkup = WalkUp(visitors, fps=15.0)
-    for folder in ("keys", "db"):  # the key never under the database's folder
-        (work / folder).mkdir(exist_ok=True)
+    folder = make_visitors(work / "walkup", visitors)
+    for sub in ("keys", "db"):  # the key never under the database's folder
+        (work / sub).mkdir(exist_ok=True)
     if not (work / "keys" / "gallery.key").exists():
         GalleryKey.generate().write(work / "keys" / "gallery.key")
     with Gallery(
         work / "db" / "gallery.db", GalleryKey.from_file(work / "keys" / "gallery.key"), create=True
     ) as gallery:
         if not len(gallery):
-            _enrol(bundles, gallery, walkup.enrol_views(), lambda *_: None)
+            enrol_visitors(bundles, gallery, lambda *_: None, visitors=folder)
     key = bytes(range(32))
     with GateSimulator(key) as sim, GateClient(sim.port, key, heartbeat_s=0.25) as gate:
-        kiosk = build_kiosk(config, source=walkup, thermal_source=ScriptedThermal(walkup), gate=gate)
+        thermal = open_source(walkup_uri(folder, 15.0, "thermal"))
+        camera = open_source(walkup_uri(folder, 15.0))
+        kiosk = build_kiosk(config, source=camera, thermal_source=thermal, gate=gate)
         with kiosk:
             assert kiosk.wait(timeout=120)
         opens = sim.sim_status()["relay_opens"]
-    segments = [(t0, t1, v) for t0, t1, v in walkup.segments]
     records = [
         (v, r.decision.action)
-        for t0, t1, v in segments
+        for t0, t1, v in camera.segments
         for r in kiosk.sink.records
         if t0 <= r.decision.t_capture <= t1
     ]
@@ -166,17 +170,15 @@ def _walk_up(bundles: Path, work: Path, config, visitors) -> tuple[list, int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.name)
 def test_example_kiosk_refuses_a_printed_photo_and_lets_the_enrolled_in(example, kiosk_bundles, tmp_path):
-    from biogate.exporters.kiosk_demo import Visitor
+    from biogate.sim.walkup import Visitor, blackbody
 
     visitors = (
         Visitor("enrolled: Eileen", "eileen_collins", True, "open"),
         Visitor("printed photo of Eileen", "eileen_collins", True, "deny", attack="print_photo"),
         Visitor("screen replay of Eileen", "eileen_collins", True, "deny", attack="replay_moire"),
     )
-    from biogate.exporters.kiosk_demo import ScriptedThermal
-
     # The simulated thermal camera does not correct itself: its in-scene blackbody is its calibration.
-    roi, set_c = ScriptedThermal.blackbody()
+    roi, set_c = blackbody()
     thermal = {"blackbody_roi": roi, "blackbody_c": set_c, "max_age_ms": 500.0}
     data = _example(example, kiosk_bundles, tmp_path, thermal=thermal)
     config = parse_config(data, base_dir=tmp_path, name=example.name)
@@ -211,9 +213,9 @@ def test_rgb_only_config_with_the_shipped_liveness_refuses_to_start(kiosk_bundle
 
 @pytest.mark.slow
 def test_allowed_unfit_model_is_marked_in_every_audit_record(kiosk_bundles, tmp_path):
-    from biogate.exporters.kiosk_demo import ScriptedThermal, Visitor
+    from biogate.sim.walkup import Visitor, blackbody
 
-    roi, set_c = ScriptedThermal.blackbody()
+    roi, set_c = blackbody()
     live = {"liveness": str(kiosk_bundles / "face_liveness"), "allow_unfit": ["face_liveness"]}
     thermal = {"blackbody_roi": roi, "blackbody_c": set_c}
     data = _example(EXAMPLES / "kiosk.toml", kiosk_bundles, tmp_path, models=live,

@@ -22,6 +22,7 @@ import sys, time
 from types import SimpleNamespace
 import numpy as np
 from biogate.gallery import Gallery, GalleryKey
+from biogate.kiosk.findings import Findings
 from biogate.kiosk.stages import MatchStage
 # (refresh_s only where the SDK has it, so that an SDK without live changes fails on the decision)
 live = {{"refresh_s": {refresh!r}}} if "refresh_s" in Gallery.__init__.__code__.co_varnames else {{}}
@@ -31,9 +32,9 @@ print("ready")
 for line in sys.stdin:
     probe, not_before = line.split()
     time.sleep(max(0.0, float(not_before) - time.monotonic()))  # the contract: refresh_s after the change
-    work = SimpleNamespace(results={{"embedding": np.load(probe)}})
+    work = SimpleNamespace(results=Findings(embedding=np.load(probe)))
     stage.process(work)
-    print("decided", work.results["identity"] or "-", getattr(gallery, "stored_threshold", None))
+    print("decided", work.results.identity or "-", getattr(gallery, "stored_threshold", None))
 """
 
 

@@ -19,45 +19,41 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
-PERSON = "tom_hanks"
 
+def _one_person_walkup(kiosk_bundles, folder):
+    """A visitors folder with the demo's first enrolled visitor alone (who then stands there)."""
+    from biogate.sim.walkup import load_visitors, write_visitors
 
-def _config(bundles, work):
-    from biogate.exporters.kiosk_demo import ScriptedThermal
-    from biogate.kiosk.config import parse_config
-
-    roi, set_c = ScriptedThermal.blackbody()
-    tables = {
-        "models": {"detector": str(bundles), "embedder": str(bundles / "face_embed_dlib")},
-        "gallery": {"path": "db/gallery.db", "key_file": "keys/gallery.key"},
-        "thermal": {"enabled": True, "blackbody_roi": roi, "blackbody_c": set_c, "max_age_ms": 500.0},
-        "selection": {"every": 1, "keep_ratio": 0.5, "window_s": 1.0, "min_score": 20.0},
-        "policy": {"open_cooldown_s": 0.0, "open_duration_ms": 100, "liveness_source": "thermal"},
-        "audit": {"path": "audit.jsonl"},
-    }
-    return parse_config(tables, base_dir=work, name="revocation kiosk")
+    visitors = load_visitors(kiosk_bundles / "walkup")
+    person = next(v for v in visitors.visitors if v.expect == "open")
+    return write_visitors(folder, [person], visitors.background), person.identity
 
 
 def test_running_kiosk_stops_opening_for_a_deleted_person(kiosk_bundles, tmp_path):
-    from biogate.exporters.kiosk_demo import ScriptedThermal, Visitor, WalkUp, _enrol
+    from biogate import open_source
     from biogate.firmware_bridge import GateClient, GateSimulator
     from biogate.frame import now_ns
     from biogate.gallery import Gallery, GalleryKey
     from biogate.kiosk.app import build_kiosk
+    from biogate.kiosk.demo import enrol_visitors, kiosk_config, walkup_uri
 
-    for folder in ("db", "keys"):
-        (tmp_path / folder).mkdir()
-    key_file, db = tmp_path / "keys" / "gallery.key", tmp_path / "db" / "gallery.db"
+    walkup, person = _one_person_walkup(kiosk_bundles, tmp_path / "walkup")
+    # The demo's kiosk, with no open cooldown: an OPEN for every decision while the person is there.
+    no_cooldown = {"open_cooldown_s": 0.0, "open_duration_ms": 100}
+    config = kiosk_config(kiosk_bundles, tmp_path, False, "thermal", **no_cooldown)
+    db, key_file = config.resolve(config.gallery.path), config.resolve(config.gallery.key_file)
+    for path in (db, key_file):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     GalleryKey.generate().write(key_file)
-    walkup = WalkUp(tuple(Visitor(f"{PERSON} {k}", PERSON, True, "open") for k in range(60)), gap_s=0.0)
     with Gallery(db, GalleryKey.from_file(key_file), create=True) as gallery:
-        _enrol(kiosk_bundles, gallery, walkup.enrol_views(), lambda *_: None)
+        enrol_visitors(kiosk_bundles, gallery, lambda *_: None, visitors=walkup)
 
     opens: list[int] = []  # arrival of every executed OPEN in the controller's trace
     three_opens, denied_after = threading.Event(), threading.Event()
@@ -77,28 +73,27 @@ def test_running_kiosk_stops_opening_for_a_deleted_person(kiosk_bundles, tmp_pat
     key = bytes(range(32))
     with GateSimulator(key) as sim, GateClient(sim.port, key, heartbeat_s=0.25) as gate:
         sim.listeners.append(on_event)
-        config = _config(kiosk_bundles, tmp_path)
-        kiosk = build_kiosk(
-            config, source=walkup, thermal_source=ScriptedThermal(walkup), gate=gate, on_decision=on_decision
-        )
+        thermal = open_source(walkup_uri(walkup, 15.0, "thermal"))
+        camera = open_source(walkup_uri(walkup, 15.0, count=500, gap_s=0))
+        kiosk = build_kiosk(config, source=camera, thermal_source=thermal, gate=gate, on_decision=on_decision)
         with kiosk:
             assert three_opens.wait(60), "the kiosk never opened for the enrolled person"
             cmd = [sys.executable, "-m", "biogate.cli.main", "gallery", "delete"]
-            cmd += ["--gallery", str(db), "--key-file", str(key_file), "--id", PERSON]
+            cmd += ["--gallery", str(db), "--key-file", str(key_file), "--id", person]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             deleted_at.append(now_ns())
             assert done.returncode == 0, done.stderr
             assert denied_after.wait(60), "no decision on the person a second after the delete"
-            walkup.close()
+            camera.close()
         sim.sim_status()  # every command the kiosk sent is executed and traced by now
     late = [(t - deleted_at[0]) / 1e6 for t in opens if t > deleted_at[0] + 1_000_000_000]
     assert not late, f"OPENs {late} ms after `biogate gallery delete` returned"
 
 
 def test_demo_without_the_rgb_liveness_model_still_denies_the_printed_photo(kiosk_bundles, tmp_path, capsys):
-    from biogate.exporters.kiosk_demo import run_kiosk_demo
+    from biogate.kiosk.demo import run_kiosk_demo
 
-    status = run_kiosk_demo(tmp_path / "demo", cache=kiosk_bundles.parent, liveness=False)
+    status = run_kiosk_demo(kiosk_bundles, tmp_path / "demo", liveness=False)
     out = capsys.readouterr().out
     assert status == 0, out
     assert "ok  printed photo of Eileen    expected deny" in out

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from biogate.capture.synthetic_scenes import render_thermal
 from biogate.frame import Frame
 from biogate.models.thermal import ThermalConfig, ThermalFace
+from biogate.sim.thermal import render_thermal
 
 PAPER_C, SKIN_C = 22.5, 35.5
 #: RGB detector box → thermal template face (the benchmark rig's calibration).

@@ -118,7 +118,7 @@ def test_crossval_end_to_end_on_tiny_runs(tmp_path) -> None:
     from biogate.exporters.training.liveness_crossval import main
 
     args = ["--out", str(tmp_path), "--folds", "3", "--jobs", "2", "--"]
-    args += ["--epochs", "2", "--batch", "4", "--identity", "exemplar", "--identity-steps", "3"]
+    args += ["--epochs", "2", "--batch", "4", "--set", "identity=exemplar", "--set", "identity_steps=3"]
     assert main(args) == 0
     result = json.loads((tmp_path / "crossval.json").read_text())
     assert [f["fold"] for f in result["folds"]] == [0, 1, 2]
@@ -129,4 +129,4 @@ def test_crossval_end_to_end_on_tiny_runs(tmp_path) -> None:
         assert 0.0 <= pooled["bpcer"] <= 1.0 and set(pooled["apcer"]) == set(
             result["folds"][0][name]["attack_margin"]
         )
-    assert all((tmp_path / f"fold{k}.pt").is_file() for k in range(3))
+    assert all((tmp_path / f"fold{k}" / "checkpoints" / "last.pt").is_file() for k in range(3))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from biogate.errors import ConfigError
-from biogate.exporters.data.thermal_data import ThermalFaceGenerator
 from biogate.exporters.training.train_thermal import load_folder_dataset
+from biogate.sim.thermal import ThermalFaceGenerator
 
 
 def _write_dataset(root, people=("ann", "bob"), captures=2):

@@ -113,7 +113,7 @@ def test_shipped_weights_reproduce_their_recorded_held_out_metrics():
     from biogate.exporters.zoo import face_detect_yolo as spec_module
 
     if not spec_module.WEIGHTS.is_file() or "metrics" not in spec_module._record():
-        pytest.skip("no trained yolo_face weights: python -m biogate.exporters.training.train_face_detector")
+        pytest.skip("no trained yolo_face weights: biogate train face_detect_yolo --data composites")
     from biogate.exporters.training.train_face_detector import torch_infer
 
     metrics = spec_module.evaluate(torch_infer(spec_module.build()))

@@ -59,20 +59,33 @@ def test_training_reduces_loss_on_tiny_set() -> None:
     assert float(total.detach()) < 0.5 * first
 
 
-def test_fit_stops_and_acceptance_sends_training_back() -> None:
-    net = DualChannelSR(TINY)
-    cfg = train_sr.TrainConfig(
-        set_size=4, lr_patch=16, max_iters=2, minutes=5, max_rounds=2, min_psnr_gain=50.0
-    )
-    logs: list[str] = []
-    result = train_sr.fit(net, cfg, 2, log=logs.append)
-    # an impossible +50 dB acceptance fails: training is sent back once more, then gives up
-    assert len(result["rounds"]) == 2 and not result["accepted"]
-    assert all(r["stop"] == "max_iters" and r["iterations"] == 2 for r in result["rounds"])
-    assert train_sr.accept({"psnr_gain_db": 1.2, "ssim_gain": 0.01}, train_sr.TrainConfig(min_psnr_gain=1.0))
-    assert not train_sr.accept(
-        {"psnr_gain_db": 0.8, "ssim_gain": 0.01}, train_sr.TrainConfig(min_psnr_gain=1.0)
-    )
+def test_acceptance_sends_training_back_for_another_round(tmp_path) -> None:
+    import json
+
+    from biogate.cli.main import main
+    from tests.exporters.training.tiny_layouts import write_folders
+
+    assert train_sr.accept({"psnr_gain_db": 1.2, "ssim_gain": 0.01}, min_psnr_gain=1.0)
+    assert not train_sr.accept({"psnr_gain_db": 0.8, "ssim_gain": 0.01}, min_psnr_gain=1.0)
+    data = f"folders:{write_folders(tmp_path / 'faces', identities=6)}"
+    for gain, rounds in ((50.0, ["round1", "round2"]), (-100.0, ["round1"])):
+        out = tmp_path / f"run{gain}"
+        args = ["train", "face_sr", "--data", data, "--out", str(out), "--steps", "2", "--batch", "4"]
+        args += [
+            "--folds",
+            "3",
+            "--set",
+            "lr_size=16",
+            "--set",
+            f"min_psnr_gain={gain}",
+            "--set",
+            f"min_ssim_gain={gain}",
+        ]
+        args.append("--no-export")
+        assert main([*args, "--no-progress", "--threads", "1", "--log-every", "1"]) == 0
+        history = json.loads((out / "metrics.json").read_text())["history"]
+        # an impossible +50 dB acceptance fails: a second round at half the learning rate follows
+        assert sorted({row["phase"] for row in history}) == rounds
 
 
 def test_untrained_skip_net_is_exactly_bicubic() -> None:

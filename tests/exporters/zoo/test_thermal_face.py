@@ -8,11 +8,11 @@ import torch
 from biogate.capture.radiometry import BlackbodyReference
 from biogate.exporters.convert.onnx_export import to_onnx
 from biogate.exporters.convert.runners import ort_infer
-from biogate.exporters.data.thermal_data import ThermalFaceGenerator
 from biogate.exporters.nets.thermal import PretrainNet, ThermalExport, ThermalFaceNet, prune_first_layer
 from biogate.exporters.registry import get
 from biogate.frame import Frame
 from biogate.models.thermal import ThermalConfig, ThermalFace, crop_face, to_object_celsius
+from biogate.sim.thermal import ThermalFaceGenerator
 
 torch.set_num_threads(1)
 

@@ -7,9 +7,9 @@ import pytest
 
 from biogate.capture.radiometry import apparent_temperature, centikelvin_to_celsius
 from biogate.errors import ConfigError
-from biogate.exporters.data.thermal_data import ThermalFaceGenerator, band_radiance, radiance_to_celsius
 from biogate.frame import Frame
 from biogate.models.thermal import canthus_estimate, find_faces, to_object_celsius
+from biogate.sim.thermal import ThermalFaceGenerator, band_radiance, radiance_to_celsius
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from biogate.capture.radiometry import celsius_to_centikelvin
-from biogate.errors import ConfigError
-
+from ...capture.radiometry import celsius_to_centikelvin
+from ...errors import ConfigError
 from .face import (
     Capture,
     Identity,

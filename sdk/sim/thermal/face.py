@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from biogate.models.thermal import SKIN_EMISSIVITY
-
+from ...capture.radiometry import SKIN_EMISSIVITY
 from .physics import CameraConfig
 
 # --------------------------------------------------------------------------------------- identity

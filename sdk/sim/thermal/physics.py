@@ -8,8 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from biogate.capture.radiometry import KELVIN
-from biogate.models.thermal import SKIN_EMISSIVITY
+from ...capture.radiometry import KELVIN, SKIN_EMISSIVITY
 
 # ----------------------------------------------------------------------------------------- physics
 _H, _C, _KB = 6.62607015e-34, 2.99792458e8, 1.380649e-23  # Planck, light speed, Boltzmann (SI)

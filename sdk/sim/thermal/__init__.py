@@ -1,5 +1,11 @@
-"""A physically grounded generator of radiometric thermal faces with paired RGB images (seed 002).
+"""The thermal camera simulator: a quick Lepton scene for streams and a physical face generator (seed 002).
 
+* :mod:`.scene` — :func:`render_thermal`, the 160×120 scene of ``synthetic://thermal`` and of the
+  kiosk walk-up (face template, blackbody, sensor error, FFC);
+* :mod:`.face`, :mod:`.physics`, :mod:`.generator` — :class:`ThermalFaceGenerator`, radiometric
+  faces with paired RGB images for training and evaluating the thermal model.
+
+Both share the radiometry of :mod:`biogate.capture.radiometry` (skin emissivity, centi-kelvin).
 No thermal face data ships with any offline package, so the project generates its own. Every
 number below is a documented parameter (see ``docs/thermal.md``); the chain is::
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 from .face import Capture, Identity, make_identity, thermal_scene
 from .generator import ThermalFaceGenerator, ThermalSample
 from .physics import AMBIENT_BANDS, BAND_UM, CameraConfig, GeneratorConfig, band_radiance, radiance_to_celsius
+from .scene import render_thermal, thermal_layout
 
 __all__ = [
     "AMBIENT_BANDS",
@@ -33,5 +40,7 @@ __all__ = [
     "band_radiance",
     "make_identity",
     "radiance_to_celsius",
+    "render_thermal",
+    "thermal_layout",
     "thermal_scene",
 ]

@@ -1,0 +1,1 @@
+"""One module per trainable model; each registers a TrainerSpec (see ..trainers)."""
