@@ -1,9 +1,11 @@
 """What the kiosk's two cameras see in ``bench_attacks.py``: genuine visitors, strangers and attacks.
 
 Every presentation is a real photograph of :mod:`biogate.exporters.data.face_data` (augmented
-views, as the demo uses them), composed into the room as the demo's walk-up does. An attack is
-a species of :data:`biogate.exporters.pad.attacks.ATTACKS` rendered on an *enrolled* person's
-photograph (the victim). The thermal camera beside the RGB one sees, where the face is:
+views, as the demo uses them), written into a visitors folder (:func:`write_walkup`) that
+``synthetic://walkup`` walks up to the kiosk (:class:`Cameras`: the demo's room, jitter, motion
+blur, pacing). An attack is a species of :data:`biogate.exporters.pad.attacks.ATTACKS` rendered on
+an *enrolled* person's photograph (the victim). The thermal camera beside the RGB one
+(:class:`ThermalCamera`, genlocked to it) sees, where the face is:
 
 * genuine visitors and strangers: skin at core − 1.1 °C (as the demo's walk-up);
 * prints (``print_*``): paper at :data:`PAPER_C`, a little above the 22 °C room;
@@ -17,9 +19,9 @@ photograph (the victim). The thermal camera beside the RGB one sees, where the f
   skin temperature) and ``warm_screen`` (a display at 33 °C). The thermal skin check cannot
   tell them from a face; they are measured to show that, never counted as "stopped".
 
-The thermal image is the synthetic Lepton scene of ``synthetic://thermal`` (a template head,
-not the person's own thermal face); the attack's geometry is mapped onto it by face-relative
-position (eye line and chin). That is the main approximation here, stated in docs/security.md.
+The thermal image is the synthetic Lepton scene of :func:`biogate.sim.thermal.render_thermal` (a
+template head, not the person's own thermal face); the attack's geometry is mapped onto it by
+face-relative position (eye line and chin). That is the main approximation here, stated in docs/security.md.
 """
 
 from __future__ import annotations
