@@ -120,7 +120,8 @@ class GalleryStore:
 
     # -- errors and transactions -----------------------------------------------------------------
     def _error(self, exc: sqlite3.Error) -> GalleryError:
-        text = str(exc)
+        # SQLite quotes undecodable stored text in its messages; escape it so the error stays one line.
+        text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(exc))[:300]
         if "locked" in text or "busy" in text:
             return Locked(
                 f"gallery {self.path!r} is locked by another process (gave up after "

@@ -235,3 +235,14 @@ def test_rows_removed_or_edited_outside_biogate_are_refused(tmp_path: Path, edit
     con.close()
     with pytest.raises(GalleryError, match=named):
         Gallery(db, key)
+
+
+def test_undecodable_stored_text_is_reported_on_one_line(tmp_path: Path) -> None:
+    """SQLite quotes the raw bytes of undecodable text in its error; a newline among them must not
+    reach the message (the CLI's one-line error) — found by the random byte-flip test."""
+    db, key, _ = _small_gallery(tmp_path)
+    with sqlite3.connect(db) as con:  # a name that is not UTF-8 and holds a raw newline
+        con.execute("UPDATE identities SET name = CAST(X'41ff0a42' AS TEXT) WHERE id = 'P3'")
+    with pytest.raises(GalleryError) as info, Gallery(db, key) as gallery:
+        gallery.identities()
+    assert "\n" not in str(info.value) and "name" in str(info.value)
