@@ -218,6 +218,13 @@ def open_gate(config: KioskConfig, closers: list[Callable[[], Any]]) -> Any:
     return client
 
 
+#: Banner line (and log warning) of a kiosk configured with ``policy.require_liveness = false``.
+NO_LIVENESS_NOTICE = (
+    "NO PRESENTATION-ATTACK CHECK (policy.require_liveness = false): a printed photo or a screen "
+    "showing an enrolled person opens the door; every audit record says liveness_check = off"
+)
+
+
 def build_kiosk(
     config: KioskConfig,
     *,
@@ -257,9 +264,11 @@ def build_kiosk(
         closers.append(audit.close)
         if agent is not None:
             audit.listeners.append(agent.spool_record)
-        sink = DecisionSink(
-            DecisionPolicy(config.policy), gate, audit, on_decision, audit_extra=fitness.audit_fields()
-        )
+        audit_extra = fitness.audit_fields()
+        if not config.policy.require_liveness:  # the one explicit choice that opens for a print
+            notices.append(NO_LIVENESS_NOTICE)
+            audit_extra["liveness_check"] = "off"
+        sink = DecisionSink(DecisionPolicy(config.policy), gate, audit, on_decision, audit_extra=audit_extra)
         if source is None:
             source = open_source(config.source.uri, **config.source.options)
         pipeline = Pipeline(source, stages, sink, queue_size=1, results=Findings)
@@ -268,7 +277,7 @@ def build_kiosk(
             with contextlib.suppress(Exception):
                 close()
         raise
-    for line in fitness.warnings():
+    for line in fitness.warnings() + [n for n in notices if n == NO_LIVENESS_NOTICE]:
         log.warning("%s", line)
     for line in fitness.notes():
         log.info("%s", line)

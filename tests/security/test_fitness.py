@@ -244,3 +244,24 @@ def _to_toml(data: dict) -> str:
 
 def _inline(value: dict) -> str:
     return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+
+
+@pytest.mark.slow
+def test_liveness_off_is_in_the_banner_and_every_audit_record(kiosk_bundles, tmp_path):
+    """``require_liveness = false`` opens for prints (the bench measured it): never silently."""
+    from biogate.kiosk.app import NO_LIVENESS_NOTICE, build_kiosk
+    from biogate.sim.walkup import Visitor
+
+    data = _example(EXAMPLES / "kiosk.toml", kiosk_bundles, tmp_path,
+                    policy={"require_liveness": False}, thermal={"enabled": False})  # fmt: skip
+    config = parse_config(data, base_dir=tmp_path)
+    visitors = (Visitor("enrolled: Eileen", "eileen_collins", True, "open"),)
+    _walk_up(kiosk_bundles, tmp_path, config, visitors)
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert audit and all(r["liveness_check"] == "off" for r in audit)
+    data["gate"]["enabled"] = False  # the banner alone: no gate link needed
+    kiosk = build_kiosk(parse_config(data, base_dir=tmp_path), source=iter(()))
+    try:
+        assert NO_LIVENESS_NOTICE in kiosk.notices
+    finally:
+        kiosk.stop()
