@@ -7,6 +7,7 @@
     biogate fleet enroll    --site hq --site-key /secure/hq.key --id E042 --name "Ada" ada1.jpg
     biogate fleet delete    --site hq --id E042 --reason "left"
     biogate fleet list      --site hq
+    biogate fleet site rotate-key --id hq --site-key /secure/hq.key --new-key-out /secure/hq2.key
     biogate fleet status
     biogate fleet sync      --config kiosk.toml          # the kiosk's agent, without the pipeline
 
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _conn_args(init, dsn_positional=True)
     init.add_argument("--role-prefix", default="biogate", help="prefix of the group roles (default biogate)")
 
-    site = sub.add_parser("site", help="sites: add, list").add_subparsers(
+    site = sub.add_parser("site", help="sites: add, list, rotate-key").add_subparsers(
         dest="site_action", metavar="ACTION"
     )
     site.required = True
@@ -70,6 +71,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     keys.add_argument("--key-out", metavar="PATH", help="write a new site key here (mode 600)")
     keys.add_argument("--key-file", metavar="PATH", help="use this existing site key")
     _conn_args(site.add_parser("list", help="list sites"))
+    rekey = site.add_parser(
+        "rotate-key", help="re-seal every template of a site under a fresh data key (and a new site key)"
+    )
+    _conn_args(rekey)
+    rekey.add_argument("--id", required=True, dest="site_id")
+    _site_key_arg(rekey)
+    new_key = rekey.add_mutually_exclusive_group(required=True)
+    new_key.add_argument(
+        "--new-key-out",
+        metavar="PATH",
+        help="write a new site key here (mode 600); kiosks without it stop syncing",
+    )
+    new_key.add_argument(
+        "--same-key", action="store_true", help="keep the site key, replace only the data key"
+    )
 
     kiosk = sub.add_parser("kiosk", help="kiosks: add").add_subparsers(dest="kiosk_action", metavar="ACTION")
     kiosk.required = True
@@ -161,6 +177,8 @@ def _site(args: argparse.Namespace) -> int:
             for s in admin.sites():
                 print(f"{s['id']:<20} {s['identities']:>8} identities  dim={s['dim']}  {s['name']}")
             return 0
+        if args.site_action == "rotate-key":
+            return _rotate_key(admin, args)
         if args.key_out:
             if Path(args.key_out).exists():
                 raise FleetError(f"key file {args.key_out!r} already exists; refusing to overwrite a key")
@@ -172,6 +190,30 @@ def _site(args: argparse.Namespace) -> int:
             key.write(args.key_out)
     where = args.key_out or args.key_file
     print(f"site {args.site_id} added; its site key is {where} (copy it to the site's kiosks only)")
+    return 0
+
+
+def _rotate_key(admin: Any, args: argparse.Namespace) -> int:
+    from ..fleet import load_site_key
+    from ..gallery import GalleryKey
+
+    key = load_site_key(args.site_key)
+    new = None
+    if args.new_key_out:
+        if Path(args.new_key_out).exists():
+            raise FleetError(f"key file {args.new_key_out!r} already exists; refusing to overwrite a key")
+        new = GalleryKey.generate()
+        new.write(args.new_key_out)  # before the server changes: a key is never lost half-way
+    try:
+        version, n = admin.rotate_key(args.site_id, key, new)
+    except BaseException:
+        if args.new_key_out:
+            Path(args.new_key_out).unlink()  # the server kept the old key: this one opens nothing
+        raise
+    where = (
+        f"the new site key is {args.new_key_out} (copy it to the site's kiosks)" if new else "site key kept"
+    )
+    print(f"site {args.site_id}: {n} template(s) re-sealed under data key v{version}; {where}")
     return 0
 
 

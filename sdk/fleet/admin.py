@@ -28,6 +28,7 @@ from ..gallery import Enrollment, GalleryKey
 from ..gallery.index import normalise
 from .db import connect, describe, pg
 from .keys import SiteCipher, new_data_key, unwrap_data_key, wrap_data_key
+from .rotate import log_changes, rotate_site_key
 from .schema import ID_RE, group_roles, kiosk_role, role_prefix
 
 _TID_BYTES = 16
@@ -216,20 +217,8 @@ class FleetAdmin:
             if wrong:
                 state = "not enrolled" if add else "already enrolled (add templates with add=True)"
                 raise FleetError(f"identity {wrong[0]!r} at site {site_id!r} is {state}")
-            cur.execute(
-                "INSERT INTO fleet.changes(site_id, identity_id, op) "
-                "SELECT %s, x, %s FROM unnest(%s::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n "
-                "RETURNING identity_id, change_id",
-                (site_id, op, ids),
-            )
-            version = dict(cur.fetchall())
-            if add:
-                cur.execute(
-                    "UPDATE fleet.identities AS i SET version = v.version FROM "
-                    "unnest(%s::text[], %s::bigint[]) AS v(id, version) WHERE i.site_id = %s AND i.id = v.id",
-                    (ids, [version[i] for i in ids], site_id),
-                )
-            else:
+            version = log_changes(cur, site_id, op, ids, bump=add)
+            if not add:
                 with cur.copy("COPY fleet.identities(site_id, id, name, meta, version) FROM STDIN") as copy:
                     for e in batch:
                         copy.write_row(
@@ -268,6 +257,10 @@ class FleetAdmin:
         if dim is None:
             raise FleetError("nothing to enrol")
         return rows, int(dim)
+
+    def rotate_key(self, site_id: str, site_key: GalleryKey, new_site_key: GalleryKey | None = None):
+        """Re-seal the site under a fresh data key (:func:`biogate.fleet.rotate.rotate_site_key`)."""
+        return rotate_site_key(self, site_id, site_key, new_site_key)
 
     def delete(self, site_id: str, identity_id: str, reason: str = "") -> int:
         """Revoke an identity at a site (identity and templates deleted); returns the change id."""

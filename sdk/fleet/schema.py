@@ -213,9 +213,19 @@ def _v1(cur: Any, prefix: str) -> None:
     _v1_roles(cur, prefix)
 
 
+def _v2(cur: Any, prefix: str) -> None:
+    from psycopg import sql
+
+    # Re-keying a site (biogate.fleet.rotate) retires the data keys it replaced.
+    cur.execute(
+        sql.SQL("GRANT DELETE ON fleet.site_keys TO {}").format(sql.Identifier(group_roles(prefix)["enrol"]))
+    )
+
+
 #: ``(version, description, apply(cursor, role_prefix))`` in order; never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Any, str], None]]] = [
     (1, "sites, kiosks, identities, encrypted templates, change log, audit events, roles, RLS", _v1),
+    (2, "the enrolment role may retire a site's replaced data keys (site re-keying)", _v2),
 ]
 LATEST = MIGRATIONS[-1][0]
 
