@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import FleetError
 from ..gallery import Enrollment, GalleryKey
 from ..gallery.index import normalise
-from .db import connect, describe, pg
+from .db import connect, copy_in, describe, pg
 from .keys import SiteCipher, new_data_key, unwrap_data_key, wrap_data_key
 from .rotate import log_changes, rotate_site_key
 from .schema import ID_RE, group_roles, kiosk_role, role_prefix
@@ -219,16 +219,13 @@ class FleetAdmin:
                 raise FleetError(f"identity {wrong[0]!r} at site {site_id!r} is {state}")
             version = log_changes(cur, site_id, op, ids, bump=add)
             if not add:
-                with cur.copy("COPY fleet.identities(site_id, id, name, meta, version) FROM STDIN") as copy:
-                    for e in batch:
-                        copy.write_row(
-                            (site_id, e.identity_id, e.name, json.dumps(e.meta or {}), version[e.identity_id])
-                        )
-            with cur.copy(
-                "COPY fleet.templates(site_id, identity_id, tid, key_version, nonce, ciphertext) FROM STDIN"
-            ) as copy:
-                for row in sealed:
-                    copy.write_row((site_id, *row))
+                people = (
+                    (site_id, e.identity_id, e.name, json.dumps(e.meta or {}), version[e.identity_id])
+                    for e in batch
+                )
+                copy_in(cur, "identities", ("site_id", "id", "name", "meta", "version"), people)
+            columns = ("site_id", "identity_id", "tid", "key_version", "nonce", "ciphertext")
+            copy_in(cur, "templates", columns, ((site_id, *row) for row in sealed))
             return [version[i] for i in ids]
 
         return self._run(f"enrolling at site {site_id!r}", do)

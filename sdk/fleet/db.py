@@ -10,7 +10,7 @@ message that shows a connection string shows it through :func:`redact`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 from .._lazy import lazy_import
 from ..errors import FleetError
@@ -102,3 +102,20 @@ def _first_line(exc: BaseException) -> str:
 def describe(exc: BaseException) -> str:
     """One line for a database error, for logs and :class:`FleetError` messages."""
     return _first_line(exc)
+
+
+def copy_in(cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Bulk-insert ``rows`` into ``fleet.<table>`` with COPY, through a temporary table.
+
+    PostgreSQL refuses ``COPY FROM`` into a table with row-level security for every role the
+    policies apply to (the enrolment role: only the owner bypasses them), while ``INSERT …
+    SELECT`` from an unrestricted temporary table goes through the policies like any insert.
+    """
+    stage = f"biogate_stage_{table}"
+    cols = ", ".join(columns)
+    cur.execute(f"CREATE TEMP TABLE {stage} (LIKE fleet.{table} INCLUDING DEFAULTS) ON COMMIT DROP")
+    with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(f"INSERT INTO fleet.{table} ({cols}) SELECT {cols} FROM {stage}")
+    cur.execute(f"DROP TABLE {stage}")

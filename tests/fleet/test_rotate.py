@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -111,3 +112,29 @@ def test_cli_rotate_key(fleet, tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main([*base, "--site-key", str(new), "--same-key"]) == 0
     assert [v for v, _ in _keys(fleet)] == [3]
+
+
+def test_a_v1_database_upgrades_and_its_enrolment_role_can_re_key(pg_server, tmp_path, monkeypatch):
+    from biogate.fleet import FleetAdmin, connect, migrate, schema
+
+    dsn = pg_server.create_database("upgrade_v1")
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr(schema, "LATEST", 1)
+    with connect(dsn) as conn:
+        assert migrate(conn, "upv1") == [1]
+        conn.commit()
+    site_key = GalleryKey.generate()
+    with FleetAdmin.connect(dsn) as owner:
+        owner.add_site("hq", "", site_key)
+        password = owner.add_user("upv1_u_enrol", "enrol")
+    enrol_dsn = pg_server.dsn("upgrade_v1", "upv1_u_enrol", password)
+    with FleetAdmin.connect(enrol_dsn) as enrol:
+        enrol.enroll_many("hq", site_key, [Enrollment("E1", "", np.ones((1, 4), np.float32))])
+        with pytest.raises(FleetError, match="not allowed"):
+            enrol.rotate_key("hq", site_key)  # v1 grants no DELETE on site_keys
+    monkeypatch.undo()
+    with connect(dsn) as conn:
+        assert migrate(conn) == [2]
+        conn.commit()
+    with FleetAdmin.connect(enrol_dsn) as enrol:
+        assert enrol.rotate_key("hq", site_key) == (2, 1)

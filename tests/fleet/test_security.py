@@ -95,6 +95,18 @@ def test_enrolment_role_cannot_read_audit_events(fleet):
         _rows(auditor, "SELECT * FROM fleet.templates")
 
 
+def test_enrolment_role_enrols_adds_and_revokes(fleet):
+    """The least-privilege login does the enrolment station's work (COPY FROM is refused under RLS)."""
+    from biogate.fleet import FleetAdmin
+
+    with FleetAdmin.connect(fleet.user("station", "enrol")) as station:
+        station.enroll_many("hq", fleet.site_key, [Enrollment("E1", "Ada", fleet.templates(2))])
+        station.enroll_many("hq", fleet.site_key, [Enrollment("E1", "", fleet.templates(1))], add=True)
+        assert [(p["id"], p["templates"]) for p in station.identities("hq")] == [("E1", 3)]
+        station.delete("hq", "E1", reason="left")
+        assert station.identities("hq") == []
+
+
 def test_database_dump_holds_no_plaintext_template(fleet, pg_server):
     templates = fleet.templates(3, dim=32)
     fleet.admin.enroll_many("hq", fleet.site_key, [Enrollment("E1", "Ada", templates)])
