@@ -46,7 +46,8 @@ def main(config_path: str) -> int:
     key_file = home / "keys" / "gallery.key"
     if not key_file.exists():
         GalleryKey.generate().write(key_file)
-    gallery = Gallery(home / "faces.db", GalleryKey.from_file(key_file), create=True)
+    (home / "gallery").mkdir(exist_ok=True)  # the gallery refuses a key inside its own folder
+    gallery = Gallery(home / "gallery" / "faces.db", GalleryKey.from_file(key_file), create=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 

@@ -80,6 +80,14 @@ class Kiosk:
         self.proc.wait()
         self.down.append([time.time(), float("inf")])
 
+    def crashed(self) -> str | None:
+        """The tail of its stderr when the process ended on its own (not killed or stopped by us)."""
+        ours = (0, -signal.SIGKILL, -signal.SIGTERM)
+        if self.proc is None or self.proc.poll() is None or self.proc.returncode in ours:
+            return None
+        tail = (self.home / "stderr.log").read_text(errors="replace").strip().splitlines()[-1:]
+        return f"kiosk {self.kid} exited with {self.proc.returncode}: {' '.join(tail)}"
+
     def terminate(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -99,6 +107,7 @@ class Bench:
         self.applied: dict[tuple[str, str], list[float]] = {}
         self.root = Path(tempfile.mkdtemp(prefix="biogate-fleetbench-"))
         self.rng = np.random.default_rng(0)
+        self.kiosks: list[Kiosk] = []
 
     def pump(self, timeout: float = 0.05) -> None:
         """Handle the kiosks' reports."""
@@ -131,6 +140,10 @@ class Bench:
         while not predicate():
             if time.time() - t0 > timeout:
                 raise SystemExit(f"bench_fleet: timed out after {timeout:.0f} s waiting for {what}")
+            for kiosk in self.kiosks:  # a kiosk that died on its own would stall every wait
+                crash = kiosk.crashed()
+                if crash:
+                    raise SystemExit(f"bench_fleet: {crash} (waiting for {what})")
             self.pump()
         return time.time() - t0
 
@@ -163,11 +176,14 @@ def _run(args: Any, bench: Bench, pg: TempPostgres) -> dict[str, Any]:
     with connect(dsn) as conn:
         migrate(conn, "fb")
         conn.commit()
-    admin = FleetAdmin.connect(dsn)
+    owner = FleetAdmin.connect(dsn)
     sites = ["hq"] + [f"s{i}" for i in range(1, args.small_sites + 1)]
     keys = {s: GalleryKey.generate() for s in sites}
     for s in sites:
-        admin.add_site(s, s, keys[s], args.dim)
+        owner.add_site(s, s, keys[s], args.dim)
+    # Enrolment and revocation run as an enrolment station would: the least-privilege login.
+    station = pg.dsn("fleetbench", "fb_u_station", owner.add_user("fb_u_station", "enrol"))
+    admin = FleetAdmin.connect(station)
     t0 = time.time()
     _enrol(admin, "hq", keys["hq"], [f"E{i:06d}" for i in range(args.identities)], bench)
     enrol_s = time.time() - t0
@@ -179,10 +195,10 @@ def _run(args: Any, bench: Bench, pg: TempPostgres) -> dict[str, Any]:
         "reconnect_max_s": args.reconnect_max_s,
         "decide_every_s": args.decide_every_s,
     }
-    kiosks: list[Kiosk] = []
+    kiosks: list[Kiosk] = bench.kiosks
     for i in range(args.kiosks):
         site = "hq" if i < args.big_site_kiosks else sites[1 + (i - args.big_site_kiosks) % args.small_sites]
-        role, password = admin.add_kiosk(f"k{i:02d}", site)
+        role, password = owner.add_kiosk(f"k{i:02d}", site)
         kdsn = pg.dsn("fleetbench", role, password)
         kiosks.append(
             Kiosk(
@@ -194,6 +210,7 @@ def _run(args: Any, bench: Bench, pg: TempPostgres) -> dict[str, Any]:
                 bench.inbox,
             )
         )
+    owner.close()
     by_site = {s: [k for k in kiosks if k.site == s] for s in sites}
     print(
         f"enrolled {args.identities} at hq in {enrol_s:.1f} s; {len(kiosks)} kiosks on {len(sites)} sites",
@@ -242,7 +259,7 @@ def _run(args: Any, bench: Bench, pg: TempPostgres) -> dict[str, Any]:
             outage["up_begin"] = time.time()
             pg.start()
             outage["up"] = time.time()
-            admin = FleetAdmin.connect(dsn)
+            admin = FleetAdmin.connect(station)
             up = outage["up"]
             outage["reconnect_s"] = bench.wait(
                 lambda up=up: all(k.status.get("connected") and k.status_t > up + 0.05 for k in kiosks),
