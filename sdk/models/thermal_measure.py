@@ -224,20 +224,3 @@ def skin_fraction(celsius: np.ndarray, box: Box, skin_c: tuple[float, float] = S
         return 0.0
     region = celsius[max(r0, 0) : max(r1, 0), max(c0, 0) : max(c1, 0)]
     return float(np.count_nonzero((region >= skin_c[0]) & (region <= skin_c[1]))) / total
-
-
-__all__ = [
-    "CROP_MEAN_C",
-    "CROP_SCALE_C",
-    "CROP_SIZE",
-    "MIN_SKIN_FRACTION",
-    "SKIN_C",
-    "Box",
-    "calibrate_homography",
-    "canthus_estimate",
-    "crop_face",
-    "find_faces",
-    "map_boxes",
-    "skin_fraction",
-    "to_object_celsius",
-]
