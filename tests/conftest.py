@@ -9,7 +9,6 @@ for a deciding ``role``, the fitness section judged from the given metrics.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -101,8 +100,10 @@ def kiosk_bundles(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def detector_bundles(tmp_path_factory):
     """A folder with ``face_detect_any``, ``mtcnn_rnet`` and ``mtcnn_onet`` bundles (FP32 ONNX)."""
-    if importlib.util.find_spec("facenet_pytorch") is None:
-        pytest.skip("MTCNN weights need: pip install --no-deps facenet-pytorch==2.6.0")
+    from biogate.exporters.data import weight_packages
+
+    if not weight_packages.available("facenet_pytorch"):
+        pytest.skip("MTCNN weights need: python -m biogate.exporters.data.weight_packages")
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     from biogate.exporters import export, registry

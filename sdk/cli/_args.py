@@ -5,8 +5,11 @@ Every message names the flag and the value, so ``biogate`` prints one line and e
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
+
+import numpy as np
 
 from ..errors import ConfigError
 
@@ -51,3 +54,21 @@ def folder(flag: str, path: str | None, create: bool = True) -> None:
             raise ConfigError(f"{flag} {path!r} cannot be created: {exc.strerror or exc}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"{flag} {path!r} is not writable")
+
+
+def face_bundle_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--bundles DIR`` and ``--embedder BUNDLE``: where a command finds its face chain's bundles."""
+    parser.add_argument(
+        "--bundles", default="bundles", metavar="DIR", help="folder with the detector bundles"
+    )
+    parser.add_argument(
+        "--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)"
+    )
+
+
+def load_array(what: str, path: str) -> np.ndarray:
+    """A ``.npy`` array a flag names (no pickles); ConfigError naming ``what`` and the path otherwise."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {what} {path!r}: {exc}") from exc

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError, GalleryError
 from ..gallery import KEY_ENV, LOCK_TIMEOUT_S, Gallery, GalleryKey
+from ._args import face_bundle_arguments, load_array
 
 NAME = "enroll"
 HELP = "enrol a person into an encrypted face gallery from face photos (or precomputed embeddings)"
@@ -45,12 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embeddings", metavar="NPY", help="enrol these (n, dim) embeddings instead of photos"
     )
-    parser.add_argument(
-        "--bundles", default="bundles", metavar="DIR", help="folder with the detector bundles"
-    )
-    parser.add_argument(
-        "--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)"
-    )
+    face_bundle_arguments(parser)
     parser.add_argument(
         "--largest-face", action="store_true", help="use the largest face of a photo with several"
     )
@@ -150,10 +146,7 @@ def templates_from_args(args: argparse.Namespace, embed: EmbedFn | None = None) 
     if bool(args.images) == bool(args.embeddings):
         raise ConfigError("give face photos or --embeddings NPY (exactly one of them)")
     if args.embeddings:
-        try:
-            return np.load(args.embeddings, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read embeddings {args.embeddings!r}: {exc}") from exc
+        return load_array("embeddings", args.embeddings)
     for path in args.images:  # fail on a typo before loading any model
         _check_photo(path)
     embed = embed or face_pipeline_embedder(

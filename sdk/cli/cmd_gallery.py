@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..gallery import KEY_ENV, LOCK_TIMEOUT_S, Gallery, GalleryKey, check_threshold, threshold_from_manifest
 from ..gallery.migrate import upgrade
+from ._args import load_array
 from .cmd_enroll import face_pipeline_embedder, lock_timeout
 
 NAME = "gallery"
@@ -94,10 +95,7 @@ def _probe(args: argparse.Namespace) -> np.ndarray:
     if bool(args.image) == bool(args.embedding):
         raise ConfigError("give a probe photo or --embedding NPY (exactly one of them)")
     if args.embedding:
-        try:
-            return np.load(args.embedding, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read embedding {args.embedding!r}: {exc}") from exc
+        return load_array("embedding", args.embedding)
     embed = face_pipeline_embedder(args.bundles, args.embedder, args.largest_face)
     return embed([args.image])[0]
 

@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..frame import Frame
 from ..kiosk.config import check_match_threshold
 from ..select import FrameSelector
+from ._args import face_bundle_arguments
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="CLIP_OR_IMAGE", help="video file, image folder or one image")
     parser.add_argument("--gallery", required=True, metavar="DB", help="gallery database (biogate enroll)")
     parser.add_argument("--key-file", metavar="PATH", help="gallery key file (default: $BIOGATE_GALLERY_KEY)")
-    parser.add_argument(
-        "--bundles", default="bundles", metavar="DIR", help="folder with the detector bundles"
-    )
-    parser.add_argument(
-        "--embedder", metavar="BUNDLE", help="embedder bundle (default: BUNDLES/face_embed_dlib)"
-    )
+    face_bundle_arguments(parser)
     parser.add_argument(
         "--sr", metavar="BUNDLE", help="super-resolve each face first (face_sr bundle, seed 000)"
     )

@@ -94,8 +94,14 @@ def test_frames_of_an_older_session_are_refused(tapped, make_client):
 
 
 def test_command_in_flight_when_the_controller_resets(tapped, make_client):
+    """The ACK of an executed OPEN is lost and the controller resets: GateSessionLost, not re-sent.
+
+    Every step waits on an event (a trace line, a frame recorded by the tap), never on the clock:
+    the client's retry budget (retries x response_timeout_s) and link supervision (heartbeat_s)
+    are far longer than any step can take under load, so only the reset can end the exchange.
+    """
     sim, tap = tapped()
-    client = make_client(tap.port, heartbeat_s=5.0, response_timeout_s=0.1, retries=30)
+    client = make_client(tap.port, heartbeat_s=600.0, response_timeout_s=0.1, retries=100_000)
     outcome = {}
     tap.hold_to_host = True  # the ACK never reaches the host ...
 
@@ -105,17 +111,24 @@ def test_command_in_flight_when_the_controller_resets(tapped, make_client):
         except Exception as exc:  # collected for the assertion below
             outcome["error"] = exc
 
-    seen = len(tap.to_host)
+    def acked(seq):
+        frames = (parse_frame(f[:-1], m.payload_len, m.has_tag) for f in list(tap.to_host))
+        return any(f.type == MsgType.ACK and f.seq == seq for f in frames)
+
     worker = threading.Thread(target=run)
     worker.start()
-    sim.wait_for(lambda e: e["ev"] == "exec")
-    assert tap.wait_recorded(to_host=seen + 1)  # the ACK reached the tap, and stopped there
-    sim.reboot()  # ... and the controller resets before the next retransmission
+    executed = sim.wait_for(lambda e: e["ev"] == "exec", timeout=60)
+    assert tap.wait_until(
+        lambda _: acked(executed["seq"]), 60
+    )  # the OPEN's ACK reached the tap, and stopped there
+    sim.reboot(timeout=60)  # ... and the controller resets while the client still retransmits
     tap.hold_to_host = False
-    worker.join(10)
+    worker.join(60)
     assert isinstance(outcome.get("error"), GateSessionLost), outcome
     assert "not re-sent" in str(outcome["error"])
     ack = client.open(500)  # a new session, opened by the client itself
+    # The ACK can overtake the trace line of its execution: wait for that line, then count.
+    sim.wait_for(lambda e: e["ev"] == "exec" and e["sid"] == ack.session_id, timeout=60)
     execs = [e for e in sim.events if e["ev"] == "exec"]
     assert len(execs) == 2 and execs[1]["sid"] == ack.session_id != execs[0]["sid"]
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from biogate.errors import ConfigError
+from biogate.exporters.data import weight_packages
 from biogate.exporters.data.face_detect_eval import average_precision, detection_metrics
 from biogate.frame import Frame, to_rgb8
 from biogate.models.detect_ops import apply_regression, crop_resize, nms, square
@@ -135,8 +134,8 @@ def test_image_inputs():
 
 
 needs_mtcnn = pytest.mark.skipif(
-    importlib.util.find_spec("facenet_pytorch") is None,
-    reason="MTCNN weights need: pip install --no-deps facenet-pytorch==2.6.0",
+    not weight_packages.available("facenet_pytorch"),
+    reason="MTCNN weights need: python -m biogate.exporters.data.weight_packages",
 )
 
 

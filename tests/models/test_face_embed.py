@@ -12,13 +12,14 @@ import skimage.data
 
 from biogate.cli import cmd_identify
 from biogate.errors import BiogateError, ConfigError
+from biogate.exporters.data import weight_packages
 from biogate.models.face_detect import FaceDetection, MTCNNDetector
 from biogate.models.face_embed import FaceEmbedder
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("facenet_pytorch") is None
+    not weight_packages.available("facenet_pytorch")
     or importlib.util.find_spec("face_recognition_models") is None,
-    reason="needs MTCNN weights (pip install --no-deps facenet-pytorch) and face_recognition_models",
+    reason="needs MTCNN weights (python -m biogate.exporters.data.weight_packages), face_recognition_models",
 )
 torch = pytest.importorskip("torch")
 
@@ -126,7 +127,7 @@ def test_identify_several_faces(pipeline, gallery):
 
     photos = {p.source: p for p in load_photos()}
     if "insightface:t1.jpg" not in photos:
-        pytest.skip("the group photograph needs: pip install --no-deps insightface==2.1")
+        pytest.skip("the group photograph needs: python -m biogate.exporters.data.weight_packages")
     group = photos["insightface:t1.jpg"].image
     detector, embedder = pipeline
     faces = detector.detect(group)

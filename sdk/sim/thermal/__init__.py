@@ -5,7 +5,8 @@
 * :mod:`.face`, :mod:`.physics`, :mod:`.generator` — :class:`ThermalFaceGenerator`, radiometric
   faces with paired RGB images for training and evaluating the thermal model.
 
-Both share the radiometry of :mod:`biogate.capture.radiometry` (skin emissivity, centi-kelvin).
+Both render through one exposure chain, :func:`.physics.expose` (grey-body radiance, optics, sensor,
+Y16), and share the radiometry of :mod:`biogate.capture.radiometry` (skin emissivity, centi-kelvin).
 No thermal face data ships with any offline package, so the project generates its own. Every
 number below is a documented parameter (see ``docs/thermal.md``); the chain is::
 

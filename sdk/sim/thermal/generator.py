@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
-from ...capture.radiometry import celsius_to_centikelvin
 from ...errors import ConfigError
 from .face import (
     Capture,
@@ -28,8 +26,7 @@ from .physics import (
     GeneratorConfig,
     _pixel_grid,
     _sensor_state,
-    band_radiance,
-    radiance_to_celsius,
+    expose,
 )
 
 
@@ -151,26 +148,30 @@ class ThermalFaceGenerator:
         emitter = (np.abs(xs - bx) <= bb_r) & (np.abs(ys - by) <= bb_r)
         temp[emitter], eps[emitter] = bb_true, cfg.blackbody_emissivity
         dist = np.where(emitter, cfg.blackbody_distance_m, cap.distance_m)
-        # grey body + reflections of the room, then the air path, in radiance
-        refl = band_radiance(cap.ambient_c)
-        tau = np.exp(-cfg.atmosphere_per_m * dist)
-        radiance = tau * (eps * band_radiance(temp) + (1 - eps) * refl) + (1 - tau) * refl
-        sigma = cfg.psf_sigma_px + cfg.defocus_px_per_m * abs(cap.distance_m - cfg.focus_distance_m)
-        radiance = cv2.GaussianBlur(radiance, (0, 0), sigma)
-        apparent = radiance_to_celsius(radiance)
         # sensor: gain error about the shutter temperature, offset + drift since the last FFC, FPN, NETD
         gain, offset, fpn = _sensor_state(cfg, self.seed, cap.sensor, cap.ffc_epoch)
-        shutter_c = cap.ambient_c + 8.0
         drift = cfg.drift_c_per_min * (cap.t_since_ffc_s / 60.0) * math.copysign(1.0, gain if gain else 1.0)
         noise_rng = np.random.default_rng(
             [self.seed, 6, ident.index, cap.ffc_epoch, int(cap.t_since_ffc_s * 1e3)]
         )
-        reading = apparent + gain * (apparent - shutter_c) + offset + drift + fpn
-        reading += noise_rng.normal(0, cfg.netd_c, reading.shape)
+        sigma = cfg.psf_sigma_px + cfg.defocus_px_per_m * abs(cap.distance_m - cfg.focus_distance_m)
+        frame = expose(
+            temp,
+            eps,
+            cap.ambient_c,  # grey body + reflections of the room, then the air path, in radiance
+            transmission=np.exp(-cfg.atmosphere_per_m * dist),
+            blur_sigma_px=sigma,
+            gain_error=gain,
+            shutter_c=cap.ambient_c + 8.0,
+            offset_c=offset,
+            drift_c=drift,
+            fpn=fpn,
+            noise=noise_rng.normal(0, cfg.netd_c, temp.shape),
+        )
         inner = int(bb_r) - 2  # stay clear of the blurred edge: the ROI must be uniform
         bb_box = (int(bx) - inner, int(by) - inner, 2 * inner + 1, 2 * inner + 1)
         facts = {"bb_box": bb_box, "bb_true_c": bb_true, "face_box": box, "sensor_offset_c": offset + drift}
-        return celsius_to_centikelvin(reading), facts
+        return frame, facts
 
     def render_rgb(
         self, ident: Identity, cap: Capture, cam: CameraConfig | None = None, window=None, size=None

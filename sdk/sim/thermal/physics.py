@@ -1,4 +1,4 @@
-"""Physics of the generator: its parameters, the 8–14 µm Planck radiance and the sensor model."""
+"""Physics of the thermal simulators: generator parameters, 8–14 µm Planck radiance, the exposure chain."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
-from ...capture.radiometry import KELVIN, SKIN_EMISSIVITY
+from ...capture.radiometry import KELVIN, SKIN_EMISSIVITY, celsius_to_centikelvin
 
 # ----------------------------------------------------------------------------------------- physics
 _H, _C, _KB = 6.62607015e-34, 2.99792458e8, 1.380649e-23  # Planck, light speed, Boltzmann (SI)
@@ -37,6 +38,48 @@ def radiance_to_celsius(radiance: np.ndarray) -> np.ndarray:
     """Black-body temperature (°C) of an in-band radiance: the inverse of :func:`band_radiance`."""
     temps, table = _band_table()
     return np.interp(np.asarray(radiance, dtype=np.float64), table, temps)
+
+
+def seen_radiance(temp_c, emissivity, reflected_c: float, transmission=1.0) -> np.ndarray:
+    """In-band radiance at the lens: a grey body reflecting the room, through the air path (τ)."""
+    refl = band_radiance(reflected_c)
+    return (
+        transmission * (emissivity * band_radiance(temp_c) + (1 - emissivity) * refl)
+        + (1 - transmission) * refl
+    )
+
+
+def expose(
+    temp_c: np.ndarray,
+    emissivity,
+    reflected_c: float,
+    *,
+    transmission=1.0,
+    blur_sigma_px: float = 0.0,
+    gain_error: float = 0.0,
+    shutter_c: float = 0.0,
+    offset_c: float = 0.0,
+    drift_c: float = 0.0,
+    fpn=0.0,
+    noise: np.ndarray | None = None,
+) -> np.ndarray:
+    """The thermal camera's exposure chain: true surface temperatures (°C) → its Y16 centi-kelvin frame.
+
+    Grey-body radiance with reflections of the room (:func:`seen_radiance`), the optics' PSF (a
+    Gaussian in radiance, skipped when ``blur_sigma_px`` is 0), the apparent temperature, then the
+    sensor: a gain error about the shutter temperature, offset + drift, fixed-pattern noise and
+    temporal ``noise``. The one renderer of both thermal simulators: the physical face generator
+    (:class:`~biogate.sim.thermal.ThermalFaceGenerator`) and the Lepton scene
+    (:func:`~biogate.sim.thermal.render_thermal`).
+    """
+    radiance = seen_radiance(temp_c, emissivity, reflected_c, transmission)
+    if blur_sigma_px > 0:
+        radiance = cv2.GaussianBlur(radiance, (0, 0), blur_sigma_px)
+    apparent = radiance_to_celsius(radiance)
+    reading = apparent + gain_error * (apparent - shutter_c) + offset_c + drift_c + fpn
+    if noise is not None:
+        reading += noise
+    return celsius_to_centikelvin(reading)
 
 
 # ----------------------------------------------------------------------------------------- config

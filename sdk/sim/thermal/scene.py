@@ -6,7 +6,10 @@ blackbody at a known set point and a cooler second reference (:func:`thermal_lay
 sensor with an offset/gain error, a slow offset drift, 50 mK noise and periodic FFC freezes, all
 reported in the returned truth. Skin is a grey body (:data:`~biogate.capture.radiometry.SKIN_EMISSIVITY`)
 reflecting the room. It is the quick scene for streams; the physically based face generator for
-training data is :class:`~biogate.sim.thermal.ThermalFaceGenerator`.
+training data is :class:`~biogate.sim.thermal.ThermalFaceGenerator`. Both render through one
+exposure chain, :func:`~biogate.sim.thermal.physics.expose` (grey-body radiance in the 8–14 µm
+band, sensor gain/offset/noise, Y16); this scene has no optics blur, no air path and no
+fixed-pattern noise.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any, Dict
 import cv2
 import numpy as np
 
-from ...capture.radiometry import SKIN_EMISSIVITY, apparent_temperature, celsius_to_centikelvin
+from ...capture.radiometry import SKIN_EMISSIVITY
+from .physics import expose, radiance_to_celsius, seen_radiance
 
 Truth = Dict[str, Any]
 
@@ -67,26 +71,33 @@ def render_thermal(
     rng = np.random.default_rng((seed, source_index))
     scene = np.full((height, width), ambient_c, np.float32)
     scene += np.linspace(-0.5, 0.5, width, dtype=np.float32)[None, :]  # warm wall on one side
+    emissivity = np.ones_like(scene)  # the wall and the references: emissivity ~1
     fh, fw = obj.shape
     x0 = int((width - fw) / 2 - width * 0.12 + 3 * math.sin(source_index / 23.0 + seed))
     y0 = int((height - fh) / 2 + 2 * math.sin(source_index / 31.0))
-    face = scene[y0 : y0 + fh, x0 : x0 + fw]
     skin = ~np.isnan(obj)
-    face[skin] = apparent_temperature(obj[skin], SKIN_EMISSIVITY, ambient_c)
+    scene[y0 : y0 + fh, x0 : x0 + fw][skin] = obj[skin]
+    emissivity[y0 : y0 + fh, x0 : x0 + fw][skin] = SKIN_EMISSIVITY  # grey body reflecting the room
     layout = thermal_layout(width, height)
     for key, temp in (("blackbody", blackbody_c), ("reference2", reference2_c)):
         x, y, w, h = layout[key]
-        scene[y : y + h, x : x + w] = temp  # emissivity ~1 reference sources
+        scene[y : y + h, x : x + w] = temp
     offset = sensor_offset_c + drift_c_per_frame * source_index
-    measured = sensor_gain * scene + offset + rng.normal(0.0, noise_c, scene.shape).astype(np.float32)
-    raw = celsius_to_centikelvin(measured)
+    raw = expose(
+        scene,
+        emissivity,
+        ambient_c,
+        gain_error=sensor_gain - 1.0,  # about 0 °C: reading = gain × apparent + offset
+        offset_c=offset,
+        noise=rng.normal(0.0, noise_c, scene.shape).astype(np.float32),
+    )
     truth = {
         "scene": "thermal",
         "index": index,
         "seed": seed,
         "skin_c": skin_c,
         "canthus_c": skin_c + 1.0,
-        "skin_apparent_c": float(apparent_temperature(np.float32(skin_c), SKIN_EMISSIVITY, ambient_c)),
+        "skin_apparent_c": float(radiance_to_celsius(seen_radiance(skin_c, SKIN_EMISSIVITY, ambient_c))),
         "skin_emissivity": SKIN_EMISSIVITY,
         "ambient_c": ambient_c,
         "blackbody_c": blackbody_c,

@@ -89,3 +89,30 @@ def test_offline_and_missing_names_the_install_command(offline_pip, monkeypatch)
     monkeypatch.setenv("BIOGATE_OFFLINE", "1")
     with pytest.raises(ConfigError, match=r"pip install --no-deps facenet-pytorch==2\.6\.0"):
         weight_packages.package_dir("facenet_pytorch")
+
+
+def test_available_says_installed_or_cached_without_fetching(offline_pip, monkeypatch):
+    monkeypatch.setattr(weight_packages, "_installed", lambda p: None)
+    monkeypatch.setenv("BIOGATE_OFFLINE", "1")
+    assert not weight_packages.available("facenet_pytorch")
+    cached = weight_packages.cache_root() / "facenet_pytorch"
+    for name in weight_packages.PACKAGES["facenet_pytorch"].files:
+        (cached / name).parent.mkdir(parents=True, exist_ok=True)
+        (cached / name).write_bytes(b"x")
+    assert weight_packages.available("facenet_pytorch")
+
+
+def test_main_fetches_what_is_named_and_refuses_an_unknown_name_in_one_line(offline_pip, capsys):
+    links = offline_pip / "links"
+    links.mkdir()
+    _wheel(links, {f"facenet_pytorch/data/{n}.pt": n.encode() for n in ("pnet", "rnet", "onet")})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PIP_NO_INDEX", "1")
+        mp.setenv("PIP_FIND_LINKS", str(links))
+        mp.setattr(weight_packages, "_installed", lambda p: None)
+        assert weight_packages.main(["facenet_pytorch"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == f"facenet_pytorch: {weight_packages.cache_root() / 'facenet_pytorch'}\n"
+    assert weight_packages.main(["dlib"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no pinned package 'dlib'" in err and "facenet_pytorch" in err

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 
 import numpy as np
 import pytest
 
 from biogate.exporters import registry
+from biogate.exporters.data import weight_packages
 
 needs_weights = pytest.mark.skipif(
-    importlib.util.find_spec("facenet_pytorch") is None,
-    reason="MTCNN weights need: pip install --no-deps facenet-pytorch==2.6.0",
+    not weight_packages.available("facenet_pytorch"),
+    reason="MTCNN weights need: python -m biogate.exporters.data.weight_packages",
 )
 
 
