@@ -122,6 +122,32 @@ def face_quad(cx: float, cy: float, side: float, angle_deg: float, height: float
     return (corners @ rotation(angle_deg).T + (cx, cy)).astype(np.float32)
 
 
+#: Consensus: detections at least this sure vote for the image's orientation; a face more than
+#: ``CONSENSUS_SPREAD`` degrees off the votes of the others (weight >= ``CONSENSUS_VOTES``) has its
+#: score multiplied by ``CONSENSUS_PENALTY``.
+CONSENSUS_SCORE = 0.8
+CONSENSUS_VOTES = 1.5
+CONSENSUS_SPREAD = 60.0
+CONSENSUS_PENALTY = 0.5
+
+
+def consensus_factors(angles: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Score factors (N,) from the orientation the *other* confident faces of the image agree on.
+
+    A turned camera turns every face alike: a detection whose angle is more than
+    :data:`CONSENSUS_SPREAD` degrees from the score-weighted mean direction of the other confident
+    detections (when their agreeing weight reaches :data:`CONSENSUS_VOTES`) is penalised — most
+    false positives of an any-angle search stand at odd angles.  Lone faces are left alone.
+    """
+    a = np.radians(np.asarray(angles, np.float64))
+    w = np.where(np.asarray(scores) >= CONSENSUS_SCORE, np.asarray(scores, np.float64), 0.0)
+    vec = np.stack([np.cos(a), np.sin(a)], 1) * w[:, None]
+    others = vec.sum(0)[None] - vec  # each detection's vote excludes its own
+    strength = np.linalg.norm(others, axis=1)
+    off = np.degrees(np.abs(np.angle(np.exp(1j * (a - np.arctan2(others[:, 1], others[:, 0]))))))
+    return np.where((strength >= CONSENSUS_VOTES) & (off > CONSENSUS_SPREAD), CONSENSUS_PENALTY, 1.0)
+
+
 class _Pyramid:
     """The input image and its downscaled copies, made on demand from the nearest larger one."""
 
@@ -131,11 +157,14 @@ class _Pyramid:
     def at(self, scale: float) -> np.ndarray:
         if scale in self.levels:
             return self.levels[scale]
-        src_scale = min(s for s in self.levels if s > scale)
-        src = self.levels[src_scale]
+        larger = [s for s in self.levels if s > scale]
+        src = self.levels[min(larger)] if larger else self.levels[1.0]
         h, w = self.levels[1.0].shape[:2]
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        self.levels[scale] = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+        # Faces under LEVEL_FACE px (min_face < 14) are looked for on an enlarged copy.
+        self.levels[scale] = cv2.resize(
+            src, size, interpolation=cv2.INTER_AREA if larger else cv2.INTER_LINEAR
+        )
         return self.levels[scale]
 
     def crop(self, cx: float, cy: float, side: float, angle: float, out: int) -> np.ndarray:
@@ -164,6 +193,9 @@ class AnyAngleFaceDetector(FaceDetector):
         thresholds: proposal, R-Net and O-Net score thresholds (defaults: the bundle's).
         max_proposals: best proposals kept for verification.
         hypotheses: angle offsets (degrees) at which R-Net also judges each proposal (``any`` only).
+        turns: best-scoring hypotheses per proposal that go on to O-Net (``any`` only).
+        consensus: penalise faces far from the orientation the image's other faces agree on
+            (:func:`consensus_factors`; ``any`` only).
         batch: largest batch sent to R-Net/O-Net.
     """
 
@@ -179,6 +211,8 @@ class AnyAngleFaceDetector(FaceDetector):
         thresholds: Sequence[float] | None = None,
         max_proposals: int = 400,
         hypotheses: Sequence[float] = (90.0, 180.0, 270.0),
+        turns: int = 1,
+        consensus: bool = True,
         batch: int = 128,
     ) -> None:
         if rotate not in ROTATIONS:
@@ -193,10 +227,21 @@ class AnyAngleFaceDetector(FaceDetector):
         self.thresholds = thr
         self.max_proposals = int(max_proposals)
         self.hypotheses = tuple(float(a) for a in hypotheses)
+        self.turns = int(turns)
+        self.consensus = bool(consensus)
         self.batch = int(batch)
         self.last_timing: dict[str, float] = {}
 
-    MODEL_OPTIONS = ("rotate", "min_face", "thresholds", "max_proposals", "hypotheses", "batch")
+    MODEL_OPTIONS = (
+        "rotate",
+        "min_face",
+        "thresholds",
+        "max_proposals",
+        "hypotheses",
+        "turns",
+        "consensus",
+        "batch",
+    )
     BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet")
 
     @classmethod
@@ -289,22 +334,25 @@ class AnyAngleFaceDetector(FaceDetector):
         return self._regress(rows, _first(out, "reg")[keep]), rows, marks
 
     def _rnet(self, pyramid: _Pyramid, rows: np.ndarray) -> np.ndarray:
-        """R-Net at each proposal's own angle; proposals it rejects are tried at the other quarter
-        turns (the net's angle is coarse at 14 px), keeping the best-scoring turn."""
-        out = self._verify(pyramid, rows, self.rnet, 24)
-        passed, _, _ = self._keep(rows, out, self.thresholds[1])
+        """R-Net judges every proposal at its own angle *and* at each of ``hypotheses`` (offsets,
+        by default the other three quarter turns) in one batched call; each proposal keeps its
+        ``turns`` best-scoring hypotheses that pass. The proposal net's angle is coarse at 14 px
+        and may be a quarter turn off; trying every turn makes the cascade independent of it."""
         if self.rotate != "any" or not self.hypotheses:
+            passed, _, _ = self._stage(pyramid, rows, self.rnet, 24, self.thresholds[1])
             return passed
-        failed = rows[_first(out, "prob")[:, 1] < self.thresholds[1]]
-        if not len(failed):
-            return passed
-        turned = []
-        for offset in self.hypotheses:
-            extra = failed.copy()
-            extra[:, 3] += offset
-            turned.append(extra)
-        retry, _, _ = self._stage(pyramid, np.concatenate(turned), self.rnet, 24, self.thresholds[1])
-        return np.concatenate([passed, retry]) if len(retry) else passed
+        offsets = (0.0, *self.hypotheses)
+        cand = np.repeat(rows, len(offsets), axis=0)
+        cand[:, 3] += np.tile(np.asarray(offsets, np.float32), len(rows))
+        out = self._verify(pyramid, cand, self.rnet, 24)
+        prob = _first(out, "prob")[:, 1]
+        per = prob.reshape(len(rows), len(offsets))
+        rank = np.argsort(-per, axis=1, kind="stable")[:, : max(1, self.turns)]
+        chosen = np.zeros(per.shape, bool)
+        np.put_along_axis(chosen, rank, True, axis=1)
+        mask = chosen.reshape(-1) & (prob >= self.thresholds[1])
+        passed, _, _ = self._keep(cand[mask], {k: v[mask] for k, v in out.items()}, self.thresholds[1])
+        return passed
 
     def _refine(self, pyramid: _Pyramid, rows: np.ndarray, at: np.ndarray, marks: np.ndarray):
         """Turn each face to the angle of its landmarks' eye/mouth lines and let O-Net look again;
@@ -364,6 +412,9 @@ class AnyAngleFaceDetector(FaceDetector):
                 rows[:, 4] *= np.clip(np.cos(np.radians(delta)), 0.0, 1.0)
             # Turns of one proposal land on one face: merged on overlap with the smaller square.
             order_ = nms(square_boxes(rows), rows[:, 4], 0.5, mode="min")
+            if self.rotate == "any" and self.consensus:
+                rows[order_, 4] *= consensus_factors(rows[order_, 3], rows[order_, 4])
+                order_ = order_[np.argsort(-rows[order_, 4], kind="stable")]
             for i in order_:
                 quad = face_quad(rows[i, 0], rows[i, 1], rows[i, 5], rows[i, 3], rows[i, 6])
                 faces.append(
