@@ -6,10 +6,13 @@
    image pyramid (factor :data:`PYRAMID_FACTOR`, from ``min_face``), large levels cut into
    overlapping tiles; every cell predicts a face score, centre, size *and orientation* (cos, sin).
    Duplicates (across tiles, cells and levels) are merged by NMS.
-2. **Verification turned upright** — each proposal is cut out *rotated by its predicted angle*, so
-   the face stands upright in the crop, and MTCNN's R-Net (24 px) and O-Net (48 px) judge it,
-   regress its box and give five landmarks; the eye/mouth line of the landmarks refines the angle
-   and O-Net runs once more at the refined angle.
+2. **Verification turned upright** — each proposal is cut out *rotated by its predicted angle* and
+   by the three other quarter turns, at its own size and 1.4x it (the proposal net's angle and
+   size are coarse at 14 px), and MTCNN's R-Net (24 px) judges all of them in one batch; the best
+   hypothesis of each proposal goes on to O-Net (48 px), which regresses its box and gives five
+   landmarks; the eye/mouth line of the landmarks refines the angle and O-Net runs once more at
+   the refined angle.  Faces whose landmarks disagree with their angle, or whose angle the image's
+   other confident faces outvote (:func:`consensus_factors`), lose score.
 3. Everything is mapped back to input-image pixels: the ``quad`` is O-Net's face box (in the face's
    own frame) turned by the face's angle, starting at the upright face's top-left; ``box`` is the
    axis-aligned box around it (for an upright face: exactly MTCNN's box).
@@ -48,7 +51,7 @@ TILE = 640
 TILE_OVERLAP = 64
 ROTATIONS = ("upright", "any")
 #: Proposal, R-Net and O-Net score thresholds when none are given (the bundle's are used when loaded).
-DEFAULT_THRESHOLDS = (0.3, 0.4, 0.5)
+DEFAULT_THRESHOLDS = (0.2, 0.4, 0.5)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -122,11 +125,10 @@ def face_quad(cx: float, cy: float, side: float, angle_deg: float, height: float
     return (corners @ rotation(angle_deg).T + (cx, cy)).astype(np.float32)
 
 
-#: Consensus: detections at least this sure vote for the image's orientation; a face more than
-#: ``CONSENSUS_SPREAD`` degrees off the votes of the others (weight >= ``CONSENSUS_VOTES``) has its
-#: score multiplied by ``CONSENSUS_PENALTY``.
+#: Consensus: detections at least ``CONSENSUS_SCORE`` sure vote for the image's orientation; a face
+#: more than ``CONSENSUS_SPREAD`` degrees off the others' vote, when that vote outweighs its own
+#: score, has its score multiplied by ``CONSENSUS_PENALTY``.
 CONSENSUS_SCORE = 0.8
-CONSENSUS_VOTES = 1.5
 CONSENSUS_SPREAD = 60.0
 CONSENSUS_PENALTY = 0.5
 
@@ -136,16 +138,33 @@ def consensus_factors(angles: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
     A turned camera turns every face alike: a detection whose angle is more than
     :data:`CONSENSUS_SPREAD` degrees from the score-weighted mean direction of the other confident
-    detections (when their agreeing weight reaches :data:`CONSENSUS_VOTES`) is penalised — most
-    false positives of an any-angle search stand at odd angles.  Lone faces are left alone.
+    detections is penalised when their vote (the length of that weighted sum) is larger than its
+    own score — most false positives of an any-angle search stand at odd angles, and a real face
+    outvotes them.  A lone face is left alone.
     """
     a = np.radians(np.asarray(angles, np.float64))
-    w = np.where(np.asarray(scores) >= CONSENSUS_SCORE, np.asarray(scores, np.float64), 0.0)
+    s = np.asarray(scores, np.float64)
+    w = np.where(s >= CONSENSUS_SCORE, s, 0.0)
     vec = np.stack([np.cos(a), np.sin(a)], 1) * w[:, None]
     others = vec.sum(0)[None] - vec  # each detection's vote excludes its own
     strength = np.linalg.norm(others, axis=1)
     off = np.degrees(np.abs(np.angle(np.exp(1j * (a - np.arctan2(others[:, 1], others[:, 0]))))))
-    return np.where((strength >= CONSENSUS_VOTES) & (off > CONSENSUS_SPREAD), CONSENSUS_PENALTY, 1.0)
+    outvoted = (strength >= CONSENSUS_SCORE) & (strength > s) & (off > CONSENSUS_SPREAD)
+    return np.where(outvoted, CONSENSUS_PENALTY, 1.0)
+
+
+def turn_nms(rows: np.ndarray, iou: float) -> np.ndarray:
+    """NMS of rows ``cx, cy, side, angle, score`` within each quarter turn of ``angle``: R-Net says
+    little about which way up a face is, so hypotheses of one face at different turns all go on
+    (O-Net's landmarks decide between them); indices of the kept rows, best first."""
+    turn = np.round(np.asarray(rows[:, 3], np.float64) / 90.0).astype(int) % 4
+    keep = [np.zeros(0, int)]
+    for t in range(4):
+        idx = np.nonzero(turn == t)[0]
+        if len(idx):
+            keep.append(idx[nms(square_boxes(rows[idx]), rows[idx, 4], iou)])
+    kept = np.concatenate(keep)
+    return kept[np.argsort(-rows[kept, 4], kind="stable")]
 
 
 class _Pyramid:
@@ -193,9 +212,12 @@ class AnyAngleFaceDetector(FaceDetector):
         thresholds: proposal, R-Net and O-Net score thresholds (defaults: the bundle's).
         max_proposals: best proposals kept for verification.
         hypotheses: angle offsets (degrees) at which R-Net also judges each proposal (``any`` only).
-        turns: best-scoring hypotheses per proposal that go on to O-Net (``any`` only).
+        sizes: factors of each proposal's side at which R-Net judges it too (every turn).
+        turns: best-scoring hypotheses per proposal that go on to O-Net.
         consensus: penalise faces far from the orientation the image's other faces agree on
             (:func:`consensus_factors`; ``any`` only).
+        final_threshold: drop faces whose score the landmark and consensus penalties pushed
+            under O-Net's threshold.
         batch: largest batch sent to R-Net/O-Net.
     """
 
@@ -211,8 +233,10 @@ class AnyAngleFaceDetector(FaceDetector):
         thresholds: Sequence[float] | None = None,
         max_proposals: int = 400,
         hypotheses: Sequence[float] = (90.0, 180.0, 270.0),
+        sizes: Sequence[float] = (1.0, 1.4),
         turns: int = 1,
         consensus: bool = True,
+        final_threshold: bool = True,
         batch: int = 128,
     ) -> None:
         if rotate not in ROTATIONS:
@@ -227,8 +251,10 @@ class AnyAngleFaceDetector(FaceDetector):
         self.thresholds = thr
         self.max_proposals = int(max_proposals)
         self.hypotheses = tuple(float(a) for a in hypotheses)
+        self.sizes = tuple(float(f) for f in sizes)
         self.turns = int(turns)
         self.consensus = bool(consensus)
+        self.final_threshold = bool(final_threshold)
         self.batch = int(batch)
         self.last_timing: dict[str, float] = {}
 
@@ -240,6 +266,7 @@ class AnyAngleFaceDetector(FaceDetector):
         "hypotheses",
         "turns",
         "consensus",
+        "final_threshold",
         "batch",
     )
     BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet")
@@ -335,18 +362,22 @@ class AnyAngleFaceDetector(FaceDetector):
 
     def _rnet(self, pyramid: _Pyramid, rows: np.ndarray) -> np.ndarray:
         """R-Net judges every proposal at its own angle *and* at each of ``hypotheses`` (offsets,
-        by default the other three quarter turns) in one batched call; each proposal keeps its
-        ``turns`` best-scoring hypotheses that pass. The proposal net's angle is coarse at 14 px
-        and may be a quarter turn off; trying every turn makes the cascade independent of it."""
-        if self.rotate != "any" or not self.hypotheses:
+        by default the other three quarter turns), at each of ``sizes`` (factors of its side), in
+        one batched call; each proposal keeps its ``turns`` best-scoring hypotheses that pass. The
+        proposal net's angle is coarse at 14 px and may be a quarter turn off; trying every turn
+        makes the cascade independent of it."""
+        offsets = (0.0, *self.hypotheses) if self.rotate == "any" else (0.0,)
+        sizes = self.sizes or (1.0,)
+        if len(offsets) == 1 and len(sizes) == 1:
             passed, _, _ = self._stage(pyramid, rows, self.rnet, 24, self.thresholds[1])
             return passed
-        offsets = (0.0, *self.hypotheses)
-        cand = np.repeat(rows, len(offsets), axis=0)
-        cand[:, 3] += np.tile(np.asarray(offsets, np.float32), len(rows))
+        n = len(offsets) * len(sizes)
+        cand = np.repeat(rows, n, axis=0)
+        cand[:, 3] += np.tile(np.repeat(np.asarray(offsets, np.float32), len(sizes)), len(rows))
+        cand[:, 2] *= np.tile(np.asarray(sizes, np.float32), len(rows) * len(offsets))
         out = self._verify(pyramid, cand, self.rnet, 24)
         prob = _first(out, "prob")[:, 1]
-        per = prob.reshape(len(rows), len(offsets))
+        per = prob.reshape(len(rows), n)
         rank = np.argsort(-per, axis=1, kind="stable")[:, : max(1, self.turns)]
         chosen = np.zeros(per.shape, bool)
         np.put_along_axis(chosen, rank, True, axis=1)
@@ -398,7 +429,7 @@ class AnyAngleFaceDetector(FaceDetector):
         if len(rows):
             rows = self._rnet(pyramid, rows)
         if len(rows):
-            rows = rows[nms(square_boxes(rows), rows[:, 4], 0.6)]
+            rows = rows[turn_nms(rows, 0.6)]
             rows, at, marks = self._stage(pyramid, rows, self.onet, 48, self.thresholds[2])
         t2 = time.perf_counter()
         if len(rows):
@@ -415,6 +446,8 @@ class AnyAngleFaceDetector(FaceDetector):
             if self.rotate == "any" and self.consensus:
                 rows[order_, 4] *= consensus_factors(rows[order_, 3], rows[order_, 4])
                 order_ = order_[np.argsort(-rows[order_, 4], kind="stable")]
+            if self.final_threshold:  # what the penalties pushed under O-Net's threshold goes
+                order_ = order_[rows[order_, 4] >= self.thresholds[2]]
             for i in order_:
                 quad = face_quad(rows[i, 0], rows[i, 1], rows[i, 5], rows[i, 3], rows[i, 6])
                 faces.append(

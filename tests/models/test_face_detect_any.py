@@ -114,13 +114,18 @@ def test_faces_smaller_than_the_trained_level_face_are_found_on_an_enlarged_leve
     assert len(rows) and np.hypot(rows[:, 0] - 44, rows[:, 1] - 34).min() <= STRIDE
 
 
-def test_consensus_penalises_only_the_face_the_others_disagree_with():
+def test_consensus_penalises_only_the_face_the_others_outvote():
     # Three confident faces turned by ~90°, one at 270°: only the odd one out loses score.
     factors = consensus_factors(np.array([88.0, 92.0, 95.0, 270.0]), np.array([0.99, 0.95, 0.9, 0.97]))
     assert factors.tolist() == [1.0, 1.0, 1.0, CONSENSUS_PENALTY]
-    # Angles wrap: 350° and 10° agree; unsure faces do not vote; a lone face is left alone.
+    # Two faces that disagree: the surer one wins; angles wrap (350° and 10° agree).
+    two = consensus_factors(np.array([0.0, 160.0]), np.array([0.99, 0.9]))
+    assert two.tolist() == [1.0, CONSENSUS_PENALTY]
     assert consensus_factors(np.array([350.0, 10.0, 5.0]), np.ones(3)).tolist() == [1.0] * 3
-    assert consensus_factors(np.array([0.0, 180.0]), np.array([0.99, 0.5])).tolist() == [1.0, 1.0]
+    # Unsure faces do not vote; a lone face is left alone.
+    unsure = consensus_factors(np.array([0.0, 180.0]), np.array([0.99, 0.5]))
+    assert unsure.tolist() == [1.0, CONSENSUS_PENALTY]
+    assert consensus_factors(np.array([0.0, 180.0]), np.array([0.7, 0.5])).tolist() == [1.0, 1.0]
     assert consensus_factors(np.array([45.0]), np.array([1.0])).tolist() == [1.0]
 
 
@@ -143,7 +148,7 @@ def test_every_proposal_is_verified_at_each_turn_in_one_batch_and_keeps_its_best
 
     # Hypotheses per proposal: its own angle, then +90, +180, +270; R-Net likes the +180 one best.
     rnet = _Recorder(lambda n: np.tile([0.1, 0.6, 0.9, 0.2], n // 4))
-    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5))
+    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0,))
     rows = np.array([[40, 40, 30, 10, 0.9], [100, 60, 30, -20, 0.8]], np.float32)
     kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert rnet.calls == [8]  # 2 proposals x 4 turns, one batch
@@ -151,6 +156,24 @@ def test_every_proposal_is_verified_at_each_turn_in_one_batch_and_keeps_its_best
     det.turns = 2  # the two best turns that pass go on (+180 and +90 of each)
     kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert sorted(kept[:, 3].tolist()) == [70.0, 100.0, 160.0, 190.0]
+    # Sizes too: each turn at 1x and 2x the proposal's side; R-Net likes the 2x crop at +90.
+    rnet = _Recorder(lambda n: np.tile([0.1, 0.2, 0.3, 0.95, 0.1, 0.1, 0.1, 0.1], n // 8))
+    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0, 2.0))
+    kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    assert rnet.calls == [16] and kept[:, 3].tolist() == [100.0, 70.0]
+    assert np.allclose(kept[:, 2], 60.0)  # the regressed side of the 2x crop (no regression here)
+
+
+def test_turn_nms_keeps_one_face_at_different_quarter_turns():
+    from biogate.models.face_detect_any import turn_nms
+
+    rows = np.array(
+        [[50, 50, 30, 5, 0.9], [52, 50, 30, -10, 0.8], [50, 51, 30, 92, 0.7], [51, 50, 30, 185, 0.95]],
+        np.float32,
+    )
+    # The two near 0° merge; the hypotheses at 90° and 180° both go on, best first.
+    assert turn_nms(rows, 0.6).tolist() == [3, 0, 2]
+    assert turn_nms(rows[:0], 0.6).tolist() == []
 
 
 def test_bad_options_are_config_errors():
