@@ -161,7 +161,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rotations = (0.0, 90.0) if args.quick else ROTATIONS
     repeat, warmup = (1, 0) if args.quick else (args.repeat, args.warmup)
-    bundles = Path(args.bundles) if args.bundles else default_bundles()
+    if args.bundles:
+        bundles = Path(args.bundles)
+    else:  # the default detector's bundles, and MTCNN's P-Net for the peers measured beside it
+        from biogate.exporters.convert.demo_bundles import build_bundles
+
+        bundles = build_bundles(default_bundles(), ("mtcnn_pnet",))
     dets = detectors(bundles, args.threads)
     if args.detectors:
         dets = {k: v for k, v in dets.items() if k in args.detectors.split(",")}

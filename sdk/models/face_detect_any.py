@@ -213,6 +213,8 @@ class AnyAngleFaceDetector(FaceDetector):
         max_proposals: best proposals kept for verification.
         hypotheses: angle offsets (degrees) at which R-Net also judges each proposal (``any`` only).
         sizes: factors of each proposal's side at which R-Net judges it too (every turn).
+        size_gate: the further ``sizes`` are tried only for proposals whose best turn at the first
+            size scored at least this (most background proposals score far less: time saved).
         turns: best-scoring hypotheses per proposal that go on to O-Net.
         consensus: penalise faces far from the orientation the image's other faces agree on
             (:func:`consensus_factors`; ``any`` only).
@@ -234,6 +236,7 @@ class AnyAngleFaceDetector(FaceDetector):
         max_proposals: int = 400,
         hypotheses: Sequence[float] = (90.0, 180.0, 270.0),
         sizes: Sequence[float] = (1.0, 1.4),
+        size_gate: float = 0.1,
         turns: int = 1,
         consensus: bool = True,
         final_threshold: bool = True,
@@ -252,6 +255,7 @@ class AnyAngleFaceDetector(FaceDetector):
         self.max_proposals = int(max_proposals)
         self.hypotheses = tuple(float(a) for a in hypotheses)
         self.sizes = tuple(float(f) for f in sizes)
+        self.size_gate = float(size_gate)
         self.turns = int(turns)
         self.consensus = bool(consensus)
         self.final_threshold = bool(final_threshold)
@@ -264,6 +268,8 @@ class AnyAngleFaceDetector(FaceDetector):
         "thresholds",
         "max_proposals",
         "hypotheses",
+        "sizes",
+        "size_gate",
         "turns",
         "consensus",
         "final_threshold",
@@ -362,26 +368,40 @@ class AnyAngleFaceDetector(FaceDetector):
 
     def _rnet(self, pyramid: _Pyramid, rows: np.ndarray) -> np.ndarray:
         """R-Net judges every proposal at its own angle *and* at each of ``hypotheses`` (offsets,
-        by default the other three quarter turns), at each of ``sizes`` (factors of its side), in
-        one batched call; each proposal keeps its ``turns`` best-scoring hypotheses that pass. The
-        proposal net's angle is coarse at 14 px and may be a quarter turn off; trying every turn
-        makes the cascade independent of it."""
-        offsets = (0.0, *self.hypotheses) if self.rotate == "any" else (0.0,)
+        by default the other three quarter turns), batched; then, for the proposals whose best turn
+        scored at least ``size_gate``, at each further factor of ``sizes`` too.  Each proposal keeps
+        its ``turns`` best-scoring hypotheses that pass.  The proposal net's angle and size are
+        coarse at 14 px (a quarter turn off, half the face); trying them makes the cascade
+        independent of it."""
+        offsets = np.asarray((0.0, *self.hypotheses) if self.rotate == "any" else (0.0,), np.float32)
         sizes = self.sizes or (1.0,)
         if len(offsets) == 1 and len(sizes) == 1:
             passed, _, _ = self._stage(pyramid, rows, self.rnet, 24, self.thresholds[1])
             return passed
-        n = len(offsets) * len(sizes)
-        cand = np.repeat(rows, n, axis=0)
-        cand[:, 3] += np.tile(np.repeat(np.asarray(offsets, np.float32), len(sizes)), len(rows))
-        cand[:, 2] *= np.tile(np.asarray(sizes, np.float32), len(rows) * len(offsets))
-        out = self._verify(pyramid, cand, self.rnet, 24)
+
+        def judge(owners: np.ndarray, size: float) -> None:
+            cand = np.repeat(rows[owners], len(offsets), axis=0)
+            cand[:, 3] += np.tile(offsets, len(owners))
+            cand[:, 2] *= size
+            parts.append((cand, self._verify(pyramid, cand, self.rnet, 24), np.repeat(owners, len(offsets))))
+
+        parts: list[tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]] = []
+        judge(np.arange(len(rows)), sizes[0])
+        best = _first(parts[0][1], "prob")[:, 1].reshape(len(rows), len(offsets)).max(1)
+        gated = np.nonzero(best >= self.size_gate)[0]
+        for size in sizes[1:]:
+            if len(gated):
+                judge(gated, size)
+        cand = np.concatenate([p[0] for p in parts])
+        out = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
+        owner = np.concatenate([p[2] for p in parts])
         prob = _first(out, "prob")[:, 1]
-        per = prob.reshape(len(rows), n)
-        rank = np.argsort(-per, axis=1, kind="stable")[:, : max(1, self.turns)]
-        chosen = np.zeros(per.shape, bool)
-        np.put_along_axis(chosen, rank, True, axis=1)
-        mask = chosen.reshape(-1) & (prob >= self.thresholds[1])
+        order = np.lexsort((-prob, owner))  # by proposal, best first (stable on ties)
+        ranked = owner[order]
+        rank = np.arange(len(order)) - np.searchsorted(ranked, ranked)
+        mask = np.zeros(len(cand), bool)
+        mask[order[rank < max(1, self.turns)]] = True
+        mask &= prob >= self.thresholds[1]
         passed, _, _ = self._keep(cand[mask], {k: v[mask] for k, v in out.items()}, self.thresholds[1])
         return passed
 

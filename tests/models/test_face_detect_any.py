@@ -156,12 +156,13 @@ def test_every_proposal_is_verified_at_each_turn_in_one_batch_and_keeps_its_best
     det.turns = 2  # the two best turns that pass go on (+180 and +90 of each)
     kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert sorted(kept[:, 3].tolist()) == [70.0, 100.0, 160.0, 190.0]
-    # Sizes too: each turn at 1x and 2x the proposal's side; R-Net likes the 2x crop at +90.
-    rnet = _Recorder(lambda n: np.tile([0.1, 0.2, 0.3, 0.95, 0.1, 0.1, 0.1, 0.1], n // 8))
-    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0, 2.0))
+    # Sizes too: each turn at 1x, then at 2x for the proposals whose best 1x turn reached the gate.
+    calls = iter([[0.1, 0.3, 0.1, 0.1, 0.05, 0.02, 0.01, 0.05], [0.1, 0.95, 0.1, 0.1]])
+    rnet = _Recorder(lambda n: np.array(next(calls), np.float32))
+    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0, 2.0), size_gate=0.1)
     kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
-    assert rnet.calls == [16] and kept[:, 3].tolist() == [100.0, 70.0]
-    assert np.allclose(kept[:, 2], 60.0)  # the regressed side of the 2x crop (no regression here)
+    assert rnet.calls == [8, 4]  # the second proposal (best 0.05) is not tried at 2x
+    assert kept[:, 3].tolist() == [100.0] and np.allclose(kept[:, 2], 60.0)  # 2x crop at +90
 
 
 def test_turn_nms_keeps_one_face_at_different_quarter_turns():
