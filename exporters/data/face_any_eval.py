@@ -111,15 +111,17 @@ def evaluate_rotations(
     photos: Sequence[DetectPhoto],
     rotations: Sequence[float] = ROTATIONS,
     keep_parts: bool = False,
+    min_face: float = MIN_EVAL_FACE,
 ) -> dict[str, Any]:
-    """``{"rot0": metrics, "rot90": ..., "all": metrics}`` of ``detect(image) -> [FaceDetection]``."""
+    """``{"rot0": metrics, "rot90": ..., "all": metrics}`` of ``detect(image) -> [FaceDetection]``
+    (faces under ``min_face`` px ignored)."""
     out: dict[str, Any] = {}
     every: list[dict] = []
     for angle in rotations:
         parts = []
         for photo in photos:
             turned = rotate_photo(photo, angle)
-            parts.append(match_photo(detect(turned.image), turned))
+            parts.append(match_photo(detect(turned.image), turned, min_face=min_face))
         out[f"rot{angle:g}"] = summarise(parts)
         if keep_parts:
             out[f"rot{angle:g}"]["_parts"] = parts

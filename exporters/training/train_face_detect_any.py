@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     ckpt_path = args.out.with_suffix(".ckpt")
-    sampler = Sampler(seed=args.seed, size=args.canvas)
+    from biogate.exporters.data.face_detect_data import load_detect_photos
+
+    photos = [p for p in load_detect_photos(held_out=False) if p.source not in set(args.exclude or ())]
+    sampler = Sampler(seed=args.seed, size=args.canvas, photos=photos)
     state: dict[str, Any] = {"step": 0, "history": [], "seconds": 0.0, "mined": []}
     if ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
@@ -217,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-every", type=int, default=250)
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--init", type=Path, help="start from these weights (same --width)")
+    parser.add_argument(
+        "--exclude", action="append", metavar="SOURCE", help="leave this training photograph out (repeatable)"
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -225,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     record = train(args)
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     record["config"] = config
-    record["command"] = "python -m biogate.exporters.training.train_face_detect_any " + " ".join(argv or [])
+    given = sys.argv[1:] if argv is None else argv
+    record["command"] = "python -m biogate.exporters.training.train_face_detect_any " + " ".join(given)
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=1))
     print(json.dumps(record["data"]), flush=True)
     return 0

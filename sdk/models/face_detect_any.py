@@ -6,10 +6,13 @@
    image pyramid (factor :data:`PYRAMID_FACTOR`, from ``min_face``), large levels cut into
    overlapping tiles; every cell predicts a face score, centre, size *and orientation* (cos, sin).
    Duplicates (across tiles, cells and levels) are merged by NMS.
-2. **Verification turned upright** — each proposal is cut out *rotated by its predicted angle*, so
-   the face stands upright in the crop, and MTCNN's R-Net (24 px) and O-Net (48 px) judge it,
-   regress its box and give five landmarks; the eye/mouth line of the landmarks refines the angle
-   and O-Net runs once more at the refined angle.
+2. **Verification turned upright** — each proposal is cut out *rotated by its predicted angle* and
+   by the three other quarter turns, at its own size and 1.4x it (the proposal net's angle and
+   size are coarse at 14 px), and MTCNN's R-Net (24 px) judges all of them in one batch; the best
+   hypothesis of each proposal goes on to O-Net (48 px), which regresses its box and gives five
+   landmarks; the eye/mouth line of the landmarks refines the angle and O-Net runs once more at
+   the refined angle.  Faces whose landmarks disagree with their angle, or whose angle the image's
+   other confident faces outvote (:func:`consensus_factors`), lose score.
 3. Everything is mapped back to input-image pixels: the ``quad`` is O-Net's face box (in the face's
    own frame) turned by the face's angle, starting at the upright face's top-left; ``box`` is the
    axis-aligned box around it (for an upright face: exactly MTCNN's box).
@@ -48,7 +51,7 @@ TILE = 640
 TILE_OVERLAP = 64
 ROTATIONS = ("upright", "any")
 #: Proposal, R-Net and O-Net score thresholds when none are given (the bundle's are used when loaded).
-DEFAULT_THRESHOLDS = (0.3, 0.4, 0.5)
+DEFAULT_THRESHOLDS = (0.2, 0.4, 0.5)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -122,6 +125,48 @@ def face_quad(cx: float, cy: float, side: float, angle_deg: float, height: float
     return (corners @ rotation(angle_deg).T + (cx, cy)).astype(np.float32)
 
 
+#: Consensus: detections at least ``CONSENSUS_SCORE`` sure vote for the image's orientation; a face
+#: more than ``CONSENSUS_SPREAD`` degrees off the others' vote, when that vote outweighs its own
+#: score, has its score multiplied by ``CONSENSUS_PENALTY``.
+CONSENSUS_SCORE = 0.8
+CONSENSUS_SPREAD = 60.0
+CONSENSUS_PENALTY = 0.5
+
+
+def consensus_factors(angles: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Score factors (N,) from the orientation the *other* confident faces of the image agree on.
+
+    A turned camera turns every face alike: a detection whose angle is more than
+    :data:`CONSENSUS_SPREAD` degrees from the score-weighted mean direction of the other confident
+    detections is penalised when their vote (the length of that weighted sum) is larger than its
+    own score — most false positives of an any-angle search stand at odd angles, and a real face
+    outvotes them.  A lone face is left alone.
+    """
+    a = np.radians(np.asarray(angles, np.float64))
+    s = np.asarray(scores, np.float64)
+    w = np.where(s >= CONSENSUS_SCORE, s, 0.0)
+    vec = np.stack([np.cos(a), np.sin(a)], 1) * w[:, None]
+    others = vec.sum(0)[None] - vec  # each detection's vote excludes its own
+    strength = np.linalg.norm(others, axis=1)
+    off = np.degrees(np.abs(np.angle(np.exp(1j * (a - np.arctan2(others[:, 1], others[:, 0]))))))
+    outvoted = (strength >= CONSENSUS_SCORE) & (strength > s) & (off > CONSENSUS_SPREAD)
+    return np.where(outvoted, CONSENSUS_PENALTY, 1.0)
+
+
+def turn_nms(rows: np.ndarray, iou: float) -> np.ndarray:
+    """NMS of rows ``cx, cy, side, angle, score`` within each quarter turn of ``angle``: R-Net says
+    little about which way up a face is, so hypotheses of one face at different turns all go on
+    (O-Net's landmarks decide between them); indices of the kept rows, best first."""
+    turn = np.round(np.asarray(rows[:, 3], np.float64) / 90.0).astype(int) % 4
+    keep = [np.zeros(0, int)]
+    for t in range(4):
+        idx = np.nonzero(turn == t)[0]
+        if len(idx):
+            keep.append(idx[nms(square_boxes(rows[idx]), rows[idx, 4], iou)])
+    kept = np.concatenate(keep)
+    return kept[np.argsort(-rows[kept, 4], kind="stable")]
+
+
 class _Pyramid:
     """The input image and its downscaled copies, made on demand from the nearest larger one."""
 
@@ -131,11 +176,14 @@ class _Pyramid:
     def at(self, scale: float) -> np.ndarray:
         if scale in self.levels:
             return self.levels[scale]
-        src_scale = min(s for s in self.levels if s > scale)
-        src = self.levels[src_scale]
+        larger = [s for s in self.levels if s > scale]
+        src = self.levels[min(larger)] if larger else self.levels[1.0]
         h, w = self.levels[1.0].shape[:2]
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        self.levels[scale] = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+        # Faces under LEVEL_FACE px (min_face < 14) are looked for on an enlarged copy.
+        self.levels[scale] = cv2.resize(
+            src, size, interpolation=cv2.INTER_AREA if larger else cv2.INTER_LINEAR
+        )
         return self.levels[scale]
 
     def crop(self, cx: float, cy: float, side: float, angle: float, out: int) -> np.ndarray:
@@ -164,6 +212,14 @@ class AnyAngleFaceDetector(FaceDetector):
         thresholds: proposal, R-Net and O-Net score thresholds (defaults: the bundle's).
         max_proposals: best proposals kept for verification.
         hypotheses: angle offsets (degrees) at which R-Net also judges each proposal (``any`` only).
+        sizes: factors of each proposal's side at which R-Net judges it too (every turn).
+        size_gate: the further ``sizes`` are tried only for proposals whose best turn at the first
+            size scored at least this (most background proposals score far less: time saved).
+        turns: best-scoring hypotheses per proposal that go on to O-Net.
+        consensus: penalise faces far from the orientation the image's other faces agree on
+            (:func:`consensus_factors`; ``any`` only).
+        final_threshold: drop faces whose score the landmark and consensus penalties pushed
+            under O-Net's threshold.
         batch: largest batch sent to R-Net/O-Net.
     """
 
@@ -179,6 +235,11 @@ class AnyAngleFaceDetector(FaceDetector):
         thresholds: Sequence[float] | None = None,
         max_proposals: int = 400,
         hypotheses: Sequence[float] = (90.0, 180.0, 270.0),
+        sizes: Sequence[float] = (1.0, 1.4),
+        size_gate: float = 0.1,
+        turns: int = 1,
+        consensus: bool = True,
+        final_threshold: bool = True,
         batch: int = 128,
     ) -> None:
         if rotate not in ROTATIONS:
@@ -193,10 +254,27 @@ class AnyAngleFaceDetector(FaceDetector):
         self.thresholds = thr
         self.max_proposals = int(max_proposals)
         self.hypotheses = tuple(float(a) for a in hypotheses)
+        self.sizes = tuple(float(f) for f in sizes)
+        self.size_gate = float(size_gate)
+        self.turns = int(turns)
+        self.consensus = bool(consensus)
+        self.final_threshold = bool(final_threshold)
         self.batch = int(batch)
         self.last_timing: dict[str, float] = {}
 
-    MODEL_OPTIONS = ("rotate", "min_face", "thresholds", "max_proposals", "hypotheses", "batch")
+    MODEL_OPTIONS = (
+        "rotate",
+        "min_face",
+        "thresholds",
+        "max_proposals",
+        "hypotheses",
+        "sizes",
+        "size_gate",
+        "turns",
+        "consensus",
+        "final_threshold",
+        "batch",
+    )
     BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet")
 
     @classmethod
@@ -289,22 +367,43 @@ class AnyAngleFaceDetector(FaceDetector):
         return self._regress(rows, _first(out, "reg")[keep]), rows, marks
 
     def _rnet(self, pyramid: _Pyramid, rows: np.ndarray) -> np.ndarray:
-        """R-Net at each proposal's own angle; proposals it rejects are tried at the other quarter
-        turns (the net's angle is coarse at 14 px), keeping the best-scoring turn."""
-        out = self._verify(pyramid, rows, self.rnet, 24)
-        passed, _, _ = self._keep(rows, out, self.thresholds[1])
-        if self.rotate != "any" or not self.hypotheses:
+        """R-Net judges every proposal at its own angle *and* at each of ``hypotheses`` (offsets,
+        by default the other three quarter turns), batched; then, for the proposals whose best turn
+        scored at least ``size_gate``, at each further factor of ``sizes`` too.  Each proposal keeps
+        its ``turns`` best-scoring hypotheses that pass.  The proposal net's angle and size are
+        coarse at 14 px (a quarter turn off, half the face); trying them makes the cascade
+        independent of it."""
+        offsets = np.asarray((0.0, *self.hypotheses) if self.rotate == "any" else (0.0,), np.float32)
+        sizes = self.sizes or (1.0,)
+        if len(offsets) == 1 and len(sizes) == 1:
+            passed, _, _ = self._stage(pyramid, rows, self.rnet, 24, self.thresholds[1])
             return passed
-        failed = rows[_first(out, "prob")[:, 1] < self.thresholds[1]]
-        if not len(failed):
-            return passed
-        turned = []
-        for offset in self.hypotheses:
-            extra = failed.copy()
-            extra[:, 3] += offset
-            turned.append(extra)
-        retry, _, _ = self._stage(pyramid, np.concatenate(turned), self.rnet, 24, self.thresholds[1])
-        return np.concatenate([passed, retry]) if len(retry) else passed
+
+        def judge(owners: np.ndarray, size: float) -> None:
+            cand = np.repeat(rows[owners], len(offsets), axis=0)
+            cand[:, 3] += np.tile(offsets, len(owners))
+            cand[:, 2] *= size
+            parts.append((cand, self._verify(pyramid, cand, self.rnet, 24), np.repeat(owners, len(offsets))))
+
+        parts: list[tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]] = []
+        judge(np.arange(len(rows)), sizes[0])
+        best = _first(parts[0][1], "prob")[:, 1].reshape(len(rows), len(offsets)).max(1)
+        gated = np.nonzero(best >= self.size_gate)[0]
+        for size in sizes[1:]:
+            if len(gated):
+                judge(gated, size)
+        cand = np.concatenate([p[0] for p in parts])
+        out = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
+        owner = np.concatenate([p[2] for p in parts])
+        prob = _first(out, "prob")[:, 1]
+        order = np.lexsort((-prob, owner))  # by proposal, best first (stable on ties)
+        ranked = owner[order]
+        rank = np.arange(len(order)) - np.searchsorted(ranked, ranked)
+        mask = np.zeros(len(cand), bool)
+        mask[order[rank < max(1, self.turns)]] = True
+        mask &= prob >= self.thresholds[1]
+        passed, _, _ = self._keep(cand[mask], {k: v[mask] for k, v in out.items()}, self.thresholds[1])
+        return passed
 
     def _refine(self, pyramid: _Pyramid, rows: np.ndarray, at: np.ndarray, marks: np.ndarray):
         """Turn each face to the angle of its landmarks' eye/mouth lines and let O-Net look again;
@@ -350,7 +449,7 @@ class AnyAngleFaceDetector(FaceDetector):
         if len(rows):
             rows = self._rnet(pyramid, rows)
         if len(rows):
-            rows = rows[nms(square_boxes(rows), rows[:, 4], 0.6)]
+            rows = rows[turn_nms(rows, 0.6)]
             rows, at, marks = self._stage(pyramid, rows, self.onet, 48, self.thresholds[2])
         t2 = time.perf_counter()
         if len(rows):
@@ -364,6 +463,11 @@ class AnyAngleFaceDetector(FaceDetector):
                 rows[:, 4] *= np.clip(np.cos(np.radians(delta)), 0.0, 1.0)
             # Turns of one proposal land on one face: merged on overlap with the smaller square.
             order_ = nms(square_boxes(rows), rows[:, 4], 0.5, mode="min")
+            if self.rotate == "any" and self.consensus:
+                rows[order_, 4] *= consensus_factors(rows[order_, 3], rows[order_, 4])
+                order_ = order_[np.argsort(-rows[order_, 4], kind="stable")]
+            if self.final_threshold:  # what the penalties pushed under O-Net's threshold goes
+                order_ = order_[rows[order_, 4] >= self.thresholds[2]]
             for i in order_:
                 quad = face_quad(rows[i, 0], rows[i, 1], rows[i, 5], rows[i, 3], rows[i, 6])
                 faces.append(

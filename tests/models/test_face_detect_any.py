@@ -14,9 +14,11 @@ from biogate.exporters.data.face_detect_data import (
 )
 from biogate.models.face_detect_any import (
     CHANNELS,
+    CONSENSUS_PENALTY,
     STRIDE,
     TILE,
     AnyAngleFaceDetector,
+    consensus_factors,
     decode_proposals,
     face_quad,
     level_scales,
@@ -97,6 +99,82 @@ def test_tiling_merges_duplicates_at_tile_seams():
     level0 = rows[np.abs(rows[:, 2] - 16.0) < 1e-3]
     assert len(level0) == 1  # the two tiles' detections of the spot are one proposal
     assert abs(level0[0, 0] - (x + 2)) <= STRIDE and abs(level0[0, 1] - 602) <= STRIDE
+
+
+def test_faces_smaller_than_the_trained_level_face_are_found_on_an_enlarged_level():
+    from biogate.models.face_detect_any import LEVEL_FACE, _Pyramid
+
+    det = AnyAngleFaceDetector(_bright_spot_proposer, None, None, min_face=10.0, thresholds=(0.5, 0.5, 0.5))
+    image = np.zeros((64, 80, 3), np.uint8)
+    image[30:38, 40:48] = 255
+    pyramid = _Pyramid(image)
+    rows = det.propose(pyramid)
+    top = LEVEL_FACE / 10.0
+    assert pyramid.at(top).shape[:2] == (round(64 * top), round(80 * top))  # an upscaled level
+    assert len(rows) and np.hypot(rows[:, 0] - 44, rows[:, 1] - 34).min() <= STRIDE
+
+
+def test_consensus_penalises_only_the_face_the_others_outvote():
+    # Three confident faces turned by ~90°, one at 270°: only the odd one out loses score.
+    factors = consensus_factors(np.array([88.0, 92.0, 95.0, 270.0]), np.array([0.99, 0.95, 0.9, 0.97]))
+    assert factors.tolist() == [1.0, 1.0, 1.0, CONSENSUS_PENALTY]
+    # Two faces that disagree: the surer one wins; angles wrap (350° and 10° agree).
+    two = consensus_factors(np.array([0.0, 160.0]), np.array([0.99, 0.9]))
+    assert two.tolist() == [1.0, CONSENSUS_PENALTY]
+    assert consensus_factors(np.array([350.0, 10.0, 5.0]), np.ones(3)).tolist() == [1.0] * 3
+    # Unsure faces do not vote; a lone face is left alone.
+    unsure = consensus_factors(np.array([0.0, 180.0]), np.array([0.99, 0.5]))
+    assert unsure.tolist() == [1.0, CONSENSUS_PENALTY]
+    assert consensus_factors(np.array([0.0, 180.0]), np.array([0.7, 0.5])).tolist() == [1.0, 1.0]
+    assert consensus_factors(np.array([45.0]), np.array([1.0])).tolist() == [1.0]
+
+
+class _Recorder:
+    """R-Net stand-in that accepts only crops turned by one angle (recorded per call)."""
+
+    def __init__(self, accept):
+        self.accept, self.calls = accept, []
+
+    def __call__(self, inputs):
+        n = len(inputs["image"])
+        self.calls.append(n)
+        prob = np.zeros((n, 2), np.float32)
+        prob[:, 1] = self.accept(n)
+        return {"prob": prob, "reg": np.zeros((n, 4), np.float32)}
+
+
+def test_every_proposal_is_verified_at_each_turn_in_one_batch_and_keeps_its_best():
+    from biogate.models.face_detect_any import _Pyramid
+
+    # Hypotheses per proposal: its own angle, then +90, +180, +270; R-Net likes the +180 one best.
+    rnet = _Recorder(lambda n: np.tile([0.1, 0.6, 0.9, 0.2], n // 4))
+    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0,))
+    rows = np.array([[40, 40, 30, 10, 0.9], [100, 60, 30, -20, 0.8]], np.float32)
+    kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    assert rnet.calls == [8]  # 2 proposals x 4 turns, one batch
+    assert kept[:, 3].tolist() == [190.0, 160.0] and np.allclose(kept[:, 4], 0.9)
+    det.turns = 2  # the two best turns that pass go on (+180 and +90 of each)
+    kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    assert sorted(kept[:, 3].tolist()) == [70.0, 100.0, 160.0, 190.0]
+    # Sizes too: each turn at 1x, then at 2x for the proposals whose best 1x turn reached the gate.
+    calls = iter([[0.1, 0.3, 0.1, 0.1, 0.05, 0.02, 0.01, 0.05], [0.1, 0.95, 0.1, 0.1]])
+    rnet = _Recorder(lambda n: np.array(next(calls), np.float32))
+    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0, 2.0), size_gate=0.1)
+    kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    assert rnet.calls == [8, 4]  # the second proposal (best 0.05) is not tried at 2x
+    assert kept[:, 3].tolist() == [100.0] and np.allclose(kept[:, 2], 60.0)  # 2x crop at +90
+
+
+def test_turn_nms_keeps_one_face_at_different_quarter_turns():
+    from biogate.models.face_detect_any import turn_nms
+
+    rows = np.array(
+        [[50, 50, 30, 5, 0.9], [52, 50, 30, -10, 0.8], [50, 51, 30, 92, 0.7], [51, 50, 30, 185, 0.95]],
+        np.float32,
+    )
+    # The two near 0° merge; the hypotheses at 90° and 180° both go on, best first.
+    assert turn_nms(rows, 0.6).tolist() == [3, 0, 2]
+    assert turn_nms(rows[:0], 0.6).tolist() == []
 
 
 def test_bad_options_are_config_errors():

@@ -40,6 +40,11 @@ CASES: dict[str, tuple[str, str, list[str]]] = {
         "widerface",
         ["--batch", "2", "--set", "canvas=64", "--set", "width=4", "--set", "eval_size=96"],
     ),
+    "face_detect_any": (
+        "widerface",
+        "widerface",
+        ["--batch", "4", "--set", "width=4", "--set", "eval_min_face=12", "--set", "rotations=2"],
+    ),
     "thermal_face": ("thermal", "thermal", ["--batch", "2", "--set", "gallery=2"]),
 }
 
