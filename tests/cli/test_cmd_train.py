@@ -64,7 +64,7 @@ def test_model_options_are_listed(capsys):
         (["face_sr"], "give --data KIND:DIR"),
         (
             ["no_such_model", "--data", "folders:{f}"],
-            "unknown model 'no_such_model'; trainable: face_detect_yolo",
+            "unknown model 'no_such_model'; trainable: face_detect_any, face_detect_yolo",
         ),
         (["face_detect_yolo", "--data", "folders:{f}"], "choose from widerface, composites"),
         (
