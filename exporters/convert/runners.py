@@ -33,21 +33,30 @@ def torch_infer(spec: ModelSpec, module: Any) -> InferFn:
     return infer
 
 
-def ort_session(path: Path, threads: int = 1) -> Any:
-    """A CPU ``InferenceSession`` with full graph optimisation and ``threads`` intra-op threads."""
+def ort_session(path: Path, threads: int = 1, fuse_qdq: bool = True) -> Any:
+    """A CPU ``InferenceSession`` with ``threads`` intra-op threads and full graph optimisation.
+
+    ``fuse_qdq=False`` keeps only the basic optimisations, so a QDQ model runs as
+    DequantizeLinear → float op → QuantizeLinear: the exact int8 values of explicit quantization
+    without ONNX Runtime's fused integer kernels — which, for signed int8 activations on AVX2 CPUs
+    without VNNI, saturate their int16 partial sums (``VPMADDUBSW``) and can wipe a net's output.
+    That is how TensorRT's numerics are emulated when its file is gated on a CPU.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL if fuse_qdq else ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    )
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def ort_infer(path: Path, threads: int = 1) -> InferFn:
-    """ONNX Runtime CPU forward pass of the model at ``path``."""
-    session = ort_session(path, threads)
+def ort_infer(path: Path, threads: int = 1, fuse_qdq: bool = True) -> InferFn:
+    """ONNX Runtime CPU forward pass of the model at ``path`` (``fuse_qdq``: :func:`ort_session`)."""
+    session = ort_session(path, threads, fuse_qdq)
     out_names = [o.name for o in session.get_outputs()]
     in_names = {i.name for i in session.get_inputs()}
 

@@ -23,12 +23,26 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from biogate.models.face_detect_any import STRIDE, UNIT
+from biogate.models.face_any_geometry import STRIDE, UNIT
 
 from .face_detect_data import DetectPhoto, load_detect_photos, scene_images
 
 POS_RANGE = (11.0, 26.0)
 IGNORE_RANGE = (7.0, 40.0)
+
+
+def jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Colour, grey, blur and noise jitter of a uint8 RGB sample (every face sampler's)."""
+    img = image.astype(np.float32)
+    if rng.random() < 0.2:
+        img[:] = img.mean(2, keepdims=True)
+    img = img * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)
+    img = img * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    if rng.random() < 0.25:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.2))
+    if rng.random() < 0.4:
+        img += rng.standard_normal(img.shape).astype(np.float32) * rng.uniform(2, 10)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -196,17 +210,7 @@ class Sampler:
         return canvas, faces, [], valid
 
     def _jitter(self, canvas: np.ndarray) -> np.ndarray:
-        rng = self.rng
-        img = canvas.astype(np.float32)
-        if rng.random() < 0.2:
-            img[:] = img.mean(2, keepdims=True)
-        img = img * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)
-        img = img * rng.uniform(0.85, 1.15, 3).astype(np.float32)
-        if rng.random() < 0.25:
-            img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.2))
-        if rng.random() < 0.4:
-            img += rng.standard_normal(img.shape).astype(np.float32) * rng.uniform(2, 10)
-        return np.clip(img, 0, 255).astype(np.uint8)
+        return jitter(canvas, self.rng)
 
     def _targets(self, faces: list, ignore: list, valid: np.ndarray) -> Targets:
         g = self.size // STRIDE
@@ -236,4 +240,4 @@ class Sampler:
         return Targets(score, weight, reg)
 
 
-__all__ = ["HardNegative", "Sampler", "Targets"]
+__all__ = ["HardNegative", "Sampler", "Targets", "jitter"]

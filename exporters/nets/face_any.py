@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from biogate.models.face_detect_any import CHANNELS
+from biogate.models.face_any_geometry import CHANNELS
 
 
 def _cbr(cin: int, cout: int, k: int = 3, s: int = 1, dilation: int = 1) -> nn.Sequential:

@@ -208,19 +208,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=6000)
-    parser.add_argument("--batch", type=int, default=48)
-    parser.add_argument("--canvas", type=int, default=64, help="sample side in pixels (multiple of 4)")
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--width", type=int, default=24)
+def run_photo_training(parser: argparse.ArgumentParser, argv: list[str] | None, train_fn, module: str) -> int:
+    """The photograph trainers' shared command line: adds ``--seed``, ``--threads``, ``--exclude``,
+    parses, trains with ``train_fn(args)`` and writes its record (config and command added) beside
+    ``args.out``; prints the record without its loss history."""
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--log-every", type=int, default=50)
-    parser.add_argument("--save-every", type=int, default=250)
-    parser.add_argument("--out", type=Path, default=WEIGHTS)
-    parser.add_argument("--init", type=Path, help="start from these weights (same --width)")
     parser.add_argument(
         "--exclude", action="append", metavar="SOURCE", help="leave this training photograph out (repeatable)"
     )
@@ -229,14 +222,27 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    record = train(args)
-    config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    record["config"] = config
+    record = train_fn(args)
+    record["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     given = sys.argv[1:] if argv is None else argv
-    record["command"] = "python -m biogate.exporters.training.train_face_detect_any " + " ".join(given)
+    record["command"] = f"python -m {module} " + " ".join(given)
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=1))
-    print(json.dumps(record["data"]), flush=True)
+    print(json.dumps({k: v for k, v in record.items() if k != "history"}), flush=True)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--batch", type=int, default=48)
+    parser.add_argument("--canvas", type=int, default=64, help="sample side in pixels (multiple of 4)")
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--width", type=int, default=24)
+    parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--save-every", type=int, default=250)
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--init", type=Path, help="start from these weights (same --width)")
+    return run_photo_training(parser, argv, train, "biogate.exporters.training.train_face_detect_any")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from ..errors import ConfigError
 NAME = "detect"
 HELP = "find the faces in an image or a source's first frame, at any orientation"
 EXIT_NO_FACE = 4
-DETECTOR_BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet")
+DETECTOR_BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet", "face_orient")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

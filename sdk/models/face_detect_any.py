@@ -26,179 +26,36 @@ exporters), so the bundle's metrics are measured through this very code.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 
 from ..errors import ConfigError
 from ..frame import to_rgb8
 from .detect_ops import nms
+from .face_any_geometry import (
+    CHANNELS,
+    PYRAMID_FACTOR,
+    STRIDE,
+    TILE,
+    UNIT,
+    Pyramid,
+    consensus_factors,
+    decode_proposals,
+    face_quad,
+    level_scales,
+    rotation,
+    square_boxes,
+    tiles,
+    turn_nms,
+)
 from .face_detect import FaceDetection, FaceDetector, Infer, _first, _normalise
 
-#: Output grid stride of the proposal net, the unit of its centre/size outputs, its channels.
-STRIDE = 4
-UNIT = 16.0
-CHANNELS = 6
-#: Face side (px) at a pyramid level that the proposal net is trained for, and the pyramid step.
-LEVEL_FACE = 14.0
-PYRAMID_FACTOR = 0.6
-#: Proposal-net tiles (level pixels) and their overlap (more than the net's receptive field).
-TILE = 640
-TILE_OVERLAP = 64
 ROTATIONS = ("upright", "any")
 #: Proposal, R-Net and O-Net score thresholds when none are given (the bundle's are used when loaded).
 DEFAULT_THRESHOLDS = (0.2, 0.4, 0.5)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def level_scales(height: int, width: int, min_face: float, factor: float = PYRAMID_FACTOR) -> list[float]:
-    """Pyramid scales that bring faces from ``min_face`` px up to the image size to ~14-23 px."""
-    if min_face < 8:
-        raise ConfigError(f"min_face must be >= 8 px, got {min_face}")
-    scale = LEVEL_FACE / float(min_face)
-    scales: list[float] = []
-    while min(height, width) * scale >= 2 * LEVEL_FACE:
-        scales.append(scale)
-        scale *= factor
-    return scales or [LEVEL_FACE / float(min(height, width))]
-
-
-def tiles(height: int, width: int, tile: int = TILE, overlap: int = TILE_OVERLAP) -> list[tuple[int, int]]:
-    """Top-left corners (y, x) of overlapping ``tile``-sized windows covering an image (multiples of 4)."""
-
-    def starts(n: int) -> list[int]:
-        if n <= tile:
-            return [0]
-        step = tile - overlap
-        out = [*list(range(0, n - tile, step)), n - tile]
-        return sorted({s - s % STRIDE for s in out})
-
-    return [(y, x) for y in starts(height) for x in starts(width)]
-
-
-def decode_proposals(
-    raw: np.ndarray, scale: float, threshold: float, offset: tuple[int, int] = (0, 0)
-) -> np.ndarray:
-    """One level's raw map (6, h, w) → rows ``cx, cy, side, angle_deg, score`` in input-image pixels.
-
-    ``offset`` is the tile's (y, x) in level pixels; ``scale`` the level's scale.
-    """
-    raw = np.asarray(raw, np.float32)
-    if raw.ndim != 3 or raw.shape[0] != CHANNELS:
-        raise ConfigError(f"proposal map must be ({CHANNELS}, H, W), got {raw.shape}")
-    score = _sigmoid(raw[0])
-    ys, xs = np.nonzero(score >= threshold)
-    if ys.size == 0:
-        return np.zeros((0, 5), np.float32)
-    t = raw[:, ys, xs]
-    cx = (xs * STRIDE + STRIDE / 2.0 + t[1] * UNIT + offset[1]) / scale
-    cy = (ys * STRIDE + STRIDE / 2.0 + t[2] * UNIT + offset[0]) / scale
-    side = UNIT * np.exp(np.clip(t[3], -3, 3)) / scale
-    angle = np.degrees(np.arctan2(t[5], t[4]))
-    return np.stack([cx, cy, side, angle, score[ys, xs]], 1).astype(np.float32)
-
-
-def square_boxes(rows: np.ndarray) -> np.ndarray:
-    """Rows ``cx, cy, side, ...`` → axis-aligned squares (N, 4) for NMS."""
-    half = rows[:, 2:3] / 2.0
-    return np.concatenate([rows[:, :2] - half, rows[:, :2] + half], 1)
-
-
-def rotation(angle_deg: float) -> np.ndarray:
-    """The 2x2 matrix turning a vector of the upright face's frame into image axes (y down)."""
-    c, s = math.cos(math.radians(angle_deg)), math.sin(math.radians(angle_deg))
-    return np.array([[c, s], [-s, c]], np.float64)
-
-
-def face_quad(cx: float, cy: float, side: float, angle_deg: float, height: float | None = None) -> np.ndarray:
-    """The face rectangle's vertices (``side`` wide, ``height`` tall, default square), turned by
-    ``angle_deg``: the upright face's top-left, top-right, bottom-right, bottom-left."""
-    h = side if height is None else height
-    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * (side / 2.0, h / 2.0)
-    return (corners @ rotation(angle_deg).T + (cx, cy)).astype(np.float32)
-
-
-#: Consensus: detections at least ``CONSENSUS_SCORE`` sure vote for the image's orientation; a face
-#: more than ``CONSENSUS_SPREAD`` degrees off the others' vote, when that vote outweighs its own
-#: score, has its score multiplied by ``CONSENSUS_PENALTY``.
-CONSENSUS_SCORE = 0.8
-CONSENSUS_SPREAD = 60.0
-CONSENSUS_PENALTY = 0.5
-
-
-def consensus_factors(angles: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Score factors (N,) from the orientation the *other* confident faces of the image agree on.
-
-    A turned camera turns every face alike: a detection whose angle is more than
-    :data:`CONSENSUS_SPREAD` degrees from the score-weighted mean direction of the other confident
-    detections is penalised when their vote (the length of that weighted sum) is larger than its
-    own score — most false positives of an any-angle search stand at odd angles, and a real face
-    outvotes them.  A lone face is left alone.
-    """
-    a = np.radians(np.asarray(angles, np.float64))
-    s = np.asarray(scores, np.float64)
-    w = np.where(s >= CONSENSUS_SCORE, s, 0.0)
-    vec = np.stack([np.cos(a), np.sin(a)], 1) * w[:, None]
-    others = vec.sum(0)[None] - vec  # each detection's vote excludes its own
-    strength = np.linalg.norm(others, axis=1)
-    off = np.degrees(np.abs(np.angle(np.exp(1j * (a - np.arctan2(others[:, 1], others[:, 0]))))))
-    outvoted = (strength >= CONSENSUS_SCORE) & (strength > s) & (off > CONSENSUS_SPREAD)
-    return np.where(outvoted, CONSENSUS_PENALTY, 1.0)
-
-
-def turn_nms(rows: np.ndarray, iou: float) -> np.ndarray:
-    """NMS of rows ``cx, cy, side, angle, score`` within each quarter turn of ``angle``: R-Net says
-    little about which way up a face is, so hypotheses of one face at different turns all go on
-    (O-Net's landmarks decide between them); indices of the kept rows, best first."""
-    turn = np.round(np.asarray(rows[:, 3], np.float64) / 90.0).astype(int) % 4
-    keep = [np.zeros(0, int)]
-    for t in range(4):
-        idx = np.nonzero(turn == t)[0]
-        if len(idx):
-            keep.append(idx[nms(square_boxes(rows[idx]), rows[idx, 4], iou)])
-    kept = np.concatenate(keep)
-    return kept[np.argsort(-rows[kept, 4], kind="stable")]
-
-
-class _Pyramid:
-    """The input image and its downscaled copies, made on demand from the nearest larger one."""
-
-    def __init__(self, image: np.ndarray) -> None:
-        self.levels: dict[float, np.ndarray] = {1.0: image}
-
-    def at(self, scale: float) -> np.ndarray:
-        if scale in self.levels:
-            return self.levels[scale]
-        larger = [s for s in self.levels if s > scale]
-        src = self.levels[min(larger)] if larger else self.levels[1.0]
-        h, w = self.levels[1.0].shape[:2]
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        # Faces under LEVEL_FACE px (min_face < 14) are looked for on an enlarged copy.
-        self.levels[scale] = cv2.resize(
-            src, size, interpolation=cv2.INTER_AREA if larger else cv2.INTER_LINEAR
-        )
-        return self.levels[scale]
-
-    def crop(self, cx: float, cy: float, side: float, angle: float, out: int) -> np.ndarray:
-        """A square crop of ``side`` px about (cx, cy), turned by ``-angle``, resized to ``out`` px."""
-        scale = 1.0
-        while side * scale * 0.5 >= out * 1.1:  # halve while the crop would still be >= out px
-            scale *= 0.5
-        img = self.at(scale)
-        k = out / (side * scale)
-        r = rotation(angle) / k  # crop axis → level pixels
-        centre = np.array([cx, cy]) * scale - r @ np.array([out / 2.0, out / 2.0])
-        m = np.concatenate([r, centre[:, None]], 1)
-        return cv2.warpAffine(
-            img, m, (out, out), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT
-        )
 
 
 class AnyAngleFaceDetector(FaceDetector):
@@ -207,6 +64,10 @@ class AnyAngleFaceDetector(FaceDetector):
     Args:
         proposer: infer callable, input ``image`` (N, 3, H, W) RGB/255, output ``maps`` (N, 6, H/4, W/4).
         rnet, onet: MTCNN's R-Net and O-Net infer callables (``prob``, ``reg``, ``landmarks``).
+        orienter: the quarter-turn classifier (bundle ``face_orient``; input R-Net's 24-px crop,
+            output ``prob`` (N, 4)); ``None``: R-Net's scores alone pick each proposal's turn.
+        orient_weight: exponent of the classifier's turn probability in the score that ranks a
+            proposal's hypotheses (R-Net probability x turn probability ** weight).
         rotate: ``any`` (faces at every angle) or ``upright`` (verify every face at 0°).
         min_face: smallest face side to look for, in input pixels.
         thresholds: proposal, R-Net and O-Net score thresholds (defaults: the bundle's).
@@ -230,6 +91,7 @@ class AnyAngleFaceDetector(FaceDetector):
         proposer: Infer,
         rnet: Infer,
         onet: Infer,
+        orienter: Infer | None = None,
         rotate: str = "any",
         min_face: float = 40.0,
         thresholds: Sequence[float] | None = None,
@@ -241,13 +103,15 @@ class AnyAngleFaceDetector(FaceDetector):
         consensus: bool = True,
         final_threshold: bool = True,
         batch: int = 128,
+        orient_weight: float = 1.0,
     ) -> None:
         if rotate not in ROTATIONS:
             raise ConfigError(f"unknown rotate {rotate!r}; valid: {', '.join(ROTATIONS)}")
         thr = tuple(float(t) for t in (thresholds if thresholds is not None else DEFAULT_THRESHOLDS))
         if len(thr) != 3:
             raise ConfigError("AnyAngleFaceDetector needs 3 thresholds (proposal, rnet, onet)")
-        self.proposer, self.rnet, self.onet = proposer, rnet, onet
+        self.proposer, self.rnet, self.onet, self.orienter = proposer, rnet, onet, orienter
+        self.orient_weight = float(orient_weight)
         self.rotate = rotate
         self.min_face = float(min_face)
         level_scales(100, 100, self.min_face)  # validates min_face
@@ -274,14 +138,15 @@ class AnyAngleFaceDetector(FaceDetector):
         "consensus",
         "final_threshold",
         "batch",
+        "orient_weight",
     )
-    BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet")
+    BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet", "face_orient")
 
     @classmethod
     def from_bundles(
         cls, folder: str | Path, *, require_fit: bool = True, trusted_keys: Any = None, **options: Any
     ) -> AnyAngleFaceDetector:
-        """Load ``face_detect_any``, ``mtcnn_rnet`` and ``mtcnn_onet`` from ``folder``.
+        """Load ``face_detect_any``, ``mtcnn_rnet``, ``mtcnn_onet`` and ``face_orient`` from ``folder``.
 
         Each goes through :func:`biogate.models.base.load_bundle` (signature, hashes, fitness as a
         ``detector``); thresholds are the bundles' (``proposal``, and R-Net/O-Net's own picks in
@@ -295,7 +160,8 @@ class AnyAngleFaceDetector(FaceDetector):
         ]
         given = loaded[0].bundle.manifest.get("thresholds") or {}
         model_options.setdefault("thresholds", tuple(float(given[k]) for k in ("proposal", "rnet", "onet")))
-        model = cls(*(item.engine for item in loaded), **model_options)
+        proposer, rnet, onet, orienter = (item.engine for item in loaded)
+        model = cls(proposer, rnet, onet, orienter=orienter, **model_options)
         model.attach(loaded)
         return model
 
@@ -305,7 +171,7 @@ class AnyAngleFaceDetector(FaceDetector):
         return cls.from_bundles(bundle, **options)
 
     # -- stage 1 -----------------------------------------------------------------------
-    def propose(self, pyramid: _Pyramid) -> np.ndarray:
+    def propose(self, pyramid: Pyramid) -> np.ndarray:
         """Rows ``cx, cy, side, angle, score`` of the merged proposals, best first."""
         h, w = pyramid.levels[1.0].shape[:2]
         found = []
@@ -328,8 +194,14 @@ class AnyAngleFaceDetector(FaceDetector):
         return rows[: self.max_proposals]
 
     # -- stages 2 and 3 ----------------------------------------------------------------
-    def _verify(self, pyramid: _Pyramid, rows: np.ndarray, net: Infer, size: int) -> dict[str, np.ndarray]:
-        crops = np.stack([pyramid.crop(r[0], r[1], r[2], r[3], size) for r in rows])
+    def _verify(self, pyramid: Pyramid, rows: np.ndarray, net: Infer, size: int) -> dict[str, np.ndarray]:
+        return self._run(net, self._crops(pyramid, rows, size))
+
+    @staticmethod
+    def _crops(pyramid: Pyramid, rows: np.ndarray, size: int) -> np.ndarray:
+        return np.stack([pyramid.crop(r[0], r[1], r[2], r[3], size) for r in rows])
+
+    def _run(self, net: Infer, crops: np.ndarray) -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {}
         for i in range(0, len(crops), self.batch):
             for k, v in net({"image": _normalise(crops[i : i + self.batch])}).items():
@@ -354,7 +226,7 @@ class AnyAngleFaceDetector(FaceDetector):
             out[i, 5], out[i, 6] = (x1 - x0) * side, (y1 - y0) * side
         return out
 
-    def _stage(self, pyramid: _Pyramid, rows: np.ndarray, net: Infer, size: int, thr: float):
+    def _stage(self, pyramid: Pyramid, rows: np.ndarray, net: Infer, size: int, thr: float):
         """Verify ``rows`` with ``net``: (regressed rows, the crops' rows with scores, landmarks)."""
         return self._keep(rows, self._verify(pyramid, rows, net, size), thr)
 
@@ -366,29 +238,39 @@ class AnyAngleFaceDetector(FaceDetector):
         marks = out["landmarks"][keep] if "landmarks" in out else None
         return self._regress(rows, _first(out, "reg")[keep]), rows, marks
 
-    def _rnet(self, pyramid: _Pyramid, rows: np.ndarray) -> np.ndarray:
+    def _rnet(self, pyramid: Pyramid, rows: np.ndarray) -> np.ndarray:
         """R-Net judges every proposal at its own angle *and* at each of ``hypotheses`` (offsets,
         by default the other three quarter turns), batched; then, for the proposals whose best turn
         scored at least ``size_gate``, at each further factor of ``sizes`` too.  Each proposal keeps
-        its ``turns`` best-scoring hypotheses that pass.  The proposal net's angle and size are
-        coarse at 14 px (a quarter turn off, half the face); trying them makes the cascade
-        independent of it."""
+        its ``turns`` best hypotheses that pass, ranked by R-Net's probability times, with an
+        ``orienter``, its probability of the hypothesis's quarter turn (R-Net alone often prefers a
+        wrong turn).  The proposal net's angle and size are coarse at 14 px (a quarter turn off,
+        half the face); trying them makes the cascade independent of it."""
         offsets = np.asarray((0.0, *self.hypotheses) if self.rotate == "any" else (0.0,), np.float32)
         sizes = self.sizes or (1.0,)
         if len(offsets) == 1 and len(sizes) == 1:
             passed, _, _ = self._stage(pyramid, rows, self.rnet, 24, self.thresholds[1])
             return passed
 
-        def judge(owners: np.ndarray, size: float) -> None:
+        def judge(owners: np.ndarray, size: float) -> np.ndarray:
             cand = np.repeat(rows[owners], len(offsets), axis=0)
             cand[:, 3] += np.tile(offsets, len(owners))
             cand[:, 2] *= size
-            parts.append((cand, self._verify(pyramid, cand, self.rnet, 24), np.repeat(owners, len(offsets))))
+            crops = self._crops(pyramid, cand, 24)
+            parts.append((cand, self._run(self.rnet, crops), np.repeat(owners, len(offsets))))
+            return crops
 
         parts: list[tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]] = []
-        judge(np.arange(len(rows)), sizes[0])
+        first = judge(np.arange(len(rows)), sizes[0])
         best = _first(parts[0][1], "prob")[:, 1].reshape(len(rows), len(offsets)).max(1)
         gated = np.nonzero(best >= self.size_gate)[0]
+        turn_prob = None
+        asked = np.nonzero(best >= min(self.size_gate, self.thresholds[1]))[0]
+        if self.orienter is not None and len(offsets) > 1 and len(asked):
+            # Only proposals that R-Net has not ruled out at every turn need one (the classifier
+            # costs ~8 R-Nets a crop); the offset-0 crops are the proposals at their own angle.
+            turn_prob = np.ones((len(rows), 4), np.float32)
+            turn_prob[asked] = _first(self._run(self.orienter, first[asked * len(offsets)]), "prob")
         for size in sizes[1:]:
             if len(gated):
                 judge(gated, size)
@@ -396,7 +278,11 @@ class AnyAngleFaceDetector(FaceDetector):
         out = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
         owner = np.concatenate([p[2] for p in parts])
         prob = _first(out, "prob")[:, 1]
-        order = np.lexsort((-prob, owner))  # by proposal, best first (stable on ties)
+        rank_score = prob
+        if turn_prob is not None:
+            turn = np.round(np.tile(offsets, len(cand) // len(offsets)) / 90.0).astype(int) % 4
+            rank_score = prob * turn_prob[owner, turn] ** self.orient_weight
+        order = np.lexsort((-rank_score, owner))  # by proposal, best first (stable on ties)
         ranked = owner[order]
         rank = np.arange(len(order)) - np.searchsorted(ranked, ranked)
         mask = np.zeros(len(cand), bool)
@@ -405,7 +291,7 @@ class AnyAngleFaceDetector(FaceDetector):
         passed, _, _ = self._keep(cand[mask], {k: v[mask] for k, v in out.items()}, self.thresholds[1])
         return passed
 
-    def _refine(self, pyramid: _Pyramid, rows: np.ndarray, at: np.ndarray, marks: np.ndarray):
+    def _refine(self, pyramid: Pyramid, rows: np.ndarray, at: np.ndarray, marks: np.ndarray):
         """Turn each face to the angle of its landmarks' eye/mouth lines and let O-Net look again;
         the second look is kept when it is about as sure (it is better centred and aligned)."""
         angle = self._angle_from_landmarks(at, self._landmarks(at, marks))
@@ -438,7 +324,7 @@ class AnyAngleFaceDetector(FaceDetector):
 
     def detect(self, image: Any, order: str = "RGB") -> list[FaceDetection]:
         img = to_rgb8(image, order)
-        pyramid = _Pyramid(img)
+        pyramid = Pyramid(img)
         t0 = time.perf_counter()
         rows = self.propose(pyramid)
         if self.rotate == "upright":

@@ -3,13 +3,14 @@
 ``load_face_detector(folder, detector="auto", rotate="any")``:
 
 * ``any`` — :class:`~biogate.models.face_detect_any.AnyAngleFaceDetector` (bundles
-  ``face_detect_any``, ``mtcnn_rnet``, ``mtcnn_onet``), faces at every orientation
+  ``face_detect_any``, ``mtcnn_rnet``, ``mtcnn_onet``, ``face_orient``), faces at every orientation
   (``rotate="any"``) or upright only (``rotate="upright"``);
 * ``mtcnn`` — :class:`~biogate.models.face_detect.MTCNNDetector` (``mtcnn_pnet/rnet/onet``), upright
   faces only (with ``rotate="any"`` a warning says so);
-* ``auto`` (default) — ``any`` when ``folder`` holds a ``face_detect_any`` bundle whose fitness
-  verdict is ``fit``, else ``mtcnn`` with a warning (bundle folders made before the any-orientation
-  detector existed keep working, upright; an unfit detector is never picked silently).
+* ``auto`` (default) — ``any`` when ``folder`` holds ``face_detect_any`` and ``face_orient``
+  bundles whose fitness verdicts are ``fit``, else ``mtcnn`` with a warning (bundle folders made
+  before the any-orientation detector existed keep working, upright; an unfit detector is never
+  picked silently).
 """
 
 from __future__ import annotations
@@ -31,16 +32,20 @@ def resolve_detector(folder: str | Path, detector: str = "auto") -> str:
         raise ConfigError(f"unknown face detector {detector!r}; valid: {', '.join(DETECTORS)}")
     if detector != "auto":
         return detector
-    manifest = Path(folder) / "face_detect_any" / "manifest.json"
-    if not manifest.is_file():
-        return "mtcnn"
-    try:
-        verdict = json.loads(manifest.read_text()).get("fitness", {}).get("verdict")
-    except (OSError, ValueError):
-        return "mtcnn"  # the loader names a damaged bundle when it is asked for explicitly
-    if verdict != "fit":
-        log.warning("%s: face_detect_any is not fit for its budget; auto uses MTCNN", folder)
-        return "mtcnn"
+    # Every net of the cascade is judged on the whole cascade: all of them must be fit.
+    for name in ("face_detect_any", "face_orient"):
+        manifest = Path(folder) / name / "manifest.json"
+        if not manifest.is_file():
+            if name != "face_detect_any":
+                log.warning("%s has no %s bundle: auto uses MTCNN", folder, name)
+            return "mtcnn"
+        try:
+            verdict = json.loads(manifest.read_text()).get("fitness", {}).get("verdict")
+        except (OSError, ValueError):
+            return "mtcnn"  # the loader names a damaged bundle when it is asked for explicitly
+        if verdict != "fit":
+            log.warning("%s: %s is not fit for its budget; auto uses MTCNN", folder, name)
+            return "mtcnn"
     return "any"
 
 

@@ -12,18 +12,18 @@ from biogate.exporters.data.face_detect_data import (
     rotation_matrix,
     transform_points,
 )
-from biogate.models.face_detect_any import (
+from biogate.models.face_any_geometry import (
     CHANNELS,
     CONSENSUS_PENALTY,
     STRIDE,
     TILE,
-    AnyAngleFaceDetector,
     consensus_factors,
     decode_proposals,
     face_quad,
     level_scales,
     tiles,
 )
+from biogate.models.face_detect_any import AnyAngleFaceDetector
 
 
 def test_face_quad_starts_at_the_upright_faces_top_left():
@@ -88,26 +88,26 @@ def _bright_spot_proposer(inputs):
 
 
 def test_tiling_merges_duplicates_at_tile_seams():
-    from biogate.models.face_detect_any import _Pyramid
+    from biogate.models.face_any_geometry import Pyramid
 
     det = AnyAngleFaceDetector(_bright_spot_proposer, None, None, min_face=14.0, thresholds=(0.5, 0.5, 0.5))
     image = np.zeros((1200, 1400, 3), np.uint8)
     seam = tiles(1200, 1400)[1][1]  # x of the second tile: the first tile's overlap region
     x = seam + 32  # on the cell grid of both tiles
     image[600:604, x : x + 4] = 255  # one small white spot, seen by two tiles
-    rows = det.propose(_Pyramid(image))
+    rows = det.propose(Pyramid(image))
     level0 = rows[np.abs(rows[:, 2] - 16.0) < 1e-3]
     assert len(level0) == 1  # the two tiles' detections of the spot are one proposal
     assert abs(level0[0, 0] - (x + 2)) <= STRIDE and abs(level0[0, 1] - 602) <= STRIDE
 
 
 def test_faces_smaller_than_the_trained_level_face_are_found_on_an_enlarged_level():
-    from biogate.models.face_detect_any import LEVEL_FACE, _Pyramid
+    from biogate.models.face_any_geometry import LEVEL_FACE, Pyramid
 
     det = AnyAngleFaceDetector(_bright_spot_proposer, None, None, min_face=10.0, thresholds=(0.5, 0.5, 0.5))
     image = np.zeros((64, 80, 3), np.uint8)
     image[30:38, 40:48] = 255
-    pyramid = _Pyramid(image)
+    pyramid = Pyramid(image)
     rows = det.propose(pyramid)
     top = LEVEL_FACE / 10.0
     assert pyramid.at(top).shape[:2] == (round(64 * top), round(80 * top))  # an upscaled level
@@ -144,29 +144,75 @@ class _Recorder:
 
 
 def test_every_proposal_is_verified_at_each_turn_in_one_batch_and_keeps_its_best():
-    from biogate.models.face_detect_any import _Pyramid
+    from biogate.models.face_any_geometry import Pyramid
 
     # Hypotheses per proposal: its own angle, then +90, +180, +270; R-Net likes the +180 one best.
     rnet = _Recorder(lambda n: np.tile([0.1, 0.6, 0.9, 0.2], n // 4))
     det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0,))
     rows = np.array([[40, 40, 30, 10, 0.9], [100, 60, 30, -20, 0.8]], np.float32)
-    kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    kept = det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert rnet.calls == [8]  # 2 proposals x 4 turns, one batch
     assert kept[:, 3].tolist() == [190.0, 160.0] and np.allclose(kept[:, 4], 0.9)
     det.turns = 2  # the two best turns that pass go on (+180 and +90 of each)
-    kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    kept = det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert sorted(kept[:, 3].tolist()) == [70.0, 100.0, 160.0, 190.0]
     # Sizes too: each turn at 1x, then at 2x for the proposals whose best 1x turn reached the gate.
     calls = iter([[0.1, 0.3, 0.1, 0.1, 0.05, 0.02, 0.01, 0.05], [0.1, 0.95, 0.1, 0.1]])
     rnet = _Recorder(lambda n: np.array(next(calls), np.float32))
     det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0, 2.0), size_gate=0.1)
-    kept = det._rnet(_Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    kept = det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert rnet.calls == [8, 4]  # the second proposal (best 0.05) is not tried at 2x
     assert kept[:, 3].tolist() == [100.0] and np.allclose(kept[:, 2], 60.0)  # 2x crop at +90
 
 
+def test_the_orienter_picks_the_turn_r_net_cannot_tell():
+    from biogate.models.face_any_geometry import Pyramid
+
+    # R-Net likes +180 (0.9) over +90 (0.6); the quarter-turn classifier is sure it is +90.
+    rnet = _Recorder(lambda n: np.tile([0.1, 0.6, 0.9, 0.2], n // 4))
+    seen = []
+
+    def orienter(inputs):
+        seen.append(inputs["image"].shape)
+        return {"prob": np.tile(np.array([0.02, 0.95, 0.02, 0.01], np.float32), (len(inputs["image"]), 1))}
+
+    rows = np.array([[40, 40, 30, 10, 0.9], [100, 60, 30, -20, 0.8]], np.float32)
+    det = AnyAngleFaceDetector(None, rnet, None, orienter, thresholds=(0.5, 0.5, 0.5), sizes=(1.0,))
+    kept = det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    assert seen == [(2, 3, 24, 24)]  # one look per proposal, at its own angle
+    assert kept[:, 3].tolist() == [100.0, 70.0] and np.allclose(kept[:, 4], 0.6)  # R-Net's score kept
+    # Weight 0: R-Net alone decides again; upright mode never asks the classifier.
+    det.orient_weight = 0.0
+    assert det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)[:, 3].tolist() == [190.0, 160.0]
+    seen.clear()
+    rnet = _Recorder(lambda n: np.full(n, 0.9, np.float32))
+    upright = AnyAngleFaceDetector(None, rnet, None, orienter, rotate="upright", thresholds=(0.5,) * 3)
+    upright._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    assert seen == []
+
+
+def _manifest(folder, name, verdict):
+    import json
+
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    (folder / name / "manifest.json").write_text(json.dumps({"fitness": {"verdict": verdict}}))
+
+
+def test_auto_takes_the_cascade_only_when_every_net_of_it_is_fit(tmp_path):
+    from biogate.models.face_detectors import resolve_detector
+
+    _manifest(tmp_path, "face_detect_any", "fit")
+    assert resolve_detector(tmp_path) == "mtcnn"  # no face_orient bundle: fail closed
+    _manifest(tmp_path, "face_orient", "unfit")
+    assert resolve_detector(tmp_path) == "mtcnn"
+    _manifest(tmp_path, "face_orient", "fit")
+    assert resolve_detector(tmp_path) == "any"
+    _manifest(tmp_path, "face_detect_any", "unmeasured")
+    assert resolve_detector(tmp_path) == "mtcnn"
+
+
 def test_turn_nms_keeps_one_face_at_different_quarter_turns():
-    from biogate.models.face_detect_any import turn_nms
+    from biogate.models.face_any_geometry import turn_nms
 
     rows = np.array(
         [[50, 50, 30, 5, 0.9], [52, 50, 30, -10, 0.8], [50, 51, 30, 92, 0.7], [51, 50, 30, 185, 0.95]],
@@ -235,3 +281,17 @@ def test_upright_mode_and_the_factory(detector_bundles):
         load_face_detector(detector_bundles, "yolo")
     assert resolve_detector(detector_bundles / "nowhere") == "mtcnn"
     assert MTCNNDetector  # the fallback class stays importable
+
+
+def test_a_folder_without_the_orientation_bundle_is_refused_not_half_used(detector_bundles, tmp_path):
+    import shutil
+
+    from biogate.errors import BundleError
+    from biogate.models import load_face_detector
+    from biogate.models.face_detectors import resolve_detector
+
+    for name in ("face_detect_any", "mtcnn_rnet", "mtcnn_onet"):
+        shutil.copytree(detector_bundles / name, tmp_path / name)
+    assert resolve_detector(tmp_path) == "mtcnn"
+    with pytest.raises(BundleError, match="face_orient"):
+        load_face_detector(tmp_path, "any", require_fit=False)

@@ -82,3 +82,66 @@ def test_method_names_and_reader():
     assert reader.get_next() is not None
     with pytest.raises(ConfigError, match="empty"):
         CalibrationDataReader([], ["x"])
+
+
+def _saturating_qdq_conv(path):
+    """A 1x1 QDQ S8S8 Conv whose int8 products are all 127 x 127: the case where AVX2 CPUs without
+    VNNI saturate the int16 partial sums of ONNX Runtime's fused kernel."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    c = 64
+    inits = [
+        numpy_helper.from_array(np.array(1 / 127, np.float32), "s_in"),
+        numpy_helper.from_array(np.array(0, np.int8), "z"),
+        numpy_helper.from_array(np.full((1, c, 1, 1), 127, np.int8), "w_q"),
+        numpy_helper.from_array(np.full((1,), 1 / 127, np.float32), "s_w"),
+        numpy_helper.from_array(np.zeros((1,), np.int8), "z_w"),
+        numpy_helper.from_array(np.array(c / 127, np.float32), "s_out"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s_in", "z"], ["x_q"]),
+        helper.make_node("DequantizeLinear", ["x_q", "s_in", "z"], ["x_dq"]),
+        helper.make_node("DequantizeLinear", ["w_q", "s_w", "z_w"], ["w"], axis=0),
+        helper.make_node("Conv", ["x_dq", "w"], ["y_f"]),
+        helper.make_node("QuantizeLinear", ["y_f", "s_out", "z"], ["y_q"]),
+        helper.make_node("DequantizeLinear", ["y_q", "s_out", "z"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "sat",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 4, 4])],
+        inits,
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return c
+
+
+def test_the_tensorrt_file_is_gated_on_tensorrt_numerics_not_the_cpus_int8_kernels(
+    ref_bundle, tmp_path, monkeypatch
+):
+    from biogate.exporters.convert import int8 as int8_module
+    from biogate.exporters.convert.runners import ort_infer
+
+    # Unfused QDQ gives the exact explicit-quantization result (TensorRT's), on any CPU.
+    c = _saturating_qdq_conv(tmp_path / "sat.onnx")
+    x = np.ones((1, c, 4, 4), np.float32)
+    exact = ort_infer(tmp_path / "sat.onnx", fuse_qdq=False)({"x": x})["y"]
+    assert np.allclose(exact, c)  # sum of c products (127/127) x (127/127); AVX2's fused kernel gives ~0.5
+    # The gate runs the TensorRT file unfused and the CPU file through the kernels it ships for.
+    seen = []
+
+    def recording(path, threads=1, fuse_qdq=True):
+        seen.append((path.name, fuse_qdq))
+        return ort_infer(path, threads, fuse_qdq)
+
+    monkeypatch.setattr(int8_module, "ort_infer", recording)
+    spec = registry.get("reference_cnn")
+    fp32 = ref_bundle.manifest["metrics"]["fp32"]["metric"]
+    for fmt, name in (("trt", "m.int8.onnx"), ("cpu", "m.int8.cpu.onnx")):
+        reader = CalibrationDataReader(spec.calibration_data(16), ["image"])
+        quantize_gated(
+            spec, ref_bundle.path("model.onnx"), tmp_path / name, reader, fp32, max_retries=0, fmt=fmt
+        )
+    assert seen == [("m.int8.onnx", False), ("m.int8.cpu.onnx", True)]

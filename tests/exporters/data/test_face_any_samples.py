@@ -9,7 +9,7 @@ import pytest
 
 from biogate.exporters.data.face_any_samples import Sampler
 from biogate.exporters.data.face_detect_data import DetectPhoto, roll_degrees, rolled_quads
-from biogate.models.face_detect_any import STRIDE, UNIT
+from biogate.models.face_any_geometry import STRIDE, UNIT
 
 
 def _astronaut() -> DetectPhoto:
