@@ -130,6 +130,14 @@ def mine(model: Any, sampler: Sampler, per_image: int = 6, threshold: float = 0.
     return found
 
 
+def set_warmup_cosine_lr(opt: Any, step: int, steps: int, base: float, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``steps``; set on ``opt``."""
+    lr = base * 0.5 * (1 + np.cos(np.pi * step / steps)) if step > warmup else base * (step + 1) / warmup
+    for group in opt.param_groups:
+        group["lr"] = lr
+    return float(lr)
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -166,13 +174,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     while state["step"] < args.steps:
         step = state["step"]
-        lr = (
-            args.lr * 0.5 * (1 + np.cos(np.pi * step / args.steps))
-            if step > 200
-            else args.lr * (step + 1) / 200
-        )
-        for group in opt.param_groups:
-            group["lr"] = lr
+        lr = set_warmup_cosine_lr(opt, step, args.steps, args.lr, warmup=200)
         if step in mine_at and step > 0:
             new = mine(model, sampler)
             sampler.hard += new

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from biogate.exporters.data.face_orient_samples import OrientSampler
-from biogate.exporters.training.train_face_detect_any import run_photo_training
+from biogate.exporters.training.train_face_detect_any import run_photo_training, set_warmup_cosine_lr
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "face_orient.pt"
 
@@ -66,13 +66,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     started = time.time()
     model.train()
     for step in range(args.steps):
-        lr = (
-            args.lr * 0.5 * (1 + np.cos(np.pi * step / args.steps))
-            if step > 100
-            else args.lr * (step + 1) / 100
-        )
-        for group in opt.param_groups:
-            group["lr"] = lr
+        lr = set_warmup_cosine_lr(opt, step, args.steps, args.lr, warmup=100)
         crops, labels = sampler.batch(args.batch)
         loss = F.cross_entropy(model.logits(to_tensor(crops)), torch.from_numpy(labels), label_smoothing=0.05)
         opt.zero_grad()

@@ -71,7 +71,8 @@ class AnyAngleFaceDetector(FaceDetector):
         rotate: ``any`` (faces at every angle) or ``upright`` (verify every face at 0°).
         min_face: smallest face side to look for, in input pixels.
         thresholds: proposal, R-Net and O-Net score thresholds (defaults: the bundle's).
-        max_proposals: best proposals kept for verification.
+        max_proposals: best proposals kept for verification per megapixel of input (at least this
+            many): a 6 MP frame of many faces has as many proposals per face as a 1 MP one.
         hypotheses: angle offsets (degrees) at which R-Net also judges each proposal (``any`` only).
         sizes: factors of each proposal's side at which R-Net judges it too (every turn).
         size_gate: the further ``sizes`` are tried only for proposals whose best turn at the first
@@ -191,7 +192,7 @@ class AnyAngleFaceDetector(FaceDetector):
             return np.zeros((0, 5), np.float32)
         rows = np.concatenate(found)
         rows = rows[nms(square_boxes(rows), rows[:, 4], 0.5)]
-        return rows[: self.max_proposals]
+        return rows[: round(self.max_proposals * max(1.0, h * w / 1e6))]
 
     # -- stages 2 and 3 ----------------------------------------------------------------
     def _verify(self, pyramid: Pyramid, rows: np.ndarray, net: Infer, size: int) -> dict[str, np.ndarray]:

@@ -295,3 +295,18 @@ def test_a_folder_without_the_orientation_bundle_is_refused_not_half_used(detect
     assert resolve_detector(tmp_path) == "mtcnn"
     with pytest.raises(BundleError, match="face_orient"):
         load_face_detector(tmp_path, "any", require_fit=False)
+
+
+def test_the_proposal_budget_grows_with_the_frame():
+    from biogate.models.face_any_geometry import Pyramid
+
+    def everywhere(inputs):  # a face score at every cell, tiny boxes: nothing merges
+        n, _, h, w = inputs["image"].shape
+        maps = np.zeros((n, CHANNELS, h // STRIDE, w // STRIDE), np.float32)
+        maps[:, 0], maps[:, 3] = 5.0, -3.0
+        return {"maps": maps}
+
+    det = AnyAngleFaceDetector(everywhere, None, None, max_proposals=10, min_face=100)
+    assert len(det.propose(Pyramid(np.zeros((500, 500, 3), np.uint8)))) == 10  # under 1 MP: the floor
+    det.min_face = 400.0  # few, small pyramid levels: the test stays fast
+    assert len(det.propose(Pyramid(np.zeros((2000, 2000, 3), np.uint8)))) == 40  # 4 MP: 4x
