@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import base_parser, latency_stats, print_table, write_report
 
 SIZES = ("1280x886", "1920x1329", "3000x2076")
-_COLORS = ((0, 160, 0), (200, 120, 0), (30, 30, 220), (160, 0, 160))
+_COLORS = ((0, 160, 0), (200, 120, 0), (30, 30, 220), (160, 0, 160), (0, 140, 255), (60, 60, 60))
 
 
 class BlazeFace:
@@ -195,8 +195,10 @@ def detectors(bundles: Path, threads: int, peer_python: str | None = None) -> di
         "any-upright": AnyAngleFaceDetector.from_bundles(
             bundles, rotate="upright", min_face=40, threads=threads, require_fit=False
         ),
-        "mtcnn": MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads),
-        "mtcnn-x4": QuarterTurns(MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads)),
+        "mtcnn": MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads, require_fit=False),
+        "mtcnn-x4": QuarterTurns(
+            MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads, require_fit=False)
+        ),
     }
     try:
         dets["haar"] = HaarCascade(min_face=40)
