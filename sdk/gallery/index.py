@@ -5,7 +5,8 @@ bandwidth (see benchmarks/bench_gallery.py).  Large galleries are therefore scan
 
 1. an **int8 pass**: every template is also kept as int8 with its own scale (128 B a row,
    4× less traffic), scored against the int8 query by ONNX Runtime's ``MatMulInteger``
-   (u8 × s8 kernels with AVX2/AVX-512-VNNI on x86 and NEON dot products on ARM).  Rows are
+   (u8 × s8 kernels with AVX-512-VNNI on x86 and NEON dot products on ARM; on AVX2 CPUs without
+   VNNI they saturate, which :mod:`.int8_kernel` detects once, then scoring is exact float).  Rows are
    frozen into constant blocks of :data:`SEGMENT_ROWS`, which ONNX Runtime pre-packs once for
    its GEMV kernel; the newest rows (the "tail") are scored as a plain input;
 2. an **exact pass**: float32 re-ranking of a shortlist chosen with a proven error bound.
@@ -31,6 +32,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ..errors import ConfigError, GalleryError
+from .int8_kernel import ExactSegment, ExactTail, kernel_is_exact
 from .score_graph import segment_scores_model, tail_scores_model
 
 BACKENDS = ("auto", "int8", "float32")
@@ -268,6 +270,8 @@ class TemplateIndex:
     def _segment(self, snap: _Snapshot, start: int, end: int) -> tuple:
         # uint8 code+128 XOR 0x80 is the int8 code's bit pattern; the segment wants (dim, rows).
         weights = np.ascontiguousarray((snap.codes[start:end] ^ np.uint8(0x80)).view(np.int8).T)
+        if not kernel_is_exact():  # this CPU's int8 kernel saturates: exact, slower scoring
+            return (start, end, ExactSegment(weights))
         return (start, end, _session(segment_scores_model(weights.tobytes(), self.dim, end - start)))
 
     def _int8_wanted(self, n: int) -> bool:
@@ -359,7 +363,7 @@ class TemplateIndex:
 
     def _tail(self):
         if self._tail_session is None:  # a benign race: two threads may both build one
-            self._tail_session = _session(tail_scores_model())
+            self._tail_session = _session(tail_scores_model()) if kernel_is_exact() else ExactTail()
         return self._tail_session
 
 

@@ -219,13 +219,24 @@ def test_graphs_compute_the_int8_dot_products() -> None:
     codes = rng.integers(-127, 128, (700, 24), dtype=np.int8)
     queries = rng.integers(-127, 128, (3, 24), dtype=np.int8)
     want = codes.astype(np.int32) @ queries.astype(np.int32).T  # (700, 3)
-    tail = gindex._session(score_graph.tail_scores_model())
+    from biogate.gallery import int8_kernel
+
     shifted = (codes.astype(np.int16) + 128).astype(np.uint8)
-    np.testing.assert_array_equal(
-        tail.run(None, {"A": shifted, "B": np.ascontiguousarray(queries.T)})[0], want
-    )
-    seg = gindex._session(score_graph.segment_scores_model(np.ascontiguousarray(codes.T).tobytes(), 24, 700))
     q_rows = (queries.astype(np.int16) + 128).astype(np.uint8)
+    feed_tail = {"A": shifted, "B": np.ascontiguousarray(queries.T)}
+    ort_tail = gindex._session(score_graph.tail_scores_model()).run(None, feed_tail)[0]
+    seg_bytes = np.ascontiguousarray(codes.T).tobytes()
+    seg_model = score_graph.segment_scores_model(seg_bytes, 24, 700)
+    ort_seg = gindex._session(seg_model).run(None, {"A": q_rows})[0]
+    if int8_kernel.kernel_is_exact():  # VNNI / ARM: ONNX Runtime's graphs are what the index runs
+        np.testing.assert_array_equal(ort_tail, want)
+        np.testing.assert_array_equal(ort_seg, want.T)
+    else:  # AVX2 without VNNI: the probe saw the saturation these full-range codes show too
+        assert not np.array_equal(ort_tail, want)
+    # Whatever the CPU, the scorers the index picks are exact.
+    index = gindex.TemplateIndex(24, backend="int8")
+    np.testing.assert_array_equal(index._tail().run(None, feed_tail)[0], want)
+    seg = int8_kernel.ExactSegment(np.ascontiguousarray(codes.T))
     np.testing.assert_array_equal(seg.run(None, {"A": q_rows})[0], want.T)
     np.testing.assert_array_equal(seg.run(None, {"A": q_rows[:1]})[0][0], want[:, 0])
 
@@ -311,3 +322,24 @@ def test_update_removes_and_adds_as_one_published_change(backend: str) -> None:
     assert seen and all(owner in (i, i + 1000) for i, owner in seen)
     assert len(index) == 600 and sorted(index.owners()) == list(range(1000, 1600))
     assert index.search(unit[5], k=1).hits[0].owner == 1005
+
+
+@pytest.mark.parametrize("kernel_exact", [True, False])
+def test_search_is_exact_with_either_scorer(kernel_exact: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Security regression (AVX2 without VNNI: ONNX Runtime's u8 x s8 kernel saturates and ranked
+    # wrong identities as "exact"): whichever scorer the CPU gets, answers equal brute force.
+    from biogate.gallery import int8_kernel
+
+    if kernel_exact and not int8_kernel.kernel_is_exact():
+        pytest.skip("this CPU's MatMulInteger saturates: ONNX Runtime's int8 scorer is not used here")
+    monkeypatch.setattr(gindex, "kernel_is_exact", lambda: kernel_exact)
+    rng = np.random.default_rng(77)
+    unit, owners, centres = _clustered(rng, 300, 4, 128, spread=0.6)
+    index = _build("int8", unit, owners)
+    scorers = {type(s) for _, _, s in index._snap.segments}
+    assert (int8_kernel.ExactSegment in scorers) != kernel_exact
+    alive = np.ones(len(unit), bool)
+    for q in np.vstack([centres[:10], normalise(rng.standard_normal((6, 128)), 128)]):
+        got = index.search(q, 3, 0.2)
+        assert got.exact
+        assert [h.owner for h in got.hits] == [o for o, _ in _brute(unit, owners, alive, q, 3, 0.2)]
