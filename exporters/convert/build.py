@@ -252,27 +252,16 @@ def _int8_stage(spec, work, fp32_path, reader, fp32_metrics, method, max_retries
 def _choose_cpu_int8(
     work: Path, verdict: dict[str, Any], latency: dict[str, Any], metrics: dict[str, Any]
 ) -> None:
-    """Pick the INT8 file ONNX Runtime CPU runs: the fastest that passed its gate.
+    """Record the INT8 file ONNX Runtime CPU runs: the CPU-format file, and only if it passed its gate.
 
-    Keeps ``model.int8.cpu.onnx`` only when it is that file; ``verdict["cpu"]`` records the choice.
+    The TensorRT file is never run by ONNX Runtime CPU: it is gated on TensorRT's numerics (unfused
+    QDQ), which ONNX Runtime's fused S8S8 kernels do not reproduce on AVX2 CPUs without VNNI (they
+    saturate) — picking it for CPU would ship a verdict measured on other arithmetic.  An unfit CPU
+    file is removed (CPU then runs FP32); ``verdict["cpu"]`` records the verdict either way.
     """
-    trt = {
-        "file": "model.int8.onnx",
-        "format": verdict["format"],
-        "fit": verdict["fit"],
-        "reason": verdict["reason"],
-        "metric_int8": verdict["metric_int8"],
-        "metric_drop": verdict["metric_drop"],
-        "excluded_nodes": verdict["excluded_nodes"],
-    }
-    cpu = verdict.pop("_cpu_candidate")
-    lat_trt, lat_cpu = latency.get("cpu_int8_trt_format"), latency.get("cpu_int8_cpu_format")
-    candidates = [(c, lat) for c, lat in ((trt, lat_trt), (cpu, lat_cpu)) if c["fit"]]
-    if candidates:
-        chosen, lat = min(candidates, key=lambda c: c[1] if c[1] is not None else (0 if c[0] is cpu else 1))
-    else:
-        chosen, lat = trt, lat_trt
-    if chosen is trt:
+    chosen = verdict.pop("_cpu_candidate")
+    lat = latency.get("cpu_int8_cpu_format")
+    if not chosen["fit"]:
         (work / CPU_INT8).unlink(missing_ok=True)
         metrics.pop("int8_cpu", None)
     verdict["cpu"] = chosen

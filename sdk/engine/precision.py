@@ -50,10 +50,11 @@ def int8_choice(bundle: Bundle, device: str = "cpu") -> dict[str, Any]:
 def int8_usable(bundle: Bundle, device: str = "cpu") -> tuple[bool, str]:
     """(usable, why): the INT8 file for ``device`` exists and its accuracy gate passed."""
     choice = int8_choice(bundle, device)
-    if not bundle.has(choice["file"]):
-        return False, f"the bundle has no {choice['file']}"
+    gate = f"INT8 failed its accuracy gate ({choice['reason'] or 'no verdict'})"
+    if not bundle.has(choice["file"]):  # an unfit CPU file is left out of the bundle: say why
+        return False, f"the bundle has no {choice['file']}" + ("" if choice["fit"] else f": {gate}")
     if not choice["fit"]:
-        return False, f"INT8 failed its accuracy gate ({choice['reason'] or 'no verdict'})"
+        return False, gate
     return True, choice["reason"] or "accuracy gate passed"
 
 
@@ -76,10 +77,10 @@ def auto_cpu_precision(bundle: Bundle) -> tuple[str, str]:
 def require_int8(bundle: Bundle, allow_unfit: bool, device: str = "cpu") -> None:
     """Refuse an explicit INT8 request the bundle cannot honour."""
     choice = int8_choice(bundle, device)
-    if not bundle.has(choice["file"]):
-        raise EngineError(f"bundle {bundle.root}: precision 'int8' requested but it has no {choice['file']}")
+    gate = f"INT8 failed its accuracy gate ({choice['reason'] or '?'})"
+    if not bundle.has(choice["file"]):  # an unfit CPU file is left out of the bundle: say why
+        why = "" if choice["fit"] else f": {gate}"
+        missing = f"precision 'int8' requested but it has no {choice['file']}{why}"
+        raise EngineError(f"bundle {bundle.root}: {missing}")
     if not choice["fit"] and not allow_unfit:
-        raise EngineError(
-            f"bundle {bundle.root}: INT8 failed its accuracy gate ({choice['reason'] or '?'}); "
-            "pass allow_unfit=True to run it anyway"
-        )
+        raise EngineError(f"bundle {bundle.root}: {gate}; pass allow_unfit=True to run it anyway")

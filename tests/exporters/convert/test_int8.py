@@ -145,3 +145,21 @@ def test_the_tensorrt_file_is_gated_on_tensorrt_numerics_not_the_cpus_int8_kerne
             spec, ref_bundle.path("model.onnx"), tmp_path / name, reader, fp32, max_retries=0, fmt=fmt
         )
     assert seen == [("m.int8.onnx", False), ("m.int8.cpu.onnx", True)]
+
+
+def test_onnx_runtime_cpu_never_runs_the_tensorrt_file(tmp_path):
+    # The TensorRT file is fit (on TensorRT's numerics) and faster; the CPU file failed its gate:
+    # CPU must fall back to FP32, not run the TensorRT file through kernels it was not gated on.
+    from biogate.exporters.convert.build import CPU_INT8, _choose_cpu_int8
+
+    (tmp_path / CPU_INT8).write_bytes(b"q")
+    verdict = {
+        "format": "S8S8", "fit": True, "reason": "ok", "metric_int8": 0.9, "metric_drop": 0.0,
+        "excluded_nodes": [],
+        "_cpu_candidate": {"file": CPU_INT8, "fit": False, "reason": "drop 0.3 exceeds budget"},
+    }  # fmt: skip
+    latency = {"cpu_fp32": 2.0, "cpu_int8_trt_format": 0.5, "cpu_int8_cpu_format": 1.0}
+    metrics = {"int8_cpu": {"metric": 0.6}}
+    _choose_cpu_int8(tmp_path, verdict, latency, metrics)
+    assert verdict["cpu"]["file"] == CPU_INT8 and verdict["cpu"]["fit"] is False
+    assert not (tmp_path / CPU_INT8).exists() and "int8_cpu" not in metrics
