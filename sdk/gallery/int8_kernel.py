@@ -55,14 +55,14 @@ class ExactTail:
 
 
 class ExactSegment:
-    """A frozen segment's ``Y = (A - 128) @ W`` in floating point; ``W`` the int8 ``(dim, rows)`` block."""
+    """A frozen segment's ``Y = (A - 128) @ W`` in floating point; ``W`` the int8 ``(dim, rows)`` block,
+    converted once when the segment freezes (not on every search)."""
 
     def __init__(self, weights_t: np.ndarray) -> None:
-        self.weights_t = weights_t
+        self.weights = np.ascontiguousarray(weights_t, _dtype(weights_t.shape[0]))
 
     def run(self, _names: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
-        t = _dtype(self.weights_t.shape[0])
-        return [(feed["A"].astype(t) - 128) @ self.weights_t.astype(t)]
+        return [(feed["A"].astype(self.weights.dtype) - 128) @ self.weights]
 
 
 __all__ = ["ExactSegment", "ExactTail", "kernel_is_exact"]

@@ -52,9 +52,8 @@ class SelectionConfig(Table):
 
 @dataclass(frozen=True)
 class ModelsConfig(Table):
-    detector: str = (
-        ""  # folder of the detector bundles (face_detect_any, face_orient + mtcnn_rnet/onet, or mtcnn_*)
-    )
+    # folder of the detector bundles (face_detect_any, face_orient + mtcnn_rnet/onet, or mtcnn_*)
+    detector: str = ""
     face_detector: str = checked("auto", choices=("auto", "any", "mtcnn"))  # auto: any when present
     rotate: str = checked("any", choices=("any", "upright"))  # upright: level cameras only
     liveness: str = ""  # bundle folder of the silent-liveness model ("" = no liveness check)
