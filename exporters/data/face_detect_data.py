@@ -384,6 +384,29 @@ def mosaic(
     )
 
 
+def training_mosaics(seed: int = 7, faces: tuple[float, ...] = (50.0, 60.0, 70.0)) -> list[DetectPhoto]:
+    """Nine 6 MP :func:`mosaic` frames of the *training* photographs (three shuffles per median
+    face size in ``faces``), for choosing large-frame options without looking at the held-out set.
+
+    Only photographs that fit a 1000-px tile at the largest face scale take part (the upscaled
+    group and street photos would end a mosaic's rows early).  Their faces repeat across the nine
+    frames: far fewer distinct faces than counted ones.
+    """
+
+    def fits(photo: DetectPhoto, face: float) -> bool:
+        side = float(np.median(np.linalg.norm(photo.quads[:, 1] - photo.quads[:, 0], axis=1)))
+        return max(photo.image.shape[:2]) * face * 1.25 / side <= 1000
+
+    rng = np.random.default_rng(seed)
+    train = load_detect_photos(held_out=False)
+    out = []
+    for face in faces:
+        usable = [p for p in train if fits(p, face)]
+        for _ in range(3):
+            out.append(mosaic([usable[i] for i in rng.permutation(len(usable))], face=face))
+    return out
+
+
 __all__ = [
     "HELD_OUT",
     "MIN_EVAL_FACE",
@@ -396,5 +419,6 @@ __all__ = [
     "rotate_photo",
     "rotation_matrix",
     "scene_images",
+    "training_mosaics",
     "transform_points",
 ]

