@@ -306,9 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     dets = detectors(bundles, args.threads, args.peer_python, options, names)
     held = load_detect_photos(held_out=True)
     # --dev: the training photographs' mosaics, so that options are chosen without the held-out set.
-    sets = {"held_out": held, "mosaic_6mp": [mosaic(held)]}
     if args.dev:
         sets = {"train_mosaics": training_mosaics()}
+    else:
+        sets = {"held_out": held, "mosaic_6mp": [mosaic(held)]}
     results: list[dict[str, Any]] = []
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     summary: dict[str, Any] = {}

@@ -260,6 +260,7 @@ class AnyAngleFaceDetector(FaceDetector):
         offsets = np.asarray((0.0, *self.hypotheses) if self.rotate == "any" else (0.0,), np.float32)
         sizes = self.sizes or (1.0,)
         if len(offsets) == 1 and len(sizes) == 1:
+            self.last_timing["rnet_crops"] = float(len(rows))
             passed, _, _ = self._stage(pyramid, rows, self.rnet, 24, self.thresholds[1])
             return passed
         parts: list[tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]] = []
@@ -294,7 +295,7 @@ class AnyAngleFaceDetector(FaceDetector):
             return prob * turn_prob[owner, turn] ** self.orient_weight
 
         if len(gated):
-            score = rank_score(first_prob, every[:, None], offsets[None])[gated]
+            score = rank_score(first_prob[gated], gated[:, None], offsets[None])
             by_rank = offsets[np.argsort(-score, axis=1, kind="stable")]
             for size in sizes[1:]:
                 judge(gated, size, by_rank[:, : max(1, self.size_turns)])
@@ -355,6 +356,7 @@ class AnyAngleFaceDetector(FaceDetector):
             rows[:, 3] = 0.0
         t1 = time.perf_counter()
         timing = {"proposals": float(len(rows)), "propose_ms": (t1 - t0) * 1e3}
+        timing.update(rnet_crops=0.0, onet_crops=0.0)  # work counts, set by the stages that run
         self.last_timing = timing
         faces: list[FaceDetection] = []
         if len(rows):
@@ -366,6 +368,7 @@ class AnyAngleFaceDetector(FaceDetector):
         t2 = time.perf_counter()
         if len(rows):
             if self.rotate == "any":
+                timing["onet_crops"] += len(rows)  # the second look at the refined angle
                 rows, at, marks = self._refine(pyramid, rows, at, marks)
             points = self._landmarks(at, marks)
             if self.rotate == "any":
