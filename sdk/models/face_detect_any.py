@@ -392,7 +392,8 @@ class AnyAngleFaceDetector(FaceDetector):
                         score=float(rows[i, 4]),
                         landmarks=points[i].astype(np.float32),
                         landmark_scheme="mtcnn5",
-                        extra={"angle": float(rows[i, 3])},
+                        # one convention for every face: counter-clockwise degrees in [-180, 180)
+                        extra={"angle": float((rows[i, 3] + 180.0) % 360.0 - 180.0)},
                     )
                 )
         timing["verify_ms"] = (time.perf_counter() - t1) * 1e3

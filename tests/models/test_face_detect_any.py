@@ -296,6 +296,7 @@ def test_the_bundle_loads_on_onnx_runtime_and_finds_turned_faces(detector_bundle
         assert np.linalg.norm(best.quad[0] - turned.quads[0][0]) < 0.35 * side, angle
         assert np.abs(best.landmarks - transform_points(marks0, m)).max() < 0.15 * side, angle
         assert abs(((best.extra["angle"] - angle) + 180) % 360 - 180) < 20, angle
+        assert all(-180.0 <= f.extra["angle"] < 180.0 for f in faces)  # one convention for every face
 
 
 def test_upright_mode_and_the_factory(detector_bundles):
