@@ -21,7 +21,7 @@ import numpy as np
 from biogate.exporters.data.face_detect_eval import average_precision
 from biogate.models.detect_ops import iou_one_to_many
 
-from .face_detect_data import MIN_EVAL_FACE, DetectPhoto, rotate_photo
+from .face_detect_data import MIN_EVAL_FACE, DetectPhoto, inside_regions, rotate_photo
 
 ROTATIONS = (0.0, 90.0, 180.0, 270.0, 30.0, -30.0)
 Detect = Callable[[np.ndarray], list]
@@ -60,11 +60,8 @@ def match_photo(faces: list, photo: DetectPhoto, iou: float = 0.5, min_face: flo
                 used[j] = True
             elif small[ov >= iou].any():
                 flag = None  # on a face too small to count
-        if flag is False and len(photo.ignore):
-            c = (box[:2] + box[2:]) / 2
-            ig = photo.ignore
-            if ((c[0] >= ig[:, 0]) & (c[0] <= ig[:, 2]) & (c[1] >= ig[:, 1]) & (c[1] <= ig[:, 3])).any():
-                flag = None
+        if flag is False and inside_regions(*((box[:2] + box[2:]) / 2), photo.ignore):
+            flag = None
         flags.append(flag)
     scores = [faces[i].score for i in order]
     return {"flags": flags, "scores": scores, "n_gt": int((~small).sum()), "angle_errors": errors}

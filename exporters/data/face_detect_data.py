@@ -301,6 +301,12 @@ class DetectPhoto:
     angle: float = 0.0
 
 
+def inside_regions(x: float, y: float, regions: np.ndarray) -> bool:
+    """Whether the point (x, y) lies in one of the (M, 4) ``x0, y0, x1, y1`` regions (e.g. ``ignore``)."""
+    r = np.asarray(regions, np.float32).reshape(-1, 4)
+    return bool(((x >= r[:, 0]) & (x <= r[:, 2]) & (y >= r[:, 1]) & (y <= r[:, 3])).any())
+
+
 def box_quads(boxes: np.ndarray) -> np.ndarray:
     """(N, 4) upright boxes → (N, 4, 2) quads (top-left, top-right, bottom-right, bottom-left)."""
     b = np.asarray(boxes, np.float32).reshape(-1, 4)
@@ -514,6 +520,7 @@ __all__ = [
     "MIN_EVAL_FACE",
     "DetectPhoto",
     "box_quads",
+    "inside_regions",
     "load_detect_photos",
     "mosaic",
     "roll_degrees",

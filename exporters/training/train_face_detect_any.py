@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from biogate.exporters.data.face_any_samples import HardNegative, Sampler
-from biogate.exporters.data.face_detect_data import rotate_photo
+from biogate.exporters.data.face_detect_data import inside_regions, rotate_photo
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "face_any.pt"
 
@@ -61,12 +61,6 @@ def loss_fn(out: Any, score: Any, weight: Any, reg: Any) -> tuple[Any, dict[str,
         box = ang = out.sum() * 0.0
     loss = cls + box + ang
     return loss, {"cls": float(cls.detach()), "box": float(box.detach()), "ang": float(ang.detach())}
-
-
-def _inside(x: float, y: float, regions: np.ndarray) -> bool:
-    """Whether the point lies in one of the (M, 4) ``x0, y0, x1, y1`` regions."""
-    r = np.asarray(regions, np.float32).reshape(-1, 4)
-    return bool(((x >= r[:, 0]) & (x <= r[:, 2]) & (y >= r[:, 1]) & (y <= r[:, 3])).any())
 
 
 def mine(model: Any, sampler: Sampler, per_image: int = 6, threshold: float = 0.3) -> list[HardNegative]:
@@ -118,7 +112,7 @@ def mine(model: Any, sampler: Sampler, per_image: int = 6, threshold: float = 0.
                 side = faces[:, 2] - faces[:, 0]
                 if (np.hypot(c[:, 0] - r[0], c[:, 1] - r[1]) < 0.8 * np.maximum(side, r[2])).any():
                     continue
-            if _inside(r[0], r[1], ignore):  # unlabelled faces may stand there: not a negative
+            if inside_regions(r[0], r[1], ignore):  # unlabelled faces may stand there: not a negative
                 continue
             if any(np.hypot(r[0] - k[0], r[1] - k[1]) < r[2] for k in keep):
                 continue
